@@ -1,0 +1,138 @@
+"""Image resampling that reproduces PIL's bilinear ``Image.resize``.
+
+The published GLNet makes its global image with ``PIL.Image.resize(...,
+BILINEAR)``: a separable triangle filter whose support widens with the scale
+factor when shrinking (so it is antialiased), applied horizontally first, with
+8-bit images rounded to 8 bits after each pass in fixed-point arithmetic.
+Matching it exactly matters because the global branch sees every pixel of the
+resized image. This module implements that algorithm with numpy so that the
+engine (no PIL, no torch) and the PyTorch reference give the same global input.
+
+``resize_uint8`` is bit-exact with Pillow for 8-bit images; ``resize_float``
+uses the same filter in double precision (Pillow's float-image path) for 16-bit
+and floating-point rasters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import numpy as np
+
+__all__ = ["bilinear_taps", "resize_uint8", "resize_float"]
+
+# Pillow's fixed-point precision for 8-bit images: 32 - 8 - 2 bits.
+_PRECISION_BITS = 22
+
+
+def bilinear_taps(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Source indices and weights of Pillow's bilinear filter along one axis.
+
+    Parameters
+    ----------
+    in_size, out_size:
+        Source and destination lengths, both positive.
+
+    Returns
+    -------
+    (index, weight):
+        Two ``(out_size, taps)`` arrays: ``out[i] = sum_k in[index[i, k]] *
+        weight[i, k]``. Unused taps have weight 0 and a valid index.
+
+    Raises
+    ------
+    ValueError
+        If a size is not positive.
+    """
+    if in_size <= 0 or out_size <= 0:
+        raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = 1.0 * filterscale
+    taps = int(math.ceil(support)) * 2 + 1
+    index = np.zeros((out_size, taps), dtype=np.int64)
+    weight = np.zeros((out_size, taps), dtype=np.float64)
+    inv = 1.0 / filterscale
+    for i in range(out_size):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)  # int() truncates, as C's cast does
+        hi = min(int(center + support + 0.5), in_size)
+        x = np.arange(hi - lo, dtype=np.float64)
+        w = np.maximum(0.0, 1.0 - np.abs((x + lo - center + 0.5) * inv))
+        total = w.sum()
+        if total != 0.0:
+            w = w / total
+        index[i, : hi - lo] = np.arange(lo, hi)
+        index[i, hi - lo :] = lo
+        weight[i, : hi - lo] = w
+    return index, weight
+
+
+def _fixed_point(weight: np.ndarray) -> np.ndarray:
+    scaled = weight * (1 << _PRECISION_BITS)
+    return np.where(scaled < 0, np.trunc(scaled - 0.5), np.trunc(scaled + 0.5)).astype(np.int64)
+
+
+def _pass_uint8(image: np.ndarray, axis: int, out_size: int) -> np.ndarray:
+    index, weight = bilinear_taps(image.shape[axis], out_size)
+    fixed = _fixed_point(weight)
+    acc = np.full(
+        image.shape[:axis] + (out_size,) + image.shape[axis + 1 :], 1 << (_PRECISION_BITS - 1), dtype=np.int64
+    )
+    shape = [1] * image.ndim
+    shape[axis] = out_size
+    for k in range(index.shape[1]):
+        acc += np.take(image, index[:, k], axis=axis).astype(np.int64) * fixed[:, k].reshape(shape)
+    return np.clip(acc >> _PRECISION_BITS, 0, 255).astype(np.uint8)
+
+
+def _pass_float(image: np.ndarray, axis: int, out_size: int) -> np.ndarray:
+    index, weight = bilinear_taps(image.shape[axis], out_size)
+    acc = np.zeros(image.shape[:axis] + (out_size,) + image.shape[axis + 1 :], dtype=np.float64)
+    shape = [1] * image.ndim
+    shape[axis] = out_size
+    for k in range(index.shape[1]):
+        acc += np.take(image, index[:, k], axis=axis).astype(np.float64) * weight[:, k].reshape(shape)
+    return acc
+
+
+def resize_uint8(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize an 8-bit image exactly as ``PIL.Image.resize((width, height), BILINEAR)``.
+
+    Parameters
+    ----------
+    image:
+        ``(rows, cols)`` or ``(rows, cols, bands)`` array of dtype uint8.
+    height, width:
+        Output size.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 array of shape ``(height, width[, bands])``.
+    """
+    if image.dtype != np.uint8:
+        raise TypeError(f"resize_uint8 needs uint8 input, got {image.dtype}")
+    return _two_passes(image, height, width, _pass_uint8)
+
+
+def resize_float(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize any numeric image with Pillow's bilinear filter, without rounding.
+
+    Returns a float32 array of shape ``(height, width[, bands])``.
+    """
+    return np.asarray(_two_passes(image, height, width, _pass_float), dtype=np.float32)
+
+
+def _two_passes(image: np.ndarray, height: int, width: int, one_pass) -> np.ndarray:
+    # Pillow's C resampler (libImaging/Resample.c) runs the horizontal pass
+    # first and rounds to 8 bits in between. (Pillow 13's Python layer picks
+    # the other order for some sizes, changing a few pixels by one grey level;
+    # the published GLNet predates it.)
+    axes = [(1, width), (0, height)]
+    out = image
+    for axis, size in axes:
+        if out.shape[axis] != size:
+            out = one_pass(out, axis, size)
+    return out
