@@ -35,8 +35,12 @@ def bilinear(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
 
 
 def resize_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """``x`` resized to ``ref``'s spatial size (returned as is when it already matches)."""
-    if x.shape[-2:] == ref.shape[-2:]:
+    """``x`` resized to ``ref``'s spatial size (returned as is when it already matches).
+
+    While tracing for ONNX export the resize is always recorded: an input whose
+    size matches in the example may not match at run time.
+    """
+    if x.shape[-2:] == ref.shape[-2:] and not torch.jit.is_tracing():
         return x
     return bilinear(x, ref.shape[-2:])
 
