@@ -150,25 +150,24 @@ def test_import_original_rejects_bad_files(paper_files, tmp_path, case):
     _, paths = paper_files
     args = dict(paths)
     bad = tmp_path / "bad.pth"
+    # The bad file goes first (--global) so that most cases fail before the
+    # 100 M-parameter files are read: the checks must not depend on reading order.
     if case == "text":
         bad.write_text("not a checkpoint\n")
-        args["g2l"] = bad
     elif case == "truncated":
         data = Path(paths["l2g"]).read_bytes()
         bad.write_bytes(data[: len(data) // 3])
-        args["l2g"] = bad
     elif case == "glnet":
         from glnet.models.checkpoint import Checkpoint, save_checkpoint
         from glnet.glnet_core.classes import load_class_table
 
         save_checkpoint(Checkpoint(GLNet(get_config("tiny"), 7), load_class_table("deepglobe")), bad)
-        args["global"] = bad
     elif case == "swapped":
         # A state dict of something else entirely.
         torch.save({"conv.weight": torch.zeros(2, 2)}, bad)
-        args["global"] = bad
     elif case == "missing":
-        args["l2g"] = tmp_path / "nope.pth"
+        bad = tmp_path / "nope.pth"
+    args["global"] = bad
     out = tmp_path / "out.ckpt"
     r = _run("import-original", "--global", args["global"], "--g2l", args["g2l"], "--l2g", args["l2g"], "--out", out)
     assert r.returncode != 0
