@@ -218,8 +218,8 @@ def build_parser(commands: Sequence[CommandSpec] = COMMANDS) -> argparse.Argumen
             p = sub.add_parser(
                 spec.name, help=spec.help, description=f"{spec.help}.\n\n{error}", formatter_class=_Formatter
             )
-            p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-            p.set_defaults(_spec=spec, _run=_raiser(error))
+            # Its options are unknown here: main() lets any arguments through.
+            p.set_defaults(_spec=spec, _run=_raiser(error), _stub=True)
     return parser
 
 
@@ -263,7 +263,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     debug = False
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown and not getattr(args, "_stub", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         debug = bool(args.debug)
         if args.command is None:
             parser.print_help(sys.stderr)

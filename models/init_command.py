@@ -145,19 +145,21 @@ def run(args: argparse.Namespace) -> int:
     ClassTableError
         If ``--classes`` is not a valid class table.
     """
+    from ..glnet_core.classes import load_class_table
+
+    # Cheap checks first: a bad path or class table fails before torch loads.
     out = Path(args.out)
     _check_output(out, args.overwrite)
+    classes = load_class_table(args.classes)
 
     # Heavy imports here, not at module level (see the module docstring).
     import torch
 
     from .. import __version__
-    from ..glnet_core.classes import load_class_table
     from .checkpoint import Checkpoint, save_checkpoint
     from .config import get_config
     from .glnet import GLNet
 
-    classes = load_class_table(args.classes)
     config = get_config(args.config)
     torch.manual_seed(args.seed)
     model = GLNet(config, len(classes))
