@@ -8,8 +8,11 @@ provides two functions:
 ``run(args: argparse.Namespace) -> int``
     Do the work and return the exit status (0 on success).
 
-and optionally ``DESCRIPTION`` (the text ``glnet COMMAND --help`` shows
-above the options; the module docstring otherwise).
+and optionally ``HELP`` (the one-line summary in ``glnet --help``; the
+registry's otherwise) and ``DESCRIPTION`` (the text ``glnet COMMAND --help``
+shows above the options; the module docstring otherwise). Description
+paragraphs are separated by blank lines; paragraphs with indented lines are
+shown as written, others are re-wrapped.
 
 A command module must not import torch (or onnxruntime, onnx, PIL) at import
 time: ``glnet --help`` and ``glnet COMMAND --help`` must work on an install
@@ -29,7 +32,9 @@ import argparse
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
+import textwrap
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
@@ -117,11 +122,26 @@ class MissingExtraError(GlnetError):
         self.module = module
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the paragraphs of descriptions; wider option column than the default."""
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions paragraph by paragraph; wider option column than the default.
+
+    Paragraphs are separated by blank lines. A paragraph with an indented line
+    (a list, an example command) is kept as written; any other is re-wrapped
+    to the terminal width, so one-line descriptions read well too.
+    """
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out = []
+        for para in re.split(r"\n\s*\n", text.strip("\n")):
+            lines = para.splitlines()
+            if any(line[:1].isspace() for line in lines):
+                out.append("\n".join(indent + line for line in lines))
+            else:
+                out.append(textwrap.fill(" ".join(l.strip() for l in lines), width, initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(out)
 
 
 def _module_available(name: str) -> bool:
@@ -191,8 +211,8 @@ def build_parser(commands: Sequence[CommandSpec] = COMMANDS) -> argparse.Argumen
             "(Chen et al., CVPR 2019: collaborative global-local networks)."
         ),
         epilog=(
-            "Run 'glnet COMMAND --help' for the options of a command.\n"
-            "Exit status: 0 success, 1 failure, 2 bad arguments or input (one line\n"
+            "Run 'glnet COMMAND --help' for the options of a command.\n\n"
+            "Exit status: 0 success, 1 failure, 2 bad arguments or input (one line "
             "'glnet: error: ...' on stderr), 130 interrupted."
         ),
     )
@@ -208,7 +228,8 @@ def build_parser(commands: Sequence[CommandSpec] = COMMANDS) -> argparse.Argumen
         if module is None and missing is None:
             continue
         if module is not None:
-            p = sub.add_parser(spec.name, help=spec.help, description=_description(module) or spec.help, formatter_class=_Formatter)
+            summary = getattr(module, "HELP", None) or spec.help
+            p = sub.add_parser(spec.name, help=summary, description=_description(module) or summary, formatter_class=_Formatter)
             module.add_arguments(p)
             p.set_defaults(_spec=spec, _run=module.run)
         else:
