@@ -11,7 +11,9 @@ import argparse
 import json
 from typing import Any, Dict, List
 
-__all__ = ["DESCRIPTION", "add_arguments", "run", "format_summary"]
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run", "format_summary"]
+
+HELP = "check a model bundle (.glnet folder or zip) and describe it"
 
 DESCRIPTION = """\
 Check a glnet model bundle (a NAME.glnet folder, or a .zip of one) and print
