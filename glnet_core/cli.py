@@ -79,7 +79,7 @@ class CommandSpec:
 
 # The registry. Modules are imported when the parser is built; a module that
 # does not exist (yet) is skipped, so a command appears as soon as its module
-# lands. Planned later: export, info, segment, vectorize, evaluate, stats.
+# lands. Planned later: segment, vectorize, evaluate, stats.
 COMMANDS: Tuple[CommandSpec, ...] = (
     CommandSpec(
         "init-model",
@@ -98,6 +98,17 @@ COMMANDS: Tuple[CommandSpec, ...] = (
         "glnet.models.import_command",
         "convert the published GLNet .pth files into a glnet checkpoint",
         extra="train",
+    ),
+    CommandSpec(
+        "export",
+        "glnet.export.export_command",
+        "export a checkpoint to an ONNX model bundle",
+        extra="train",
+    ),
+    CommandSpec(
+        "info",
+        "glnet.glnet_core.info_command",
+        "check a model bundle and describe it",
     ),
 )
 
