@@ -1,0 +1,305 @@
+"""Export a glnet checkpoint to a model bundle: ONNX subgraphs plus manifest.json.
+
+The bundle is written to a temporary folder beside the target, verified
+(onnxruntime against PyTorch, see :mod:`export.verify`) and only then renamed
+into place, so a failed or interrupted export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from ..glnet_core.bundle import FORMAT, FORMAT_VERSION, sha256_file, validate_manifest
+from ..glnet_core.errors import GlnetError
+from ..glnet_core.onnx_glnet import GRAPHS_FOR_MODE, SHARED_NAMES
+from ..glnet_core.tiling import patch_layout
+from ..models.checkpoint import Checkpoint
+from ..models.glnet import GLNet, crop_boxes, crop_shared
+from .subgraphs import AggregationGraph, GlobalGraph, L2GGraph, LocalGraph
+
+__all__ = ["ExportError", "export_bundle", "PRECISIONS", "DEFAULT_OPSET"]
+
+PRECISIONS = ("fp32", "fp16")
+DEFAULT_OPSET = 17
+BAND_NAMES = {1: ["grey"], 3: ["red", "green", "blue"], 4: ["red", "green", "blue", "nir"]}
+
+
+class ExportError(GlnetError):
+    """The export could not be written or did not verify."""
+
+
+def _example_inputs(model: GLNet) -> Dict[str, Tuple[torch.Tensor, ...]]:
+    """Example tensors for tracing each graph, from a real forward pass."""
+    cfg = model.config
+    g = torch.rand(1, cfg.in_channels, cfg.size_g, cfg.size_g)
+    window = (max(cfg.window, cfg.size_p), max(cfg.window, cfg.size_p))
+    boxes = patch_layout(window[0], window[1], cfg.size_p, cfg.min_overlap)[:2]
+    with torch.no_grad():
+        gout = model.forward_global(g)
+        crops = crop_shared(gout.shared, boxes, window)
+        patches = torch.rand(len(boxes), cfg.in_channels, cfg.size_p, cfg.size_p)
+        loc = model.forward_local(patches, crops)
+    agg_local = torch.zeros(len(boxes), model.n_classes, *loc.ps3.shape[-2:])
+    g_ps3 = crop_boxes(gout.ps3, boxes, window)
+    return {
+        "global": (g,),
+        "local": (patches, *crops.tensors()),
+        "aggregation_g2l": (agg_local, g_ps3),
+        "aggregation_full": (agg_local, g_ps3),
+        "l2g": (g, *[t.clone() for t in gout.shared.tensors()]),
+    }
+
+
+def _dynamic_axes(name: str) -> Dict[str, Dict[int, str]]:
+    if name == "local":
+        axes = {"patches": {0: "N"}}
+        for n in SHARED_NAMES:
+            axes["g_" + n] = {0: "N", 2: f"h_{n}", 3: f"w_{n}"}
+        axes.update({n: {0: "N"} for n in SHARED_NAMES + ("agg_g2l", "agg_full")})
+        return axes
+    if name.startswith("aggregation"):
+        return {"agg_local": {0: "N"}, "g_ps3": {0: "N", 2: "h_ps3", 3: "w_ps3"}, "logits": {0: "N"}}
+    return {}
+
+
+def _wrapper(model: GLNet, name: str) -> torch.nn.Module:
+    if name == "global":
+        return GlobalGraph(model)
+    if name == "local":
+        return LocalGraph(model)
+    if name == "l2g":
+        return L2GGraph(model)
+    return AggregationGraph(model.aggregation if name == "aggregation_g2l" else model.l2g_aggregation)
+
+
+def _weights_to_fp16(proto: onnx.ModelProto) -> None:
+    """Store float weights as float16, cast back to float32 when the graph runs.
+
+    Halves the bundle; arithmetic stays float32 on every execution provider,
+    so results differ from fp32 only by the weights' rounding.
+    """
+    graph = proto.graph
+    casts: List[onnx.NodeProto] = []
+    kept: List[onnx.TensorProto] = []
+    for init in graph.initializer:
+        if init.data_type == onnx.TensorProto.FLOAT and np.prod(init.dims, dtype=np.int64) >= 16:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
+            kept.append(half)
+            casts.append(onnx.helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
+        else:
+            kept.append(init)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(casts + nodes)
+
+
+def _io_spec(values) -> List[Dict[str, Any]]:
+    out = []
+    for v in values:
+        t = v.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in t.shape.dim]
+        out.append({"name": v.name, "shape": dims, "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name})
+    return out
+
+
+def _export_graph(model: GLNet, name: str, example: Tuple[torch.Tensor, ...], path: Path, opset: int) -> None:
+    wrapper = _wrapper(model, name).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
+        torch.onnx.export(
+            wrapper,
+            example,
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=list(wrapper.input_names),
+            output_names=list(wrapper.output_names),
+            dynamic_axes=_dynamic_axes(name) or None,
+            do_constant_folding=True,
+        )
+
+
+def _metadata(manifest: Dict[str, Any], graph: str) -> Dict[str, str]:
+    """The key manifest fields, so that a lone .onnx file still says what it is."""
+    return {
+        "glnet.format": FORMAT,
+        "glnet.format_version": str(FORMAT_VERSION),
+        "glnet.graph": graph,
+        "glnet.model": manifest["model"]["name"],
+        "glnet.classes": json.dumps(manifest["classes"]),
+        "glnet.size_g": str(manifest["size_g"]),
+        "glnet.size_p": str(manifest["size_p"]),
+        "glnet.window": str(manifest["window"]),
+        "glnet.min_overlap": str(manifest["min_overlap"]),
+        "glnet.input": json.dumps(manifest["input"]),
+        "glnet.normalisation": json.dumps(manifest["normalisation"]),
+        "glnet.resolution_m": json.dumps(manifest["resolution_m"]),
+        "glnet.precision": manifest["precision"],
+        "glnet.provenance": json.dumps(manifest["provenance"]),
+    }
+
+
+def build_manifest_base(ckpt: Checkpoint, precision: str, opset: int, modes: Sequence[str], source: Optional[Path]) -> Dict[str, Any]:
+    cfg = ckpt.config
+    provenance: Dict[str, Any] = {k: v for k, v in ckpt.provenance.items() if k != "files"}
+    provenance["created"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    if source is not None:
+        provenance["checkpoint"] = {"name": source.name, "sha256": sha256_file(source)}
+    provenance.setdefault("source", "export")
+    provenance.setdefault("training_data", ckpt.provenance.get("data", "unknown"))
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": {"name": cfg.name, "config": cfg.to_dict()},
+        "classes": ckpt.classes.to_dict(),
+        "size_g": cfg.size_g,
+        "size_p": cfg.size_p,
+        "window": cfg.window,
+        "min_overlap": cfg.min_overlap,
+        "input": {"bands": cfg.in_channels, "band_names": BAND_NAMES.get(cfg.in_channels, [f"band_{i + 1}" for i in range(cfg.in_channels)])},
+        "normalisation": ckpt.normalisation.to_dict(),
+        "resolution_m": ckpt.resolution_m,
+        "modes": list(modes),
+        "precision": precision,
+        "opset": opset,
+        "graphs": {},
+        "provenance": provenance,
+    }
+
+
+def export_bundle(
+    ckpt: Checkpoint,
+    out: Path,
+    precision: str = "fp32",
+    opset: int = DEFAULT_OPSET,
+    modes: Sequence[str] = ("full", "g2l"),
+    overwrite: bool = False,
+    checkpoint_path: Optional[Path] = None,
+    verify_windows: int = 2,
+    log=print,
+) -> Dict[str, Any]:
+    """Write a verified bundle folder at ``out``.
+
+    Parameters
+    ----------
+    ckpt:
+        The checkpoint to export.
+    out:
+        Bundle folder to create (conventionally ``NAME.glnet``).
+    precision:
+        ``"fp32"`` or ``"fp16"`` (weights stored in float16, arithmetic in float32).
+    opset:
+        ONNX opset.
+    modes:
+        Inference modes the bundle supports.
+    overwrite:
+        Replace an existing ``out``.
+    checkpoint_path:
+        The checkpoint file, recorded (name and sha256) in the provenance.
+    verify_windows:
+        Random windows per mode for the verification.
+    log:
+        Called with progress lines.
+
+    Returns
+    -------
+    dict
+        The manifest written.
+
+    Raises
+    ------
+    ExportError
+        If ``out`` exists (without ``overwrite``), its folder is missing, or
+        the verification fails (fp32: relative error above 1e-4 or argmax
+        agreement below 99.9 %).
+    """
+    from .verify import verify_bundle_dir
+
+    out = Path(out)
+    if precision not in PRECISIONS:
+        raise ExportError(f"unknown precision {precision!r}; choose fp32 or fp16")
+    if out.exists() and not overwrite:
+        raise ExportError(f"{out} already exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise ExportError(f"output folder {out.parent} does not exist")
+    unknown = [m for m in modes if m not in GRAPHS_FOR_MODE]
+    if unknown or not modes:
+        raise ExportError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from full, g2l")
+    model = ckpt.model.eval()
+    manifest = build_manifest_base(ckpt, precision, opset, modes, checkpoint_path)
+    graphs = sorted({g for m in modes for g in GRAPHS_FOR_MODE[m]}, key=list(GRAPHS_FOR_MODE["full"] + GRAPHS_FOR_MODE["g2l"]).index)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    try:
+        examples = _example_inputs(model)
+        for name in graphs:
+            path = tmp / f"{name}.onnx"
+            log(f"exporting {name} subgraph")
+            _export_graph(model, name, examples[name], path, opset)
+            proto = onnx.load(str(path))
+            if precision == "fp16":
+                _weights_to_fp16(proto)
+            for k, v in _metadata(manifest, name).items():
+                entry = proto.metadata_props.add()
+                entry.key, entry.value = k, v
+            proto.producer_name = "glnet"
+            onnx.checker.check_model(proto)
+            onnx.save(proto, str(path))
+            manifest["graphs"][name] = {
+                "file": path.name,
+                "sha256": sha256_file(path),
+                "inputs": _io_spec(proto.graph.input),
+                "outputs": _io_spec(proto.graph.output),
+            }
+        _write_manifest(manifest, tmp, out)
+        log("verifying onnxruntime against PyTorch")
+        figures = verify_bundle_dir(tmp, model, windows=verify_windows, log=log)
+        manifest["verification"] = {precision: figures}
+        _write_manifest(manifest, tmp, out)
+        _check_figures(figures, precision)
+        _replace_dir(tmp, out, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _write_manifest(manifest: Dict[str, Any], folder: Path, out: Path) -> None:
+    validate_manifest(manifest, source=str(out))
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _check_figures(figures: Dict[str, Any], precision: str) -> None:
+    if precision != "fp32":
+        return
+    if figures["max_rel_error"] > 1e-4 or figures["argmax_agreement"] < 0.999:
+        raise ExportError(
+            f"verification failed: relative error {figures['max_rel_error']:.3g} (limit 1e-4), "
+            f"argmax agreement {figures['argmax_agreement'] * 100:.3f} % (limit 99.9 %)"
+        )
+
+
+def _replace_dir(tmp: Path, out: Path, overwrite: bool) -> None:
+    if out.exists():
+        if not overwrite:
+            raise ExportError(f"{out} already exists; pass --overwrite to replace it")
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)

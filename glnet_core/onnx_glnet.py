@@ -1,0 +1,168 @@
+"""One GLNet window through the ONNX subgraphs of a bundle, with onnxruntime.
+
+This is the engine's per-window step and the twin of ``GLNet.predict`` in
+models/glnet.py: the same patch layout, crops, merge and sums (from
+:mod:`glnet_core.tiling` and :mod:`glnet_core.feature_ops`), with every
+network layer inside the subgraphs. docs/subgraphs.md specifies the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .feature_ops import LocalMerger, accumulate_nearest, crop_boxes
+from .tiling import PatchBox, patch_layout
+
+__all__ = ["SHARED_NAMES", "GRAPHS", "GRAPHS_FOR_MODE", "WindowTimes", "OnnxGLNet"]
+
+#: The 16 tensors the branches share, in subgraph input/output order:
+#: backbone stages c2..c5, then the FPN levels p5..p2 after the top-down
+#: pathway (ps0), the first smoothing (ps1) and the second (ps2).
+SHARED_NAMES: Tuple[str, ...] = (
+    "c2", "c3", "c4", "c5",
+    "ps0_5", "ps0_4", "ps0_3", "ps0_2",
+    "ps1_5", "ps1_4", "ps1_3", "ps1_2",
+    "ps2_5", "ps2_4", "ps2_3", "ps2_2",
+)  # fmt: skip
+
+GRAPHS = ("global", "local", "aggregation_g2l", "l2g", "aggregation_full")
+GRAPHS_FOR_MODE: Dict[str, Tuple[str, ...]] = {
+    "g2l": ("global", "local", "aggregation_g2l"),
+    "full": ("global", "local", "l2g", "aggregation_full"),
+}
+
+
+@dataclass
+class WindowTimes:
+    """Seconds spent in each kind of onnxruntime run (summed over a window)."""
+
+    global_s: float = 0.0
+    local_s: float = 0.0
+    aggregation_s: float = 0.0
+
+    @property
+    def network_s(self) -> float:
+        return self.global_s + self.local_s + self.aggregation_s
+
+
+class OnnxGLNet:
+    """Runs GLNet windows through onnxruntime sessions of the subgraphs.
+
+    Parameters
+    ----------
+    sessions:
+        ``{graph name: onnxruntime.InferenceSession}`` for at least the graphs
+        of the modes to be used (:data:`GRAPHS_FOR_MODE`).
+    size_p, min_overlap:
+        Patch size and minimum patch overlap (from the manifest).
+    n_classes:
+        Number of classes.
+    """
+
+    def __init__(self, sessions: Mapping[str, object], size_p: int, min_overlap: int, n_classes: int):
+        self.sessions = dict(sessions)
+        self.size_p = int(size_p)
+        self.min_overlap = int(min_overlap)
+        self.n_classes = int(n_classes)
+
+    def _run(self, name: str, feeds: Dict[str, np.ndarray], outputs: Optional[Sequence[str]] = None) -> List[np.ndarray]:
+        return self.sessions[name].run(None if outputs is None else list(outputs), feeds)  # type: ignore[attr-defined]
+
+    def predict(
+        self,
+        image_g: np.ndarray,
+        window: np.ndarray,
+        mode: str = "full",
+        patch_batch: int = 6,
+        times: Optional[WindowTimes] = None,
+        on_patches: Optional[Callable[[int, int], None]] = None,
+        skip: Optional[Callable[[PatchBox], bool]] = None,
+    ) -> np.ndarray:
+        """Class scores of one window.
+
+        Parameters
+        ----------
+        image_g:
+            ``(C, size_g, size_g)`` float32: the prepared global image
+            (:func:`glnet_core.preprocess.prepare_window`).
+        window:
+            ``(C, H, W)`` float32 normalised window, ``H, W >= size_p``.
+        mode:
+            ``"full"`` or ``"g2l"``.
+        patch_batch:
+            Patches per onnxruntime run of the local subgraph.
+        times:
+            If given, onnxruntime run times are added to it.
+        on_patches:
+            Called as ``on_patches(done, total)`` after each patch batch.
+        skip:
+            Patches for which it returns true are not computed (for example
+            patches with no valid pixel); their area gets no scores. In
+            ``full`` mode skipped patches also contribute nothing to the
+            merged local tensors.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_classes, H, W)`` float32 summed patch logits; argmax over
+            axis 0 is the class map.
+        """
+        import time
+
+        if mode not in GRAPHS_FOR_MODE:
+            raise ValueError(f"unknown mode {mode!r}")
+        t = times if times is not None else WindowTimes()
+        size = (int(window.shape[1]), int(window.shape[2]))
+        boxes = patch_layout(size[0], size[1], self.size_p, self.min_overlap)
+        todo = [b for b in boxes if not (skip and skip(b))]
+        scores = np.zeros((self.n_classes,) + size, dtype=np.float32)
+        if not todo:
+            return scores
+
+        t0 = time.perf_counter()
+        g = self._run("global", {"image_g": image_g[None]})
+        t.global_s += time.perf_counter() - t0
+        g_shared, g_ps3 = g[:16], g[16]
+        full = mode == "full"
+        merger = LocalMerger([x.shape[1:] for x in g_shared], size, boxes) if full else None
+        pending: List[Tuple[Sequence[PatchBox], np.ndarray]] = []
+        batch_n = max(1, int(patch_batch))
+        done = 0
+        for i in range(0, len(todo), batch_n):
+            batch = todo[i : i + batch_n]
+            feeds = {"patches": np.stack([window[:, b.top : b.bottom, b.left : b.right] for b in batch])}
+            for name, x in zip(SHARED_NAMES, g_shared):
+                feeds["g_" + name] = crop_boxes(x, batch, size)
+            t0 = time.perf_counter()
+            if full:
+                out = self._run("local", feeds, list(SHARED_NAMES) + ["agg_full"])
+                t.local_s += time.perf_counter() - t0
+                merger.add(out[:16], batch)
+                # Only the local half of the aggregation (n_classes channels)
+                # waits for the stage-3 pass; see docs/subgraphs.md.
+                pending.append((batch, out[16]))
+            else:
+                (agg_local,) = self._run("local", feeds, ["agg_g2l"])
+                t.local_s += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                (logits,) = self._run("aggregation_g2l", {"agg_local": agg_local, "g_ps3": crop_boxes(g_ps3, batch, size)})
+                t.aggregation_s += time.perf_counter() - t0
+                accumulate_nearest(scores, logits, batch)
+            done += len(batch)
+            if on_patches:
+                on_patches(done, len(todo))
+        if full:
+            feeds = {"image_g": image_g[None]}
+            feeds.update({"m_" + n: x for n, x in zip(SHARED_NAMES, merger.result())})
+            t0 = time.perf_counter()
+            (l2g_ps3,) = self._run("l2g", feeds, ["ps3"])
+            t.global_s += time.perf_counter() - t0
+            for batch, agg_local in pending:
+                t0 = time.perf_counter()
+                (logits,) = self._run("aggregation_full", {"agg_local": agg_local, "g_ps3": crop_boxes(l2g_ps3, batch, size)})
+                t.aggregation_s += time.perf_counter() - t0
+                accumulate_nearest(scores, logits, batch)
+        return scores

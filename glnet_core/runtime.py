@@ -1,0 +1,92 @@
+"""onnxruntime sessions for a bundle's subgraphs: device choice and provider reporting."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .errors import GlnetError
+
+__all__ = ["RuntimeError_", "DEVICES", "import_onnxruntime", "providers_for", "create_sessions"]
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class RuntimeError_(GlnetError):
+    """onnxruntime is missing or cannot run on the requested device."""
+
+
+def import_onnxruntime():
+    """The onnxruntime module, or a one-line error saying how to install it."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise RuntimeError_(
+            "onnxruntime is not installed: pip install 'glnet[cpu]' (or 'glnet[gpu]' for CUDA; never both)"
+        ) from None
+    return onnxruntime
+
+
+def providers_for(device: str) -> List[str]:
+    """Execution providers to request for ``device`` (``auto``, ``cpu`` or ``cuda``).
+
+    Raises
+    ------
+    RuntimeError_
+        ``cuda`` without onnxruntime's CUDA provider, or an unknown device.
+    """
+    ort = import_onnxruntime()
+    if device not in DEVICES:
+        raise RuntimeError_(f"unknown device {device!r}; choose auto, cpu or cuda")
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "cuda":
+        raise RuntimeError_(
+            "--device cuda: onnxruntime has no CUDA provider here (install onnxruntime-gpu instead of onnxruntime, "
+            "with a matching CUDA runtime)"
+        )
+    return ["CPUExecutionProvider"]
+
+
+def create_sessions(
+    sources: Dict[str, object], device: str = "auto", threads: Optional[int] = None
+) -> Tuple[Dict[str, object], List[str]]:
+    """Create one session per graph source (path or bytes).
+
+    Returns
+    -------
+    (sessions, providers):
+        ``providers`` is what the sessions really got (onnxruntime silently
+        falls back to the CPU when CUDA cannot be initialised).
+
+    Raises
+    ------
+    RuntimeError_
+        If a session cannot be created, or ``cuda`` was required and a
+        session did not get it.
+    """
+    ort = import_onnxruntime()
+    wanted = providers_for(device)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    sessions: Dict[str, object] = {}
+    used: List[str] = []
+    for name, src in sources.items():
+        try:
+            s = ort.InferenceSession(src, sess_options=opts, providers=wanted)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            msg = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise RuntimeError_(f"onnxruntime cannot load the {name} subgraph: {msg}") from None
+        got = s.get_providers()
+        if device == "cuda" and "CUDAExecutionProvider" not in got:
+            raise RuntimeError_("--device cuda: onnxruntime could not initialise CUDA (check the CUDA and cuDNN libraries)")
+        for p in got:
+            if p not in used:
+                used.append(p)
+        sessions[name] = s
+    return sessions, used
