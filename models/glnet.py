@@ -151,7 +151,7 @@ class GLNet(nn.Module):
             raise ValueError(f"window {size[0]} x {size[1]} is smaller than the patch size {p}; pad it first")
         boxes = patch_layout(size[0], size[1], p, self.config.min_overlap)
         g = self.forward_global(image_g)
-        scores = torch.zeros((self.n_classes,) + size, dtype=torch.float32)
+        scores = torch.zeros((self.n_classes,) + size, dtype=torch.float32, device=window.device)
         full = mode == "full"
         merger = LocalMerger(g.shared, size, boxes) if full else None
         # Full mode: the aggregation conv is linear, so its local half is applied
@@ -217,7 +217,7 @@ class LocalMerger:
     def __init__(self, like: SharedFeatures, window: Tuple[int, int], boxes: Sequence[PatchBox]):
         self.window = window
         self.sums = [torch.zeros_like(t) for t in like.tensors()]
-        count = torch.zeros((1, 1) + tuple(window))
+        count = torch.zeros((1, 1) + tuple(window), device=self.sums[0].device)
         for b in boxes:
             count[..., b.top : b.bottom, b.left : b.right] += 1
         self._count = count
