@@ -41,12 +41,16 @@ def predict_window(
     prep = prepare_window(image_hwc, cfg.size_g, cfg.size_p, norm)
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     try:
         scores = model.predict(
-            torch.from_numpy(prep.image_g)[None], torch.from_numpy(prep.window)[None], mode=mode, patch_batch=patch_batch
+            torch.from_numpy(prep.image_g)[None].to(device),
+            torch.from_numpy(prep.window)[None].to(device),
+            mode=mode,
+            patch_batch=patch_batch,
         )
     finally:
         model.train(was_training)
     h, w = prep.valid
-    scores = scores[:, :h, :w].numpy()
+    scores = scores[:, :h, :w].cpu().numpy()
     return scores.argmax(axis=0).astype(np.uint8), scores

@@ -540,19 +540,7 @@ def predict_classes(
         up = F.interpolate(logits.float(), size=tuple(prep.window.shape[1:]), mode="nearest")
         h, w = prep.valid
         return up[0, :, :h, :w].argmax(0).to(torch.uint8).cpu().numpy()
-    if device.type == "cpu":
-        return predict_window(model, image, mode=mode, normalisation=normalisation, patch_batch=patch_batch)[0]
-    # predict_window hands the model CPU tensors; on a GPU the same steps run
-    # with the inputs moved to the model's device.
-    prep = prepare_window(image, model.config.size_g, model.config.size_p, normalisation)
-    scores = model.predict(
-        torch.from_numpy(prep.image_g)[None].to(device),
-        torch.from_numpy(prep.window)[None].to(device),
-        mode=mode,
-        patch_batch=patch_batch,
-    )
-    h, w = prep.valid
-    return scores[:, :h, :w].argmax(0).to(torch.uint8).cpu().numpy()
+    return predict_window(model, image, mode=mode, normalisation=normalisation, patch_batch=patch_batch)[0]
 
 
 def evaluate(
