@@ -126,10 +126,10 @@ def resize_float(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def _two_passes(image: np.ndarray, height: int, width: int, one_pass) -> np.ndarray:
-    # Pillow's C resampler (libImaging/Resample.c) runs the horizontal pass
-    # first and rounds to 8 bits in between. (Pillow 13's Python layer picks
-    # the other order for some sizes, changing a few pixels by one grey level;
-    # the published GLNet predates it.)
+    # Classic Pillow (libImaging/Resample.c, as used by the published GLNet)
+    # runs the horizontal pass first and rounds to 8 bits in between. Pillow 13
+    # picks vertical-first for some shapes, which moves a share of pixels by one
+    # grey level; tests/test_resample.py compares against the classic order.
     axes = [(1, width), (0, height)]
     out = image
     for axis, size in axes:
