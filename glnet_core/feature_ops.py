@@ -17,7 +17,7 @@ import numpy as np
 
 from .tiling import PatchBox, feature_box
 
-__all__ = ["bilinear_resize", "crop_boxes", "LocalMerger", "accumulate_nearest"]
+__all__ = ["bilinear_resize", "crop_boxes", "LocalMerger", "UPSAMPLING", "accumulate_patches"]
 
 
 def _bilinear_axis(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,15 +103,26 @@ class LocalMerger:
         return out
 
 
-def accumulate_nearest(scores: np.ndarray, logits: np.ndarray, boxes: Sequence[PatchBox]) -> None:
-    """Add patch logits, upsampled (nearest) to the patch size, into window scores.
+UPSAMPLING = ("bilinear", "nearest")
+
+
+def accumulate_patches(scores: np.ndarray, logits: np.ndarray, boxes: Sequence[PatchBox], upsample: str = "nearest") -> None:
+    """Add patch logits, upsampled to the patch size, into window scores.
 
     ``scores`` is ``(n_classes, H, W)``; ``logits`` is ``(N, n_classes, h, w)``.
-    Nearest follows PyTorch's legacy ``"nearest"``: source index
-    ``floor(dst * h / p)``.
+    ``"nearest"`` is the published rule (PyTorch's legacy ``nearest``: source
+    index ``floor(dst * h / p)``); ``"bilinear"`` is :func:`bilinear_resize`,
+    which gives smoother class boundaries.
     """
     p_rows, p_cols = boxes[0].size_rows, boxes[0].size_cols
     h, w = logits.shape[-2:]
+    if upsample == "bilinear":
+        up = bilinear_resize(logits, (p_rows, p_cols))
+        for b, x in zip(boxes, up):
+            scores[:, b.top : b.bottom, b.left : b.right] += x
+        return
+    if upsample != "nearest":
+        raise ValueError(f"unknown upsampling {upsample!r}; choose one of {', '.join(UPSAMPLING)}")
     ri = np.minimum(np.floor(np.arange(p_rows, dtype=np.float32) * np.float32(h / p_rows)).astype(np.int64), h - 1)
     ci = np.minimum(np.floor(np.arange(p_cols, dtype=np.float32) * np.float32(w / p_cols)).astype(np.int64), w - 1)
     for b, x in zip(boxes, logits):

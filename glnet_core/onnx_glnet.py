@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .feature_ops import LocalMerger, accumulate_nearest, crop_boxes
+from .feature_ops import LocalMerger, accumulate_patches, crop_boxes
 from .tiling import PatchBox, patch_layout
 
 __all__ = ["SHARED_NAMES", "GRAPHS", "GRAPHS_FOR_MODE", "WindowTimes", "OnnxGLNet"]
@@ -80,6 +80,7 @@ class OnnxGLNet:
         times: Optional[WindowTimes] = None,
         on_patches: Optional[Callable[[int, int], None]] = None,
         skip: Optional[Callable[[PatchBox], bool]] = None,
+        upsample: str = "nearest",
     ) -> np.ndarray:
         """Class scores of one window.
 
@@ -103,6 +104,9 @@ class OnnxGLNet:
             patches with no valid pixel); their area gets no scores. In
             ``full`` mode skipped patches also contribute nothing to the
             merged local tensors.
+        upsample:
+            How patch logits (1/4 of the patch size) are brought to the patch
+            size before summing: ``"nearest"`` (as published) or ``"bilinear"``.
 
         Returns
         -------
@@ -150,7 +154,7 @@ class OnnxGLNet:
                 t0 = time.perf_counter()
                 (logits,) = self._run("aggregation_g2l", {"agg_local": agg_local, "g_ps3": crop_boxes(g_ps3, batch, size)})
                 t.aggregation_s += time.perf_counter() - t0
-                accumulate_nearest(scores, logits, batch)
+                accumulate_patches(scores, logits, batch, upsample)
             done += len(batch)
             if on_patches:
                 on_patches(done, len(todo))
@@ -164,5 +168,5 @@ class OnnxGLNet:
                 t0 = time.perf_counter()
                 (logits,) = self._run("aggregation_full", {"agg_local": agg_local, "g_ps3": crop_boxes(l2g_ps3, batch, size)})
                 t.aggregation_s += time.perf_counter() - t0
-                accumulate_nearest(scores, logits, batch)
+                accumulate_patches(scores, logits, batch, upsample)
         return scores

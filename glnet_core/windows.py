@@ -1,0 +1,110 @@
+"""The first tiling level: a raster cut into overlapping GLNet windows.
+
+Each window is what the global branch sees (``window`` pixels a side, 2448 for
+the published model); its *core* is the part of it written to the output. The
+cores tile the raster exactly, each pixel in one core, and every core lies at
+least ``margin`` pixels inside its window except along the raster's own edges,
+so no output pixel comes from a window edge: the mosaic has no seams.
+
+Sizes are in the pixels of the grid the model runs on (the raster's own grid,
+or the resampled one when the model's ground resolution differs; see
+:mod:`glnet_core.segment`). The second tiling level, patches inside a window,
+is :mod:`glnet_core.tiling`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Tuple
+
+from .tiling import LayoutError
+
+__all__ = ["Span", "RasterWindow", "default_margin", "axis_windows", "raster_windows"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """``[start, stop)`` along one axis."""
+
+    start: int
+    stop: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class RasterWindow:
+    """A window to run (``rows`` x ``cols``) and the core of it to write (``core_rows`` x ``core_cols``).
+
+    All spans are in raster (model-grid) pixels; the core lies inside the window.
+    """
+
+    index: int
+    rows: Span
+    cols: Span
+    core_rows: Span
+    core_cols: Span
+
+
+def default_margin(window: int) -> int:
+    """Margin between a core and its window's edge: a tenth of the window (244 px for 2448)."""
+    return max(1, window // 10)
+
+
+def axis_windows(length: int, window: int, margin: int) -> List[Tuple[Span, Span]]:
+    """Windows and cores along one axis.
+
+    Parameters
+    ----------
+    length:
+        Raster length in pixels (> 0).
+    window:
+        Window length in pixels.
+    margin:
+        Minimum distance from a core to the edge of its window (except at the
+        raster's edges); ``0 <= margin``, ``2 * margin < window``.
+
+    Returns
+    -------
+    list of (window span, core span)
+        Cores are contiguous and cover ``[0, length)``; windows are ``window``
+        long (or ``length`` when the raster is shorter) and lie inside the
+        raster. Core sizes are balanced (they differ by at most one pixel).
+
+    Raises
+    ------
+    LayoutError
+        For non-positive sizes or a margin too large for the window.
+    """
+    if length <= 0 or window <= 0:
+        raise LayoutError(f"sizes must be positive, got length {length}, window {window}")
+    if margin < 0 or 2 * margin >= window:
+        raise LayoutError(f"margin {margin} must be at least 0 and less than half the window {window}")
+    if length <= window:
+        return [(Span(0, length), Span(0, length))]
+    n = math.ceil(length / (window - 2 * margin))
+    bounds = [round(i * length / n) for i in range(n + 1)]
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        centre_start = (a + b - window) // 2
+        start = min(max(centre_start, 0), length - window)
+        out.append((Span(start, start + window), Span(a, b)))
+    return out
+
+
+def raster_windows(height: int, width: int, window: int, margin: int | None = None) -> List[RasterWindow]:
+    """All windows of a ``height x width`` raster, row-major.
+
+    See :func:`axis_windows`; ``margin`` defaults to :func:`default_margin`.
+    """
+    m = default_margin(window) if margin is None else margin
+    rows = axis_windows(height, window, m)
+    cols = axis_windows(width, window, m)
+    out = []
+    for r, rc in rows:
+        for c, cc in cols:
+            out.append(RasterWindow(len(out), r, c, rc, cc))
+    return out
