@@ -55,14 +55,22 @@ overviews a file happens to have.
 
 Pixel size
 ----------
-:attr:`RasterInput.pixel_size_m` is the true ground size of one pixel at the
-raster centre, in metres along the ellipsoid (geodesic distance, with pyproj,
-between the centre pixel's edges). This includes the projection's scale
+:attr:`RasterInput.ground_pixel_size_m` is the true ground size of one pixel
+at the raster centre, in metres along the ellipsoid (geodesic distance, with
+pyproj, between the centre pixel's edges). It includes the projection's scale
 factor: a Web Mercator (EPSG:3857) pixel of 1 "metre" at 60 degrees north is
 about 0.5 m on the ground; a UTM pixel differs from its nominal size by at
-most about 0.1 %. Without pyproj (it comes with geopandas, a dependency), it
-falls back to the nominal size times the CRS unit (projected) or a spherical
-earth (geographic).
+most about 0.1 %.
+
+:attr:`RasterInput.pixel_size_m`, the one to compare with a model's
+resolution, is the nominal size (transform times the CRS's linear unit) for a
+projected CRS whose scale factor at the centre is within 1 %
+(:data:`NOMINAL_TOLERANCE`) of 1 (UTM, national grids: a "0.25 m" UTM raster
+is 0.25 m, so it runs at exactly half the resolution of a 0.5 m model), and
+the ground size otherwise (geographic CRSs, Web Mercator away from the
+equator). Without pyproj (it comes with geopandas, a dependency) both fall
+back to the nominal size times the CRS unit (projected; Web Mercator times
+cos(latitude)) or a spherical earth (geographic).
 
 Threads: a :class:`RasterInput` (like the GDAL dataset under it) must be used
 from one thread at a time.
@@ -97,6 +105,8 @@ __all__ = [
     "RasterInput",
     "open_raster",
     "ground_pixel_size",
+    "nominal_pixel_size",
+    "NOMINAL_TOLERANCE",
     "PERCENTILES",
     "SAMPLE_SIZE",
     "SAMPLE_FULL_READ_PIXELS",
@@ -112,6 +122,8 @@ SAMPLE_SIZE = 1024
 #: decodes every block of the file: minutes for a 100 000 x 100 000 raster).
 SAMPLE_FULL_READ_PIXELS = 100_000_000
 SAMPLE_GRID = 32
+#: pixel_size_m is the nominal size when it is within this fraction of the ground size.
+NOMINAL_TOLERANCE = 0.01
 
 # Everything GDAL can raise through rasterio for a bad file. RasterioIOError is
 # listed on its own: in rasterio 1.3 it derives from OSError, not RasterioError.
@@ -210,21 +222,7 @@ def ground_pixel_size(crs, transform: Affine, width: int, height: int) -> Option
         k = math.pi / 180.0 * radius
         coslat = math.cos(math.radians(cy))
         return (k * math.hypot(a * coslat, d), k * math.hypot(b * coslat, e))
-    try:
-        unit: Optional[float] = float(crs.linear_units_factor[1])  # rasterio >= 1.3; raises for local CRSs
-    except Exception:
-        unit = None
-    if unit is None:
-        try:  # local / engineering CRSs: pyproj knows the axis unit
-            import pyproj
-
-            axis = pyproj.CRS.from_wkt(crs.to_wkt()).axis_info[0]
-            if axis.unit_conversion_factor and axis.unit_name.lower() != "degree":
-                unit = float(axis.unit_conversion_factor)
-        except Exception:
-            pass
-    if unit is None and str(getattr(crs, "linear_units", "")).lower() in ("metre", "meter", "m", "metres", "meters"):
-        unit = 1.0
+    unit = _linear_unit(crs)
     if unit is None:
         return None
     scale = 1.0
@@ -237,6 +235,39 @@ def ground_pixel_size(crs, transform: Affine, width: int, height: int) -> Option
         lat = 2.0 * math.atan(math.exp(cy / 6378137.0)) - math.pi / 2.0
         scale = math.cos(lat)
     return (col_step * unit * scale, row_step * unit * scale)
+
+
+def nominal_pixel_size(crs, transform: Affine) -> Optional[Tuple[float, float]]:
+    """Pixel size (along a row, along a column) in metres from the transform and the CRS's linear unit.
+
+    Returns None without a CRS, for a geographic CRS (degrees are no length),
+    or when the CRS's unit is unknown.
+    """
+    if crs is None or crs.is_geographic:
+        return None
+    unit = _linear_unit(crs)
+    if unit is None:
+        return None
+    return (math.hypot(transform.a, transform.d) * unit, math.hypot(transform.b, transform.e) * unit)
+
+
+def _linear_unit(crs) -> Optional[float]:
+    """Metres per CRS unit of a projected or local CRS, or None."""
+    try:
+        return float(crs.linear_units_factor[1])  # rasterio >= 1.3; raises for local CRSs
+    except Exception:
+        pass
+    try:  # local / engineering CRSs: pyproj knows the axis unit
+        import pyproj
+
+        axis = pyproj.CRS.from_wkt(crs.to_wkt()).axis_info[0]
+        if axis.unit_conversion_factor and axis.unit_name.lower() != "degree":
+            return float(axis.unit_conversion_factor)
+    except Exception:
+        pass
+    if str(getattr(crs, "linear_units", "")).lower() in ("metre", "meter", "m", "metres", "meters"):
+        return 1.0
+    return None
 
 
 def _axis_taps(offset: float, length: float, n_out: int, n_src: int):
@@ -279,7 +310,9 @@ class RasterInput:
     dtype: source data type name (``"uint8"``, ``"uint16"``, ...).
     nodata_source: ``"alpha"``, ``"nodata"``, ``"mask"`` or ``"none"``.
     nodata_values: per chosen band, its nodata value or None.
-    pixel_size_m: ground size (x, y) of a pixel in metres, or None (see the module docstring).
+    pixel_size_m: size (x, y) of a pixel in metres to compare with a model's resolution, or None
+        (nominal for projected CRSs with little scale distortion, else the ground size: see the module docstring).
+    ground_pixel_size_m: true ground size (x, y) of the centre pixel in metres, or None.
     input_range_per_band: per chosen band the ``(lo, hi)`` mapped to 0..255, or None (8-bit data passed unchanged).
     block_shape: (rows, cols) of the source's storage blocks (windows aligned to them read fastest).
     """
@@ -364,7 +397,16 @@ class RasterInput:
             self.block_shape: Tuple[int, int] = tuple(int(v) for v in ds.block_shapes[self.bands[0] - 1])  # type: ignore[assignment]
         except Exception:
             self.block_shape = (1, self.width)
-        self.pixel_size_m = ground_pixel_size(self.crs, self.transform, self.width, self.height)
+        self.ground_pixel_size_m = ground_pixel_size(self.crs, self.transform, self.width, self.height)
+        nominal = nominal_pixel_size(self.crs, self.transform)
+        self.pixel_size_m = self.ground_pixel_size_m
+        if nominal is not None and (
+            self.ground_pixel_size_m is None
+            or all(abs(g / n - 1.0) <= NOMINAL_TOLERANCE for g, n in zip(self.ground_pixel_size_m, nominal))
+        ):
+            # The CRS's metres are ground metres to within NOMINAL_TOLERANCE: keep the
+            # round nominal size, so that a 0.25 m raster is exactly half a 0.5 m model's.
+            self.pixel_size_m = nominal
 
         # Truncated or damaged files: GDAL opens them, reading fails. Read the first
         # and the last pixel (their whole blocks are decoded) so that this shows now,

@@ -111,7 +111,9 @@ def test_geotiff_layouts_read_exactly(tmp_path, rgb, layout):
         assert r.bands == (1, 2, 3) and r.band_count == 3
         assert r.dtype == "uint8" and r.input_range_per_band is None
         assert r.nodata_source == "none"
-        assert r.pixel_size_m == pytest.approx((0.5, 0.5), rel=2e-3)  # UTM scale factor: within 0.1 %
+        assert r.pixel_size_m == (0.5, 0.5)  # nominal: UTM metres are ground metres within 0.1 %
+        assert r.ground_pixel_size_m == pytest.approx((0.5, 0.5), rel=2e-3)
+        assert r.ground_pixel_size_m != r.pixel_size_m  # the scale factor is there
         image, valid = r.read(37, 101, 150, 260)
         assert image.shape == (150, 260, 3) and image.dtype == np.uint8
         np.testing.assert_array_equal(image, rgb[:, 37:187, 101:361].transpose(1, 2, 0))
@@ -335,6 +337,7 @@ def test_pixel_size_geographic(tmp_path, rng):
     path = write_raster(tmp_path / "geo.tif", rng.integers(0, 255, (3, 80, 100), dtype=np.uint8), crs="EPSG:4326", transform=transform)
     with open_raster(path, 3) as r:
         px, py = r.pixel_size_m
+        assert r.ground_pixel_size_m == r.pixel_size_m  # degrees have no nominal size in metres
     phi = math.radians(lat)
     w = 1 - WGS84_E2 * math.sin(phi) ** 2
     along_parallel = math.radians(res) * WGS84_A * math.cos(phi) / math.sqrt(w)
@@ -354,10 +357,17 @@ def test_pixel_size_web_mercator_is_ground_size(tmp_path, rng):
     path = write_raster(tmp_path / "wm.tif", rng.integers(0, 255, (3, 80, 100), dtype=np.uint8), crs="EPSG:3857", transform=transform)
     with open_raster(path, 3) as r:
         px, py = r.pixel_size_m
+        assert r.ground_pixel_size_m == r.pixel_size_m  # 50 % off the nominal size: the ground size is used
     w = 1 - WGS84_E2 * math.sin(phi) ** 2
     assert px == pytest.approx(math.cos(phi) / math.sqrt(w), rel=1e-6)
     assert py == pytest.approx(math.cos(phi) * (1 - WGS84_E2) / w**1.5, rel=1e-6)
     assert px == pytest.approx(0.5, rel=0.01)
+    # Near the equator Web Mercator metres are ground metres within 1 %: the nominal size is used.
+    equator = write_raster(tmp_path / "wm0.tif", rng.integers(0, 255, (3, 80, 100), dtype=np.uint8), crs="EPSG:3857",
+                           transform=Affine(1.0, 0, 1_000_000.0, 0, -1.0, 50_000.0))
+    with open_raster(equator, 3) as r:
+        assert r.pixel_size_m == (1.0, 1.0)
+        assert r.ground_pixel_size_m[0] == pytest.approx(math.cos(math.radians(0.45)), rel=2e-3)
 
 
 def test_pixel_size_of_local_and_unknown_crs():
