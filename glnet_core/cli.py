@@ -79,7 +79,7 @@ class CommandSpec:
 
 # The registry. Modules are imported when the parser is built; a module that
 # does not exist (yet) is skipped, so a command appears as soon as its module
-# lands. Planned later: segment, vectorize, evaluate, stats.
+# lands. Planned later: vectorize, evaluate, stats.
 COMMANDS: Tuple[CommandSpec, ...] = (
     CommandSpec(
         "init-model",
@@ -109,6 +109,11 @@ COMMANDS: Tuple[CommandSpec, ...] = (
         "info",
         "glnet.glnet_core.info_command",
         "check a model bundle and describe it",
+    ),
+    CommandSpec(
+        "segment",
+        "glnet.glnet_core.segment_command",
+        "segment a raster of any size into a land-cover class mask GeoTIFF",
     ),
 )
 
