@@ -93,14 +93,14 @@ class LocalMerger:
                 acc[:, :, f.row0 : f.row1, f.col0 : f.col1] += bilinear_resize(t[i : i + 1], (f.height, f.width))
 
     def result(self) -> List[np.ndarray]:
+        """The merged tensors (the sums are divided in place: call once)."""
         counts: Dict[Tuple[int, int], np.ndarray] = {}
-        out = []
         for acc in self.sums:
             key = acc.shape[-2:]
             if key not in counts:
                 counts[key] = bilinear_resize(self._count, key)
-            out.append(acc / counts[key])
-        return out
+            acc /= counts[key]
+        return self.sums
 
 
 UPSAMPLING = ("bilinear", "nearest")

@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .feature_ops import LocalMerger, accumulate_patches, crop_boxes
+from .runtime import release_free_memory
 from .tiling import PatchBox, patch_layout
 
 __all__ = ["SHARED_NAMES", "GRAPHS", "GRAPHS_FOR_MODE", "WindowTimes", "OnnxGLNet"]
@@ -159,11 +160,18 @@ class OnnxGLNet:
             if on_patches:
                 on_patches(done, len(todo))
         if full:
+            # The global tensors are done with; free them (and what the local
+            # runs left in the allocator) before the stage-3 pass's peak.
+            del g, g_shared, g_ps3, feeds
             feeds = {"image_g": image_g[None]}
             feeds.update({"m_" + n: x for n, x in zip(SHARED_NAMES, merger.result())})
+            del merger
+            release_free_memory()
             t0 = time.perf_counter()
             (l2g_ps3,) = self._run("l2g", feeds, ["ps3"])
             t.global_s += time.perf_counter() - t0
+            del feeds
+            release_free_memory()
             for batch, agg_local in pending:
                 t0 = time.perf_counter()
                 (logits,) = self._run("aggregation_full", {"agg_local": agg_local, "g_ps3": crop_boxes(l2g_ps3, batch, size)})

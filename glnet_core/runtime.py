@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import GlnetError
 
-__all__ = ["RuntimeError_", "DEVICES", "import_onnxruntime", "providers_for", "create_sessions"]
+__all__ = ["RuntimeError_", "DEVICES", "import_onnxruntime", "providers_for", "create_sessions", "release_free_memory"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -72,11 +74,18 @@ def create_sessions(
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
+    # Without the CPU arena, memory a run freed goes back to the allocator
+    # instead of staying reserved at its peak: peak RSS drops by a third for
+    # the paper model at a few percent of speed.
+    opts.enable_cpu_mem_arena = False
     if threads:
         opts.intra_op_num_threads = int(threads)
     sessions: Dict[str, object] = {}
     used: List[str] = []
-    for name, src in sources.items():
+    # Largest graphs first, returning the loader's temporary copies to the
+    # system after each: loading peaks at about 2.5x a graph's weights, and
+    # doing the big ones while little else is resident keeps that peak low.
+    for name, src in sorted(sources.items(), key=lambda kv: -_source_size(kv[1])):
         try:
             s = ort.InferenceSession(src, sess_options=opts, providers=wanted)
         except Exception as exc:  # onnxruntime raises its own exception types
@@ -89,4 +98,34 @@ def create_sessions(
             if p not in used:
                 used.append(p)
         sessions[name] = s
-    return sessions, used
+        release_free_memory()
+    return {name: sessions[name] for name in sources}, used
+
+
+def _source_size(src: object) -> int:
+    if isinstance(src, (bytes, bytearray)):
+        return len(src)
+    try:
+        return os.path.getsize(str(src))
+    except OSError:
+        return 0
+
+
+def release_free_memory() -> None:
+    """Return freed heap memory to the operating system (glibc only; a no-op elsewhere).
+
+    glibc keeps freed blocks in its arenas, so resident memory stays at its
+    highest point long after large temporary buffers are gone.
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None

@@ -83,7 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "nearest (as published: gives the published implementation's pixels)")
     parser.add_argument("--no-resample", action="store_true",
                         help="run at the raster's own resolution even when the model was trained at another")
-    parser.add_argument("--batch", type=int, default=6, metavar="N", help="patches per onnxruntime run (default 6)")
+    parser.add_argument("--batch", type=int, metavar="N",
+                        help="patches per onnxruntime run (default: 1 on the CPU for patches of 256 px or more, which keeps "
+                             "memory low at no cost in speed; else 6)")
     parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted (killed) run of the same command")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
