@@ -72,10 +72,10 @@ def make_bundle(config: str, out: Path) -> Path:
     return out
 
 
-def run_segment(image: Path, bundle: Path, work: Path, *extra: str) -> dict:
+def run_segment(image: Path, bundle: Path, work: Path, *extra: str, mask: str = "mask.tif") -> dict:
     prof = work / "profile.json"
     cmd = [sys.executable, "-m", "glnet.glnet_core", "segment", str(image), "--model", str(bundle),
-           "--out-mask", str(work / "mask.tif"), "--overwrite", "--quiet", "--profile", str(prof), *extra]
+           "--out-mask", str(work / mask), "--overwrite", "--quiet", "--profile", str(prof), *extra]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t0
@@ -85,7 +85,7 @@ def run_segment(image: Path, bundle: Path, work: Path, *extra: str) -> dict:
     return p
 
 
-def run_published(repo: Path, image: Path) -> dict:
+def run_published(repo: Path, image: Path, classes_out: Path) -> dict:
     code = textwrap.dedent(f"""
         import json, resource, sys, time, tempfile
         from pathlib import Path
@@ -115,7 +115,8 @@ def run_published(repo: Path, image: Path) -> dict:
         ev = helper.Evaluator(7, (508, 508), (508, 508), sub_batch_size=6, mode=3, test=False)
         t0 = time.perf_counter()
         with torch.no_grad():
-            ev.eval_test({{"image": [img], "label": [Image.fromarray(np.zeros(img.size[::-1], np.uint8))]}}, model, global_fixed)
+            preds, _, _ = ev.eval_test({{"image": [img], "label": [Image.fromarray(np.zeros(img.size[::-1], np.uint8))]}}, model, global_fixed)
+        np.save({str(classes_out)!r}, preds[0].astype(np.uint8))
         print(json.dumps({{"total_s": round(time.perf_counter() - t0, 2),
                           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}}))
     """)
@@ -155,7 +156,7 @@ def main() -> int:
             image = scene(work / "paper_2448.tif", 2448, 2448)
             res = {}
             for mode in ("full", "g2l"):
-                p = run_segment(image, bundle, work, "--mode", mode, "--upsample", "nearest")
+                p = run_segment(image, bundle, work, "--mode", mode, "--upsample", "nearest", mask=f"paper_{mode}.tif")
                 res[f"2448_{mode}"] = p
                 print(f"paper 2448^2 {mode}: {p['total_s']:.1f} s (network {p['network_s']:.1f} s, overhead "
                       f"{p['overhead_pct']:.1f} %), peak RSS {p['peak_rss_mb']:.0f} MB", flush=True)
@@ -164,12 +165,16 @@ def main() -> int:
             res[f"{args.large}_full"] = p
             print(f"paper {args.large}^2 full: {p['windows']} windows, {p['total_s']:.1f} s, peak RSS {p['peak_rss_mb']:.0f} MB", flush=True)
             if args.published_repo:
-                pub = run_published(args.published_repo, image)
+                pub = run_published(args.published_repo, image, work / "published_classes.npy")
+                with rasterio.open(work / "paper_full.tif") as m:
+                    pub["pixels_equal_to_glnet_pct"] = round(
+                        100 * float((np.load(work / "published_classes.npy") == m.read(1)).mean()), 4)
                 res["published_2448_full"] = pub
                 speedup = pub["total_s"] / res["2448_full"]["total_s"]
                 res["speedup"] = round(speedup, 2)
                 print(f"published 2448^2 full: {pub['total_s']:.1f} s, peak RSS {pub['peak_rss_mb']:.0f} MB; "
-                      f"glnet is {speedup:.2f}x faster", flush=True)
+                      f"glnet is {speedup:.2f}x faster; identical pixels (glnet segment --upsample nearest): "
+                      f"{pub['pixels_equal_to_glnet_pct']} %", flush=True)
             report["paper"] = res
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import rasterio
 
 from .bundle import Bundle, load_bundle
 from .errors import GlnetError, InputError
@@ -39,12 +40,14 @@ from .mask_writer import MaskWriter
 from .onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet, WindowTimes
 from .preprocess import pad_window, prepare_window
 from .raster_io import RasterInput, open_raster
-from .runtime import DEVICES, create_sessions
+from .runtime import DEVICES, create_sessions, release_free_memory
 from .tiling import PatchBox, patch_layout
 from .windows import RasterWindow, raster_windows
 
 __all__ = ["SegmentOptions", "Callbacks", "Progress", "Cancelled", "SegmentResult", "segment", "default_batch"]
 
+#: GDAL's raster block cache during a run, in MB.
+GDAL_CACHE_MB = 64
 #: Relative difference of ground resolutions below which no resampling happens.
 RESOLUTION_TOLERANCE = 0.01
 STATE_VERSION = 1
@@ -259,6 +262,15 @@ def segment(
     elif not out_mask.parent.is_dir():
         raise InputError(f"output folder {out_mask.parent} does not exist")
 
+    # GDAL caches raster blocks up to 5 % of the machine's memory by default;
+    # reading a large raster once would fill that cache and grow the process
+    # with the raster. Windows are read once, so a small cache loses nothing.
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _segment(input_path, bundle, out_mask, out_conf, opts, cb, log, prof)
+
+
+def _segment(input_path: Path, bundle: Union[str, Path, Bundle], out_mask: Path, out_conf: Optional[Path],
+             opts: SegmentOptions, cb: Callbacks, log: Callable[[str], None], prof: "_Profile") -> SegmentResult:
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     if opts.mode not in b.modes:
         raise InputError(f"the bundle supports mode(s) {', '.join(b.modes)}, not {opts.mode}")
@@ -329,6 +341,7 @@ def segment(
             patches_done = base + patches_per_window[w.index]
             for wr in writers:
                 wr.flush()
+            release_free_memory()  # so that each window starts from the same footprint
             done.append(w.index)
             _write_json_atomic(state_file, dict(fingerprint, done=done))
             report(len(done), patches_done)

@@ -72,7 +72,8 @@ def axis_windows(length: int, window: int, margin: int) -> List[Tuple[Span, Span
     list of (window span, core span)
         Cores are contiguous and cover ``[0, length)``; windows are ``window``
         long (or ``length`` when the raster is shorter) and lie inside the
-        raster. Core sizes are balanced (they differ by at most one pixel).
+        raster. As few windows as the margin allows: cores at the raster's
+        edges may reach ``window - margin``, inner ones ``window - 2 * margin``.
 
     Raises
     ------
@@ -85,13 +86,28 @@ def axis_windows(length: int, window: int, margin: int) -> List[Tuple[Span, Span
         raise LayoutError(f"margin {margin} must be at least 0 and less than half the window {window}")
     if length <= window:
         return [(Span(0, length), Span(0, length))]
-    n = math.ceil(length / (window - 2 * margin))
-    bounds = [round(i * length / n) for i in range(n + 1)]
+    # A core at the raster's edge needs a margin on its inner side only, so
+    # edge cores may be `window - margin` long, inner ones `window - 2 * margin`.
+    edge, inner = window - margin, window - 2 * margin
+    n_inner = 0 if length <= 2 * edge else math.ceil((length - 2 * edge) / inner)
+    caps = [edge] + [inner] * n_inner + [edge]
+    # Shrink every core in proportion to its capacity, then hand out the
+    # pixels lost to rounding down, so each core stays within its capacity.
+    scale = length / sum(caps)
+    sizes = [int(c * scale) for c in caps]
+    i = 0
+    while sum(sizes) < length:
+        if sizes[i % len(sizes)] < caps[i % len(sizes)]:
+            sizes[i % len(sizes)] += 1
+        i += 1
     out = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    a = 0
+    for size in sizes:
+        b = a + size
         centre_start = (a + b - window) // 2
         start = min(max(centre_start, 0), length - window)
         out.append((Span(start, start + window), Span(a, b)))
+        a = b
     return out
 
 
