@@ -115,6 +115,11 @@ COMMANDS: Tuple[CommandSpec, ...] = (
         "glnet.glnet_core.segment_command",
         "segment a raster of any size into a land-cover class mask GeoTIFF",
     ),
+    CommandSpec(
+        "vectorize",
+        "glnet.glnet_core.vectorize_command",
+        "turn a class mask into polygons (GeoPackage, GeoJSON, FlatGeobuf or Shapefile)",
+    ),
 )
 
 # Importable modules each extra provides, and the hint printed when one is
