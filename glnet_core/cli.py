@@ -116,6 +116,11 @@ COMMANDS: Tuple[CommandSpec, ...] = (
         "segment a raster of any size into a land-cover class mask GeoTIFF",
     ),
     CommandSpec(
+        "vectorize",
+        "glnet.glnet_core.vectorize_command",
+        "turn a class mask into polygons (GeoPackage, GeoJSON, FlatGeobuf or Shapefile)",
+    ),
+    CommandSpec(
         "evaluate",
         "glnet.glnet_core.evaluate_command",
         "score a class mask against a reference (per-class IoU, mIoU, F1, confusion matrix)",
