@@ -357,11 +357,8 @@ def sieve_mask(
         aux_src = Path(str(src_path) + ".aux.xml")
         if dst != src_path and aux_src.is_file():
             shutil.copyfile(str(aux_src), str(dst) + ".aux.xml")
-        part_aux = Path(str(part) + ".aux.xml")
-        if part_aux.exists() and dst != src_path:
-            part_aux.unlink()  # GDAL's own sidecar for the part file; the category names were copied above
-        elif part_aux.exists():
-            part_aux.unlink()
+        # GDAL may leave its own sidecar for the part file (statistics); the
+        # category names are in the mask's sidecar, kept or copied above.
         os.replace(str(part), str(dst))
     finally:
         for p in (part, Path(str(part) + ".aux.xml")):
@@ -604,8 +601,12 @@ class _Index:
     def __init__(self, geoms: Sequence) -> None:
         from shapely.strtree import STRtree
 
+        import warnings
+
         self.geoms = list(geoms)
-        self.tree = STRtree(self.geoms)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # shapely 1.8 warns that STRtree changes in 2.0; both are handled
+            self.tree = STRtree(self.geoms)
         self.ids = {id(g): i for i, g in enumerate(self.geoms)}
 
     def covering(self, point) -> Optional[int]:
@@ -714,10 +715,12 @@ def _check_output(path: Path, driver: str, overwrite: bool) -> None:
         raise InputError(f"the output folder {folder} is not writable")
 
 
-def _write_layer(gdf, part: Path, driver: str, layer: str) -> None:
+def _write_layer(gdf, part: Path, driver: str, layer: str, append: bool = False) -> None:
     import warnings
 
     kwargs = {"driver": driver}
+    if append:
+        kwargs["mode"] = "a"
     if driver == "GPKG":
         kwargs["layer"] = layer
     with warnings.catch_warnings():
@@ -807,11 +810,8 @@ def vectorize(
     Cancelled
         When cancelled.
     """
-    import geopandas as gpd
     from rasterio.windows import Window
     from shapely.affinity import affine_transform
-
-    from .areas import linear_unit_m, polygon_areas_m2
 
     mask_path = Path(mask_path)
     out = Path(out_path)
@@ -847,64 +847,51 @@ def vectorize(
         if conf_ds is not None:
             read_conf = lambda r0, r1: conf_ds.read(1, window=Window(0, r0, w, r1 - r0))  # noqa: E731
             conf_nodata = conf_ds.nodata
-        ids: List[int] = []
-        geoms: list = []
-        conf: List[float] = []
         coeffs = [tr.a, tr.b, tr.d, tr.e, tr.c, tr.f]
-        for cid, g, s, c in polygonize_mask(
-            read_rows, h, w, nodata, band_rows, read_conf, conf_nodata, progress, is_cancelled
-        ):
-            ids.append(cid)
-            geoms.append(affine_transform(g, coeffs))
-            conf.append(s / c if c else float("nan"))
+        sink = _LayerSink(out, drv, layer_name, crs, names, confidence_path is not None, overwrite, stream=simplify <= 0)
+        try:
+            for cid, g, s, c in polygonize_mask(
+                read_rows, h, w, nodata, band_rows, read_conf, conf_nodata, progress, is_cancelled
+            ):
+                sink.add(cid, affine_transform(g, coeffs), s / c if c else float("nan"))
+            if simplify > 0 and sink.geoms:
+                sink.simplify(_tolerance(simplify, crs), _corners(coeffs, w, h))
+            if is_cancelled is not None and is_cancelled():
+                raise Cancelled("cancelled")
+            present = sorted(set(sink.counts) | set(names))
+            styles = [(i, names.get(i, f"class_{i}"), colours.get(i, _generic_colour(i))) for i in present]
+            sink.commit(styles)
+        except BaseException:
+            sink.abort()
+            raise
     finally:
         ds.close()
         if conf_ds is not None:
             conf_ds.close()
 
-    if simplify > 0 and geoms:
-        from .areas import uses_ellipsoid
-
-        if crs is not None and uses_ellipsoid(crs) and _is_geographic(crs):
-            tol = simplify / 111320.0
-        else:
-            tol = simplify / linear_unit_m(crs)
-        # The raster's corners stay fixed; transformed exactly as the polygons
-        # were, so that they match their vertices bit for bit.
-        from shapely.geometry import MultiPoint
-
-        frame = affine_transform(MultiPoint([(0, 0), (w, 0), (w, h), (0, h)]), coeffs)
-        corners = [(float(p.x), float(p.y)) for p in frame.geoms]
-        simplified = simplify_coverage(geoms, tol, corners)
-        keep = [i for i, g in enumerate(simplified) if g is not None and not g.is_empty]
-        ids = [ids[i] for i in keep]
-        conf = [conf[i] for i in keep]
-        geoms = [simplified[i] for i in keep]
-    if is_cancelled is not None and is_cancelled():
-        raise Cancelled("cancelled")
-
-    missing = sorted({i for i in ids if i not in names})
+    missing = sorted(i for i in sink.counts if i not in names)
     if missing and names:
         warns.append(f"class id(s) {', '.join(map(str, missing))} have no name; using class_<id>")
-    areas = polygon_areas_m2(geoms, crs) if geoms else np.zeros(0)
-    data = {
-        "class_id": np.asarray(ids, dtype=np.int32),
-        "class_name": [names.get(i, f"class_{i}") for i in ids],
-        "area_m2": np.asarray(areas, dtype=np.float64),
-    }
-    if confidence_path is not None:
-        data["confidence"] = np.asarray(conf, dtype=np.float64)
-    gdf = gpd.GeoDataFrame(data, geometry=geoms, crs=crs.to_wkt() if crs is not None else None)
+    return VectorizeResult(out, layer_name, drv, sink.count, dict(sink.counts), dict(sink.areas), warns)
 
-    present = sorted(set(ids) | set(names))
-    styles = [(i, names.get(i, f"class_{i}"), colours.get(i, _generic_colour(i))) for i in present]
-    _write_atomically(gdf, out, drv, layer_name, styles, overwrite)
-    counts: Dict[int, int] = {}
-    totals: Dict[int, float] = {}
-    for i, a in zip(ids, areas):
-        counts[i] = counts.get(i, 0) + 1
-        totals[i] = totals.get(i, 0.0) + float(a)
-    return VectorizeResult(out, layer_name, drv, len(ids), counts, totals, warns)
+
+def _tolerance(metres: float, crs) -> float:
+    """A simplification tolerance in CRS units: 111 320 m per degree in a geographic CRS."""
+    from .areas import linear_unit_m
+
+    if crs is not None and _is_geographic(crs):
+        return metres / 111320.0
+    return metres / linear_unit_m(crs)
+
+
+def _corners(coeffs: list, w: int, h: int) -> List[Tuple[float, float]]:
+    # The raster's corners stay fixed when simplifying; transformed exactly as
+    # the polygons were, so that they match their vertices bit for bit.
+    from shapely.affinity import affine_transform
+    from shapely.geometry import MultiPoint
+
+    frame = affine_transform(MultiPoint([(0, 0), (w, 0), (w, h), (0, h)]), coeffs)
+    return [(float(p.x), float(p.y)) for p in frame.geoms]
 
 
 def _is_geographic(crs) -> bool:
@@ -913,37 +900,102 @@ def _is_geographic(crs) -> bool:
     return pyproj.CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs).is_geographic
 
 
-def _write_atomically(gdf, out: Path, drv: str, layer: str, styles, overwrite: bool) -> None:
-    """Write to hidden part file(s) next to ``out``, then rename them into place."""
-    from .layer_style import qml_document, write_gpkg_style
+class _LayerSink:
+    """Collects polygons and writes them to hidden part file(s) next to ``out``; :meth:`commit` renames them.
 
-    part = out.with_name("." + out.stem + ".part" + out.suffix)
-    parts = _targets(part, drv)
+    With ``stream`` and a driver that can append (GeoPackage, Shapefile),
+    polygons are written in chunks of :data:`CHUNK` as they come, so memory
+    holds one chunk; otherwise (GeoJSON, FlatGeobuf, or a simplification
+    that needs the whole set) they are held until :meth:`commit`.
+    """
 
-    def cleanup() -> None:
-        for p in parts + [Path(str(part) + suffix) for suffix in ("-journal", "-wal", "-shm")]:
+    CHUNK = 20000
+
+    def __init__(self, out: Path, drv: str, layer: str, crs, names: Dict[int, str], with_conf: bool, overwrite: bool, stream: bool):
+        self.out, self.drv, self.layer, self.crs, self.names = out, drv, layer, crs, names
+        self.with_conf, self.overwrite = with_conf, overwrite
+        self.stream = stream and drv in ("GPKG", "ESRI Shapefile")
+        self.part = out.with_name("." + out.stem + ".part" + out.suffix)
+        self.parts = _targets(self.part, drv)
+        self.ids: List[int] = []
+        self.geoms: list = []
+        self.conf: List[float] = []
+        self.count = 0
+        self.counts: Dict[int, int] = {}
+        self.areas: Dict[int, float] = {}
+        self.written = False
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        for p in self.parts + [Path(str(self.part) + suffix) for suffix in ("-journal", "-wal", "-shm")]:
             try:
                 p.unlink()
             except FileNotFoundError:
                 pass
 
-    cleanup()
-    try:
+    def add(self, cid: int, geom, conf: float) -> None:
+        # A region is connected, so this is a Polygon; a MultiPolygon can only
+        # come from repairing an invalid ring: its parts are written apart so
+        # that appended chunks keep one geometry type.
+        parts = list(geom.geoms) if geom.geom_type == "MultiPolygon" and self.stream else [geom]
+        for g in parts:
+            self.ids.append(int(cid))
+            self.geoms.append(g)
+            self.conf.append(conf)
+        if self.stream and len(self.ids) >= self.CHUNK:
+            self._flush()
+
+    def simplify(self, tolerance: float, corners) -> None:
+        simplified = simplify_coverage(self.geoms, tolerance, corners)
+        keep = [i for i, g in enumerate(simplified) if g is not None and not g.is_empty]
+        self.ids = [self.ids[i] for i in keep]
+        self.conf = [self.conf[i] for i in keep]
+        self.geoms = [simplified[i] for i in keep]
+
+    def _flush(self, final: bool = False) -> None:
+        import geopandas as gpd
+
+        from .areas import polygon_areas_m2
+
+        if not self.ids and (self.written or not final):
+            return
+        areas = polygon_areas_m2(self.geoms, self.crs) if self.geoms else np.zeros(0)
+        data = {
+            "class_id": np.asarray(self.ids, dtype=np.int32),
+            "class_name": [self.names.get(i, f"class_{i}") for i in self.ids],
+            "area_m2": np.asarray(areas, dtype=np.float64),
+        }
+        if self.with_conf:
+            data["confidence"] = np.asarray(self.conf, dtype=np.float64)
+        gdf = gpd.GeoDataFrame(data, geometry=list(self.geoms), crs=self.crs.to_wkt() if self.crs is not None else None)
         try:
-            _write_layer(gdf, part, drv, layer)
+            _write_layer(gdf, self.part, self.drv, self.layer, append=self.written)
         except Exception as exc:  # GDAL / pyogrio / fiona errors have no common base class
-            raise InputError(f"cannot write {out}: {' '.join(str(exc).split())}") from None
-        if drv == "GPKG":
-            write_gpkg_style(part, layer, qml_document(styles))
-        if out.exists() and not overwrite:
-            raise InputError(f"{out} already exists; pass --overwrite to replace it")
-        written = [p for p in parts if p.exists()]
-        if drv == "ESRI Shapefile":
+            raise InputError(f"cannot write {self.out}: {' '.join(str(exc).split())}") from None
+        self.written = True
+        for i, a in zip(self.ids, areas):
+            self.counts[i] = self.counts.get(i, 0) + 1
+            self.areas[i] = self.areas.get(i, 0.0) + float(a)
+        self.count += len(self.ids)
+        self.ids, self.geoms, self.conf = [], [], []
+
+    def commit(self, styles) -> None:
+        from .layer_style import qml_document, write_gpkg_style
+
+        self._flush(final=True)
+        if self.drv == "GPKG":
+            write_gpkg_style(self.part, self.layer, qml_document(styles))
+        if self.out.exists() and not self.overwrite:
+            raise InputError(f"{self.out} already exists; pass --overwrite to replace it")
+        written = [p for p in self.parts if p.exists()]
+        if self.drv == "ESRI Shapefile":
             produced = {p.suffix for p in written}
-            for t in _targets(out, drv):  # stale sidecars of a replaced shapefile would describe the wrong data
+            for t in _targets(self.out, self.drv):  # stale sidecars of a replaced shapefile would describe the wrong data
                 if t.suffix not in produced and t.exists():
                     t.unlink()
         for p in written:
-            os.replace(str(p), str(out.with_suffix(p.suffix)) if drv == "ESRI Shapefile" else str(out))
-    finally:
-        cleanup()
+            os.replace(str(p), str(self.out.with_suffix(p.suffix)) if self.drv == "ESRI Shapefile" else str(self.out))
+        self._cleanup()
+
+    def abort(self) -> None:
+        self._cleanup()

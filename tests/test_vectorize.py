@@ -342,3 +342,37 @@ def test_bad_inputs_one_line_errors_and_no_output(tmp_path, run_glnet):
     assert "polygons" in proc.stdout
     assert len(read_layer(existing)) > 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("ext", [".gpkg", ".shp"])
+def test_streamed_chunks_append(tmp_path, monkeypatch, ext):
+    from glnet.glnet_core import vectorize as vmod
+
+    monkeypatch.setattr(vmod._LayerSink, "CHUNK", 5)  # many appended chunks on a small mask
+    m = scene()
+    mask = write_mask(tmp_path / "mask.tif", m)
+    res = vectorize(mask, tmp_path / ("out" + ext), band_rows=7)
+    gdf = read_layer(tmp_path / ("out" + ext))
+    assert res.count == len(gdf) > 20
+    assert np.array_equal(burn(gdf, m.shape), m)
+    assert sum(res.counts.values()) == res.count
+    assert sum(res.areas_m2.values()) == pytest.approx((m != NODATA).sum() * 100.0)
+
+
+def test_cancel_and_empty(tmp_path):
+    from glnet.glnet_core.vectorize import Cancelled
+
+    m = scene()
+    mask = write_mask(tmp_path / "mask.tif", m)
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        vectorize(mask, tmp_path / "out.gpkg", band_rows=7, is_cancelled=cancel)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.tif", "mask.tif.aux.xml"]
+    empty = write_mask(tmp_path / "empty.tif", np.full((20, 30), NODATA, np.uint8))
+    res = vectorize(empty, tmp_path / "empty.gpkg")
+    assert res.count == 0 and len(read_layer(tmp_path / "empty.gpkg")) == 0
