@@ -937,8 +937,17 @@ class _LayerSink:
         # A region is connected, so this is a Polygon; a MultiPolygon can only
         # come from repairing an invalid ring: its parts are written apart so
         # that appended chunks keep one geometry type.
+        from shapely.geometry import MultiPolygon
+        from shapely.geometry.polygon import orient
+
         parts = list(geom.geoms) if geom.geom_type == "MultiPolygon" and self.stream else [geom]
         for g in parts:
+            # Counter-clockwise shells, clockwise holes (OGC, GeoJSON): the
+            # pixel grid's flipped y axis would otherwise leave them either way.
+            if g.geom_type == "Polygon":
+                g = orient(g, 1.0)
+            elif g.geom_type == "MultiPolygon":
+                g = MultiPolygon([orient(p, 1.0) for p in g.geoms])
             self.ids.append(int(cid))
             self.geoms.append(g)
             self.conf.append(conf)

@@ -292,6 +292,13 @@ def test_confidence_attribute(tmp_path):
     gdf = read_layer(tmp_path / "out.gpkg")
     assert np.allclose(gdf.loc[gdf["class_id"] == 2, "confidence"], 80.0)
     assert np.allclose(gdf.loc[gdf["class_id"] != 2, "confidence"], 40.0)
+    assert all(g.exterior.is_ccw for g in gdf.geometry)
+    small = MaskWriter(tmp_path / "small.tif", width=40, height=60, crs=UTM, transform=UTM_TR, classes=None, kind="confidence")
+    small.write(0, 0, conf[:, :40])
+    small.commit()
+    with pytest.raises(InputError, match="does not fit"):
+        vectorize(mask, tmp_path / "bad.gpkg", confidence_path=tmp_path / "small.tif")
+    assert not (tmp_path / "bad.gpkg").exists()
 
 
 def test_names_from_bundle_classes_or_ids(tmp_path):
@@ -356,6 +363,8 @@ def test_streamed_chunks_append(tmp_path, monkeypatch, ext):
     assert res.count == len(gdf) > 20
     assert np.array_equal(burn(gdf, m.shape), m)
     assert sum(res.counts.values()) == res.count
+    whole = vectorize(mask, tmp_path / ("whole" + ext))
+    assert whole.counts == res.counts
     assert sum(res.areas_m2.values()) == pytest.approx((m != NODATA).sum() * 100.0)
 
 
