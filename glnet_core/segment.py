@@ -127,8 +127,25 @@ class _Profile:
             "write_s": round(self.write_s, 3),
             "other_s": round(total - self.net.network_s - self.read_s - self.prepare_s - self.post_s - self.write_s, 3),
             "patches": self.patches,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
         }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB.
+
+    Linux's ``VmHWM`` where available: ``ru_maxrss`` also counts the memory of
+    the process that started this one (it is carried over exec), which made
+    small runs started from a large parent look large.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _scale(raster: RasterInput, bundle: Bundle, match: bool) -> Tuple[float, float]:
