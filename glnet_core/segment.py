@@ -73,6 +73,10 @@ class SegmentOptions:
     overwrite: bool = False
     input_range: Optional[Tuple[float, float]] = None
     match_resolution: bool = True
+    min_area_m2: float = 0.0
+    simplify: float = 0.0
+    vector_format: Optional[str] = None
+    vector_layer: Optional[str] = None
 
 
 @dataclass
@@ -101,6 +105,7 @@ class Callbacks:
 class SegmentResult:
     mask: Path
     confidence: Optional[Path]
+    vector: Optional[Path]
     windows: int
     providers: List[str]
     profile: Dict[str, Any] = field(default_factory=dict)
@@ -109,7 +114,7 @@ class SegmentResult:
 class _Profile:
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
-        self.read_s = self.prepare_s = self.write_s = self.post_s = 0.0
+        self.read_s = self.prepare_s = self.write_s = self.post_s = self.vector_s = 0.0
         self.net = WindowTimes()
         self.patches = 0
 
@@ -125,7 +130,9 @@ class _Profile:
             "aggregation_s": round(self.net.aggregation_s, 3),
             "postprocess_s": round(self.post_s, 3),
             "write_s": round(self.write_s, 3),
-            "other_s": round(total - self.net.network_s - self.read_s - self.prepare_s - self.post_s - self.write_s, 3),
+            "vectorize_s": round(self.vector_s, 3),
+            "other_s": round(total - self.net.network_s - self.read_s - self.prepare_s - self.post_s - self.write_s
+                             - self.vector_s, 3),
             "patches": self.patches,
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
@@ -211,8 +218,8 @@ def _write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _check_outputs(out_mask: Path, out_confidence: Optional[Path], overwrite: bool) -> None:
-    for p in [out_mask] + ([out_confidence] if out_confidence else []):
+def _check_outputs(out_mask: Path, out_confidence: Optional[Path], overwrite: bool, out_vector: Optional[Path] = None) -> None:
+    for p in [out_mask] + [q for q in (out_confidence, out_vector) if q is not None]:
         if not p.parent.is_dir():
             raise InputError(f"output folder {p.parent} does not exist")
         if p.exists() and not overwrite:
@@ -228,6 +235,7 @@ def segment(
     out_confidence: Optional[Union[str, Path]] = None,
     options: Optional[SegmentOptions] = None,
     callbacks: Optional[Callbacks] = None,
+    out_vector: Optional[Union[str, Path]] = None,
 ) -> SegmentResult:
     """Segment ``input_path`` with ``bundle`` into a class-mask GeoTIFF.
 
@@ -246,6 +254,11 @@ def segment(
         See :class:`SegmentOptions`.
     callbacks:
         Progress, log and cancellation hooks.
+    out_vector:
+        Optional polygon layer of the mask (:func:`glnet_core.vectorize.vectorize`;
+        GeoPackage, GeoJSON, FlatGeobuf or Shapefile). ``options.min_area_m2``
+        sieves the mask before it is written *and* vectorized, so mask and
+        polygons agree; ``options.simplify`` simplifies the polygons.
 
     Returns
     -------
@@ -266,6 +279,9 @@ def segment(
     prof = _Profile()
     input_path, out_mask = Path(input_path), Path(out_mask)
     out_conf = Path(out_confidence) if out_confidence else None
+    out_vec = Path(out_vector) if out_vector else None
+    if opts.min_area_m2 < 0 or opts.simplify < 0:
+        raise InputError("--min-area and --simplify must not be negative")
     if opts.mode not in GRAPHS_FOR_MODE:
         raise InputError(f"unknown mode {opts.mode!r}; choose full or g2l")
     if opts.device not in DEVICES:
@@ -274,8 +290,12 @@ def segment(
         raise InputError(f"unknown upsampling {opts.upsample!r}; choose bilinear or nearest")
     if opts.batch is not None and opts.batch < 1:
         raise InputError("--batch must be at least 1")
+    if out_vec is not None:
+        from .vectorize import driver_for
+
+        driver_for(out_vec, opts.vector_format)  # an unknown format fails before any work
     if not opts.resume:
-        _check_outputs(out_mask, out_conf, opts.overwrite)
+        _check_outputs(out_mask, out_conf, opts.overwrite, out_vec)
     elif not out_mask.parent.is_dir():
         raise InputError(f"output folder {out_mask.parent} does not exist")
 
@@ -283,11 +303,12 @@ def segment(
     # reading a large raster once would fill that cache and grow the process
     # with the raster. Windows are read once, so a small cache loses nothing.
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        return _segment(input_path, bundle, out_mask, out_conf, opts, cb, log, prof)
+        return _segment(input_path, bundle, out_mask, out_conf, out_vec, opts, cb, log, prof)
 
 
 def _segment(input_path: Path, bundle: Union[str, Path, Bundle], out_mask: Path, out_conf: Optional[Path],
-             opts: SegmentOptions, cb: Callbacks, log: Callable[[str], None], prof: "_Profile") -> SegmentResult:
+             out_vec: Optional[Path], opts: SegmentOptions, cb: Callbacks, log: Callable[[str], None],
+             prof: "_Profile") -> SegmentResult:
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     if opts.mode not in b.modes:
         raise InputError(f"the bundle supports mode(s) {', '.join(b.modes)}, not {opts.mode}")
@@ -308,6 +329,7 @@ def _segment(input_path: Path, bundle: Union[str, Path, Bundle], out_mask: Path,
                 f"runs as {model_w} x {model_h} px")
         windows = raster_windows(model_h, model_w, window, opts.margin)
         fingerprint = _fingerprint(input_path, raster, b, opts, out_conf, len(windows))
+        fingerprint["vector"] = [None if out_vec is None else str(out_vec.resolve()), opts.min_area_m2, opts.simplify]
         done: List[int] = []
         if opts.resume:
             done = _load_state(state_file, fingerprint)
@@ -363,6 +385,9 @@ def _segment(input_path: Path, bundle: Union[str, Path, Bundle], out_mask: Path,
             _write_json_atomic(state_file, dict(fingerprint, done=done))
             report(len(done), patches_done)
         for wr in writers:
+            wr.close()
+        _finish_outputs(writers, out_vec, b, opts, cb, log, prof)
+        for wr in writers:
             wr.commit()
     except BaseException:
         # Cancel, Ctrl-C and errors leave nothing behind; only a killed
@@ -378,7 +403,29 @@ def _segment(input_path: Path, bundle: Union[str, Path, Bundle], out_mask: Path,
     profile = prof.as_dict()
     profile.update({"windows": len(windows), "mode": opts.mode, "providers": providers, "window": window,
                     "raster": [raster.width, raster.height], "model_grid": [model_w, model_h]})
-    return SegmentResult(out_mask, out_conf, len(windows), providers, profile)
+    return SegmentResult(out_mask, out_conf, out_vec, len(windows), providers, profile)
+
+
+def _finish_outputs(writers: List[MaskWriter], out_vec: Optional[Path], b: Bundle, opts: SegmentOptions,
+                    cb: Callbacks, log: Callable[[str], None], prof: "_Profile") -> None:
+    """Minimum mapping unit and polygons, from the complete (closed, uncommitted) mask."""
+    if opts.min_area_m2 <= 0 and out_vec is None:
+        return
+    from .vectorize import sieve_mask, vectorize
+
+    t = time.perf_counter()
+    if opts.min_area_m2 > 0:
+        _, size = sieve_mask(writers[0].part_path, min_area_m2=opts.min_area_m2)
+        log(f"minimum mapping unit {opts.min_area_m2:g} m2: regions under {size} px merged into their neighbours")
+    if out_vec is not None:
+        conf = writers[1].part_path if len(writers) > 1 else None
+        res = vectorize(writers[0].part_path, out_vec, classes=b.classes, simplify=opts.simplify,
+                        driver=opts.vector_format, layer=opts.vector_layer, overwrite=opts.overwrite,
+                        confidence_path=conf, is_cancelled=cb.is_cancelled)
+        for w in res.warnings:
+            log(f"warning: {w}")
+        log(f"{res.count} polygons written to {out_vec}")
+    prof.vector_s += time.perf_counter() - t
 
 
 def default_batch(size_p: int, providers: Sequence[str]) -> int:

@@ -63,6 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-mask", required=True, metavar="MASK.tif", help="class-mask GeoTIFF to write")
     parser.add_argument("--out-confidence", metavar="CONF.tif",
                         help="also write the top class probability, 0-100 (uint8, nodata 255)")
+    parser.add_argument("--out-vector", metavar="POLY.gpkg",
+                        help="also write the mask as polygons (class_id, class_name, area_m2, confidence), "
+                             "as glnet vectorize does; format from the extension or --vector-format")
+    parser.add_argument("--min-area", type=float, default=0.0, metavar="M2",
+                        help="minimum mapping unit in square metres: smaller regions are merged into their neighbours "
+                             "in the mask and the polygons alike (default 0: off)")
+    parser.add_argument("--simplify", type=float, default=0.0, metavar="M",
+                        help="simplify the polygons' shared boundaries with this tolerance in metres, without gaps "
+                             "or overlaps (default 0: exact pixel edges)")
+    parser.add_argument("--vector-format", metavar="FORMAT",
+                        help='GPKG, GeoJSON, FlatGeobuf or "ESRI Shapefile" (default: from the extension)')
+    parser.add_argument("--layer", metavar="NAME", help="layer name in the GeoPackage (default: the file name)")
     parser.add_argument("--mode", choices=["full", "g2l"], default="full",
                         help="full (default): GLNet with the local-to-global pass; g2l: global-to-local only (faster)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
@@ -119,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         mode=args.mode, device=args.device, bands=args.bands, window=args.window, margin=args.margin,
         upsample=args.upsample, batch=args.batch, threads=args.threads, resume=args.resume,
         overwrite=args.overwrite, input_range=args.input_range, match_resolution=not args.no_resample,
+        min_area_m2=args.min_area, simplify=args.simplify, vector_format=args.vector_format, vector_layer=args.layer,
     )
     if args.profile:
         profile_path = Path(args.profile)
@@ -127,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
 
             raise InputError(f"output folder {profile_path.parent} does not exist")
     try:
-        result = segment(args.input, args.model, args.out_mask, args.out_confidence, opts, Callbacks(progress, log))
+        result = segment(args.input, args.model, args.out_mask, args.out_confidence, opts, Callbacks(progress, log),
+                         out_vector=args.out_vector)
     finally:
         if bar is not None:
             bar.close()
@@ -135,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.profile:
         Path(args.profile).write_text(json.dumps(prof, indent=2) + "\n", encoding="utf-8")
     if not quiet:
-        outs: List[str] = [str(result.mask)] + ([str(result.confidence)] if result.confidence else [])
+        outs: List[str] = [str(p) for p in (result.mask, result.confidence, result.vector) if p is not None]
         print(f"wrote {', '.join(outs)}: {result.windows} window(s), {prof['patches']} patches, "
               f"{prof['total_s']:.1f} s (network {prof['network_s']:.1f} s), peak RSS {prof['peak_rss_mb']:.0f} MB",
               file=sys.stderr)

@@ -397,3 +397,41 @@ def test_profile_and_providers(tiny_nores, tmp_path):
         assert prof[key] >= 0, key
     assert prof["network_s"] <= prof["total_s"]
     assert prof["providers"] == ["CPUExecutionProvider"]
+
+
+# ------------------------------------------------------------- polygons
+
+
+def test_out_vector_with_min_area_agrees_with_the_mask(tiny_nores, tmp_path):
+    import geopandas as gpd
+    from rasterio import features
+
+    _, bundle = tiny_nores
+    src = _write(tmp_path / "in.tif", _scene(300, 260, seed=2))  # 0.5 m pixels: 0.25 m2 each
+    r = _glnet("segment", src, "--model", bundle, "--out-mask", tmp_path / "m.tif", "--out-confidence", tmp_path / "c.tif",
+               "--out-vector", tmp_path / "p.gpkg", "--min-area", "5", "--quiet")
+    assert r.returncode == 0, r.stderr
+    mask = _read(tmp_path / "m.tif")
+    # The minimum mapping unit (5 m2 = 20 px) holds in the mask it wrote ...
+    from shapely.geometry import shape
+
+    regions = [shape(g).area for g, v in features.shapes(mask, mask=mask != 255, connectivity=4)]
+    assert len(regions) > 1 and min(regions) >= 20
+    # ... and the polygons rasterize back to exactly that mask.
+    polys = gpd.read_file(tmp_path / "p.gpkg", layer="p")
+    assert {"class_id", "class_name", "area_m2", "confidence"} <= set(polys.columns)
+    with rasterio.open(tmp_path / "m.tif") as m:
+        back = features.rasterize(zip(polys.geometry, polys.class_id), out_shape=m.shape, transform=m.transform,
+                                  fill=255, dtype="uint8")
+    assert np.array_equal(back, mask)
+    assert abs(polys.area_m2.sum() - (mask != 255).sum() * 0.25) < 1e-6 * polys.area_m2.sum()
+
+
+def test_out_vector_failure_leaves_nothing(tiny_nores, tmp_path):
+    _, bundle = tiny_nores
+    src = _write(tmp_path / "in.tif", _scene(100, 100))
+    out = tmp_path / "o"
+    out.mkdir()
+    r = _glnet("segment", src, "--model", bundle, "--out-mask", out / "m.tif", "--out-vector", out / "p.xyz")
+    assert r.returncode != 0 and r.stderr.startswith("glnet: error: ")
+    assert list(out.iterdir()) == []
