@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["GlnetError", "InputError", "ClassTableError", "CheckpointError"]
+__all__ = ["GlnetError", "InputError", "ClassTableError", "CheckpointError", "Cancelled"]
 
 
 class GlnetError(Exception):
@@ -19,3 +19,7 @@ class ClassTableError(GlnetError):
 
 class CheckpointError(GlnetError):
     """A model checkpoint that cannot be loaded."""
+
+
+class Cancelled(GlnetError):
+    """The caller cancelled a run; its outputs were removed (nothing was written)."""

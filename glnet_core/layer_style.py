@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence, Tuple, Union
 
+from .xml_indent import indent_xml
+
 __all__ = ["qml_document", "write_gpkg_style"]
 
 ClassStyle = Tuple[int, str, Tuple[int, int, int]]  # (class id, name, RGB colour)
@@ -75,22 +77,8 @@ def qml_document(classes: Sequence[ClassStyle], field: str = "class_id", outline
             ET.SubElement(layer, "prop", k=k, v=v)
     ET.SubElement(renderer, "rotation")
     ET.SubElement(renderer, "sizescale")
-    _indent(root)
+    indent_xml(root, " ")
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _indent(elem: ET.Element, level: int = 0) -> None:
-    # ET.indent is Python 3.9+; this keeps the QML readable everywhere.
-    pad = "\n" + " " * level
-    if len(elem):
-        if not (elem.text or "").strip():
-            elem.text = pad + " "
-        for child in elem:
-            _indent(child, level + 1)
-        if not (child.tail or "").strip():
-            child.tail = pad
-    if level and not (elem.tail or "").strip():
-        elem.tail = pad
 
 
 # The columns QGIS creates (QgsOgrProviderUtils::saveStyle), so that QGIS can

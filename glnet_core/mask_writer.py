@@ -49,6 +49,7 @@ from rasterio.windows import Window
 
 from .classes import NODATA, ClassTable
 from .errors import InputError
+from .xml_indent import indent_xml
 
 try:  # GDAL errors that rasterio does not wrap in RasterioError
     from rasterio._err import CPLE_BaseError
@@ -111,22 +112,8 @@ def category_names_xml(names, existing: Optional[bytes] = None) -> bytes:
     cats = ET.SubElement(band, "CategoryNames")
     for name in names:
         ET.SubElement(cats, "Category").text = str(name)
-    _indent(root)
+    indent_xml(root, "  ")
     return ET.tostring(root, encoding="utf-8")
-
-
-def _indent(elem: ET.Element, level: int = 0) -> None:
-    # ET.indent needs Python 3.9's ElementTree; this works everywhere and keeps the sidecar readable.
-    pad = "\n" + "  " * level
-    if len(elem):
-        if not (elem.text or "").strip():
-            elem.text = pad + "  "
-        for child in elem:
-            _indent(child, level + 1)
-        if not (child.tail or "").strip():
-            child.tail = pad
-    if level and not (elem.tail or "").strip():
-        elem.tail = pad
 
 
 def _same_transform(a: Affine, b: Affine) -> bool:

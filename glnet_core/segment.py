@@ -34,7 +34,7 @@ import numpy as np
 import rasterio
 
 from .bundle import Bundle, load_bundle
-from .errors import GlnetError, InputError
+from .errors import Cancelled, GlnetError, InputError
 from .feature_ops import UPSAMPLING
 from .mask_writer import MaskWriter
 from .onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet, WindowTimes
@@ -51,10 +51,6 @@ GDAL_CACHE_MB = 64
 #: Relative difference of ground resolutions below which no resampling happens.
 RESOLUTION_TOLERANCE = 0.01
 STATE_VERSION = 1
-
-
-class Cancelled(GlnetError):
-    """The caller cancelled the run (its outputs were removed)."""
 
 
 @dataclass

@@ -48,7 +48,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Un
 import numpy as np
 
 from .classes import NODATA, ClassTable
-from .errors import GlnetError, InputError
+from .errors import Cancelled, GlnetError, InputError
 
 __all__ = [
     "BAND_ROWS",
@@ -81,10 +81,6 @@ _MAX_SIEVE_PASSES = 64
 _SHP_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qmd")
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-class Cancelled(GlnetError):
-    """The caller cancelled the run (nothing was written)."""
 
 
 @dataclass

@@ -20,7 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 
@@ -152,6 +152,13 @@ def check_state_dict(model: torch.nn.Module, state: Dict[str, torch.Tensor], sou
         for k, v in expected.items()
         if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)
     ]
+    problems = key_problems(missing, unexpected, wrong)
+    if problems:
+        raise CheckpointError(f"{source}: weights do not fit the model: " + "; ".join(problems))
+
+
+def key_problems(missing: List[str], unexpected: List[str], wrong: List[str]) -> List[str]:
+    """Short descriptions of what is wrong with a state dict's keys (empty when nothing is)."""
     problems = []
     if missing:
         problems.append(f"{len(missing)} missing keys ({_some(missing)})")
@@ -159,8 +166,7 @@ def check_state_dict(model: torch.nn.Module, state: Dict[str, torch.Tensor], sou
         problems.append(f"{len(unexpected)} unexpected keys ({_some(unexpected)})")
     if wrong:
         problems.append(f"{len(wrong)} keys of the wrong shape ({_some(wrong)})")
-    if problems:
-        raise CheckpointError(f"{source}: weights do not fit the model: " + "; ".join(problems))
+    return problems
 
 
 def _some(items, n: int = 3) -> str:

@@ -35,6 +35,7 @@ from typing import Dict, List, Mapping, Tuple, Union
 import torch
 
 from ..glnet_core.errors import CheckpointError
+from .checkpoint import key_problems
 from .config import GLNetConfig, get_config
 from .glnet import GLNet
 
@@ -155,13 +156,7 @@ def published_to_glnet(
         wrong = sorted(
             f"{k} {tuple(state[k].shape)} != {layout[k]}" for k in state if k in layout and tuple(state[k].shape) != layout[k]
         )
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing keys ({_some(missing)})")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected keys ({_some(unexpected)})")
-        if wrong:
-            problems.append(f"{len(wrong)} keys of the wrong shape ({_some(wrong)})")
+        problems = key_problems(missing, unexpected, wrong)
         if problems:
             raise CheckpointError(f"{source}: not a published GLNet {stage} checkpoint: " + "; ".join(problems))
         for theirs, key in wanted.items():
@@ -172,10 +167,6 @@ def published_to_glnet(
     model.load_state_dict(new_state)
     model.eval()
     return model
-
-
-def _some(items: List[str], n: int = 3) -> str:
-    return ", ".join(items[:n]) + (", ..." if len(items) > n else "")
 
 
 def load_published_file(path: Union[str, Path]) -> Tensors:
