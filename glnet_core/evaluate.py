@@ -54,6 +54,7 @@ import numpy as np
 
 from .classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
 from .errors import ClassTableError, InputError
+from .spatial_index import BoundsIndex
 
 __all__ = [
     "VECTOR_SUFFIXES",
@@ -417,7 +418,7 @@ class _VectorRef:
         keep = [i for i, (g, c) in enumerate(zip(gdf.geometry, ids)) if c is not None and g is not None and not g.is_empty]
         self.geoms = [gdf.geometry.iloc[i] for i in keep]
         self.ids = [ids[i] for i in keep]
-        self.sindex = gpd.GeoSeries(self.geoms, crs=gdf.crs).sindex if self.geoms else None
+        self.sindex = BoundsIndex(self.geoms) if self.geoms else None
         self.pred = pred
 
     @staticmethod

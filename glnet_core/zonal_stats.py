@@ -39,6 +39,7 @@ from .areas import pixel_area_rows_m2
 from .classes import NODATA, ClassTable
 from .errors import InputError
 from .evaluate import open_mask, resolve_class_table, row_blocks
+from .spatial_index import BoundsIndex
 
 __all__ = ["OUTPUT_FORMATS", "ZonalStats", "overlap_groups", "zonal_stats", "write_stats", "check_output"]
 
@@ -110,7 +111,7 @@ def overlap_groups(geoms: Sequence, sindex=None) -> List[List[int]]:
     geoms:
         Shapely geometries (``None`` or empty ones go to the first group).
     sindex:
-        A spatial index of ``geoms`` with ``query(geometry)`` (geopandas'); built when ``None``.
+        An index of ``geoms`` with ``query(geometry)`` (:class:`BoundsIndex`); built when ``None``.
 
     Returns
     -------
@@ -118,9 +119,7 @@ def overlap_groups(geoms: Sequence, sindex=None) -> List[List[int]]:
         Indices of ``geoms``, each group in increasing order.
     """
     if sindex is None:
-        import geopandas as gpd
-
-        sindex = gpd.GeoSeries(list(geoms)).sindex
+        sindex = BoundsIndex(list(geoms))
     colour = [-1] * len(geoms)
     groups: List[List[int]] = []
     for i, g in enumerate(geoms):
@@ -243,7 +242,7 @@ def zonal_stats(
         n_zones, n_classes = len(geoms), len(table)
         areas = np.zeros((n_zones, n_classes), dtype=np.float64)
         if n_zones:
-            sindex = work.sindex
+            sindex = BoundsIndex(geoms)
             groups = [np.asarray(g, dtype=np.int64) for g in overlap_groups(geoms, sindex)]
             group_of = np.empty(n_zones, dtype=np.int64)
             for k, g in enumerate(groups):
