@@ -594,6 +594,25 @@ def evaluate(
     ClassTableError
         No class table (PRED has no class names and ``classes`` is not given).
     """
+    from .raster_io import bounded_gdal_cache  # rasterio loads only when used
+
+    with bounded_gdal_cache():
+        return _evaluate(
+            pred_path=pred_path, ref_path=ref_path, classes=classes, ignore=ignore, ref_field=ref_field,
+            ref_layer=ref_layer, progress=progress, block_rows=block_rows
+        )
+
+
+def _evaluate(
+    pred_path: PathLike,
+    ref_path: PathLike,
+    classes: Optional[str] = None,
+    ignore: Sequence[str] = (),
+    ref_field: Optional[str] = None,
+    ref_layer: Optional[str] = None,
+    progress: Optional["callable"] = None,
+    block_rows: Optional[int] = None,
+) -> EvaluationResult:
     pred = open_mask(pred_path, "PRED")
     ref_ds = None
     try:

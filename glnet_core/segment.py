@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-import rasterio
 
 from .bundle import Bundle, load_bundle
 from .errors import Cancelled, GlnetError, InputError
@@ -39,15 +38,13 @@ from .feature_ops import UPSAMPLING
 from .mask_writer import MaskWriter
 from .onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet, WindowTimes
 from .preprocess import pad_window, prepare_window
-from .raster_io import RasterInput, open_raster
+from .raster_io import RasterInput, bounded_gdal_cache, open_raster
 from .runtime import DEVICES, create_sessions, release_free_memory
 from .tiling import PatchBox, patch_layout
 from .windows import RasterWindow, raster_windows
 
 __all__ = ["SegmentOptions", "Callbacks", "Progress", "Cancelled", "SegmentResult", "segment", "default_batch"]
 
-#: GDAL's raster block cache during a run, in MB.
-GDAL_CACHE_MB = 64
 #: Relative difference of ground resolutions below which no resampling happens.
 RESOLUTION_TOLERANCE = 0.01
 STATE_VERSION = 1
@@ -295,10 +292,7 @@ def segment(
     elif not out_mask.parent.is_dir():
         raise InputError(f"output folder {out_mask.parent} does not exist")
 
-    # GDAL caches raster blocks up to 5 % of the machine's memory by default;
-    # reading a large raster once would fill that cache and grow the process
-    # with the raster. Windows are read once, so a small cache loses nothing.
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+    with bounded_gdal_cache():
         return _segment(input_path, bundle, out_mask, out_conf, out_vec, opts, cb, log, prof)
 
 

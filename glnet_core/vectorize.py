@@ -67,6 +67,9 @@ __all__ = [
 
 #: Rows per band when streaming a mask.
 BAND_ROWS = 1024
+#: Pixels per streamed band (rows = BAND_PIXELS / width, within MIN_BAND_ROWS .. band_rows).
+BAND_PIXELS = 2_000_000
+MIN_BAND_ROWS = 64
 
 #: Output formats: GDAL driver name -> file extensions that select it.
 DRIVERS: Dict[str, Tuple[str, ...]] = {
@@ -806,6 +809,29 @@ def vectorize(
     Cancelled
         When cancelled.
     """
+    from .raster_io import bounded_gdal_cache  # rasterio loads only when used
+
+    with bounded_gdal_cache():
+        return _vectorize(
+            mask_path, out_path, classes, min_area_m2, simplify, driver, layer, overwrite, confidence_path, progress,
+            is_cancelled, band_rows,
+        )
+
+
+def _vectorize(
+    mask_path: PathLike,
+    out_path: PathLike,
+    classes: Optional[ClassTable] = None,
+    min_area_m2: float = 0.0,
+    simplify: float = 0.0,
+    driver: Optional[str] = None,
+    layer: Optional[str] = None,
+    overwrite: bool = False,
+    confidence_path: Optional[PathLike] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+    is_cancelled: Optional[Callable[[], bool]] = None,
+    band_rows: int = BAND_ROWS,
+) -> VectorizeResult:
     from rasterio.windows import Window
     from shapely.affinity import affine_transform
 
@@ -846,8 +872,11 @@ def vectorize(
         coeffs = [tr.a, tr.b, tr.d, tr.e, tr.c, tr.f]
         sink = _LayerSink(out, drv, layer_name, crs, names, confidence_path is not None, overwrite, stream=simplify <= 0)
         try:
+            # Bands of about BAND_PIXELS pixels: a fixed row count would make a
+            # band, and the regions open in it, grow with the mask's width.
+            rows = min(int(band_rows), max(MIN_BAND_ROWS, BAND_PIXELS // max(1, w)))
             for cid, g, s, c in polygonize_mask(
-                read_rows, h, w, nodata, band_rows, read_conf, conf_nodata, progress, is_cancelled
+                read_rows, h, w, nodata, rows, read_conf, conf_nodata, progress, is_cancelled
             ):
                 sink.add(cid, affine_transform(g, coeffs), s / c if c else float("nan"))
             if simplify > 0 and sink.geoms:
@@ -905,7 +934,7 @@ class _LayerSink:
     that needs the whole set) they are held until :meth:`commit`.
     """
 
-    CHUNK = 20000
+    CHUNK = 5000
 
     def __init__(self, out: Path, drv: str, layer: str, crs, names: Dict[int, str], with_conf: bool, overwrite: bool, stream: bool):
         self.out, self.drv, self.layer, self.crs, self.names = out, drv, layer, crs, names

@@ -216,6 +216,24 @@ def zonal_stats(
     ClassTableError
         No class table.
     """
+    from .raster_io import bounded_gdal_cache  # rasterio loads only when used
+
+    with bounded_gdal_cache():
+        return _zonal_stats(
+            mask_path=mask_path, zones_path=zones_path, field=field, classes=classes, zones_layer=zones_layer,
+            progress=progress, block_rows=block_rows
+        )
+
+
+def _zonal_stats(
+    mask_path: PathLike,
+    zones_path: PathLike,
+    field: str,
+    classes: Optional[str] = None,
+    zones_layer: Optional[str] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+    block_rows: Optional[int] = None,
+) -> ZonalStats:
     from rasterio.features import rasterize
     from rasterio.windows import Window
     from shapely.geometry import box
