@@ -55,6 +55,7 @@ import numpy as np
 from .classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
 from .errors import ClassTableError, InputError
 from .spatial_index import BoundsIndex
+from .gdal_env import with_bounded_gdal_cache
 
 __all__ = [
     "VECTOR_SUFFIXES",
@@ -551,6 +552,7 @@ def _is_vector(path: PathLike) -> bool:
     return p.suffix.lower() in VECTOR_SUFFIXES or p.is_dir()
 
 
+@with_bounded_gdal_cache
 def evaluate(
     pred_path: PathLike,
     ref_path: PathLike,
@@ -594,25 +596,6 @@ def evaluate(
     ClassTableError
         No class table (PRED has no class names and ``classes`` is not given).
     """
-    from .raster_io import bounded_gdal_cache  # rasterio loads only when used
-
-    with bounded_gdal_cache():
-        return _evaluate(
-            pred_path=pred_path, ref_path=ref_path, classes=classes, ignore=ignore, ref_field=ref_field,
-            ref_layer=ref_layer, progress=progress, block_rows=block_rows
-        )
-
-
-def _evaluate(
-    pred_path: PathLike,
-    ref_path: PathLike,
-    classes: Optional[str] = None,
-    ignore: Sequence[str] = (),
-    ref_field: Optional[str] = None,
-    ref_layer: Optional[str] = None,
-    progress: Optional["callable"] = None,
-    block_rows: Optional[int] = None,
-) -> EvaluationResult:
     pred = open_mask(pred_path, "PRED")
     ref_ds = None
     try:

@@ -138,20 +138,6 @@ _BAND_NAMES = {3: ("red", "green", "blue")}
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-#: GDAL's raster block cache while glnet streams a raster, in MB.
-GDAL_CACHE_MB = 64
-
-
-def bounded_gdal_cache():
-    """A ``rasterio.Env`` with a small GDAL block cache, for streaming passes.
-
-    GDAL caches blocks up to 5 % of the machine's memory by default, so one
-    pass over a large raster would grow the process with the raster. glnet
-    reads each block once or twice, so a small cache costs nothing.
-    """
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
-
-
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Silence rasterio's NotGeoreferencedWarning (plain JPEG/PNG are fine inputs)."""

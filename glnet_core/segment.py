@@ -38,7 +38,8 @@ from .feature_ops import UPSAMPLING
 from .mask_writer import MaskWriter
 from .onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet, WindowTimes
 from .preprocess import pad_window, prepare_window
-from .raster_io import RasterInput, bounded_gdal_cache, open_raster
+from .gdal_env import bounded_gdal_cache
+from .raster_io import RasterInput, open_raster
 from .runtime import DEVICES, create_sessions, release_free_memory
 from .tiling import PatchBox, patch_layout
 from .windows import RasterWindow, raster_windows

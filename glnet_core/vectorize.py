@@ -49,6 +49,7 @@ import numpy as np
 
 from .classes import NODATA, ClassTable
 from .errors import Cancelled, GlnetError, InputError
+from .gdal_env import with_bounded_gdal_cache
 
 __all__ = [
     "BAND_ROWS",
@@ -746,6 +747,7 @@ def _schema(gdf) -> dict:
 # -- the whole job -----------------------------------------------------------
 
 
+@with_bounded_gdal_cache
 def vectorize(
     mask_path: PathLike,
     out_path: PathLike,
@@ -809,29 +811,6 @@ def vectorize(
     Cancelled
         When cancelled.
     """
-    from .raster_io import bounded_gdal_cache  # rasterio loads only when used
-
-    with bounded_gdal_cache():
-        return _vectorize(
-            mask_path, out_path, classes, min_area_m2, simplify, driver, layer, overwrite, confidence_path, progress,
-            is_cancelled, band_rows,
-        )
-
-
-def _vectorize(
-    mask_path: PathLike,
-    out_path: PathLike,
-    classes: Optional[ClassTable] = None,
-    min_area_m2: float = 0.0,
-    simplify: float = 0.0,
-    driver: Optional[str] = None,
-    layer: Optional[str] = None,
-    overwrite: bool = False,
-    confidence_path: Optional[PathLike] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
-    is_cancelled: Optional[Callable[[], bool]] = None,
-    band_rows: int = BAND_ROWS,
-) -> VectorizeResult:
     from rasterio.windows import Window
     from shapely.affinity import affine_transform
 

@@ -40,6 +40,7 @@ from .classes import NODATA, ClassTable
 from .errors import InputError
 from .evaluate import open_mask, resolve_class_table, row_blocks
 from .spatial_index import BoundsIndex
+from .gdal_env import with_bounded_gdal_cache
 
 __all__ = ["OUTPUT_FORMATS", "ZonalStats", "overlap_groups", "zonal_stats", "write_stats", "check_output"]
 
@@ -174,6 +175,7 @@ def check_output(out: PathLike, overwrite: bool) -> str:
     return suffix
 
 
+@with_bounded_gdal_cache
 def zonal_stats(
     mask_path: PathLike,
     zones_path: PathLike,
@@ -216,24 +218,6 @@ def zonal_stats(
     ClassTableError
         No class table.
     """
-    from .raster_io import bounded_gdal_cache  # rasterio loads only when used
-
-    with bounded_gdal_cache():
-        return _zonal_stats(
-            mask_path=mask_path, zones_path=zones_path, field=field, classes=classes, zones_layer=zones_layer,
-            progress=progress, block_rows=block_rows
-        )
-
-
-def _zonal_stats(
-    mask_path: PathLike,
-    zones_path: PathLike,
-    field: str,
-    classes: Optional[str] = None,
-    zones_layer: Optional[str] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
-    block_rows: Optional[int] = None,
-) -> ZonalStats:
     from rasterio.features import rasterize
     from rasterio.windows import Window
     from shapely.geometry import box
