@@ -256,3 +256,22 @@ def test_error_contract_of_the_console_script(tmp_path, run_glnet):
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("glnet: error: ") and "Traceback" not in proc.stderr
+
+
+def test_reference_in_another_crs_is_reprojected(tmp_path):
+    """REF is the PRED mask warped (nearest) to EPSG:3857: evaluation aligns it back."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    truth = np.kron(np.arange(16, dtype=np.uint8).reshape(4, 4) % 3, np.ones((25, 25), dtype=np.uint8))  # 100 x 100 blocks
+    pred_t = Affine(2, 0, 500000, 0, -2, 5000200)
+    pred = write_raster(tmp_path / "pred.tif", truth, pred_t, UTM)
+    dst_t, w, h = calculate_default_transform(UTM, "EPSG:3857", 100, 100, *rasterio.transform.array_bounds(100, 100, pred_t))
+    warped = np.full((h, w), NODATA, dtype=np.uint8)
+    reproject(truth, warped, src_transform=pred_t, src_crs=UTM, dst_transform=dst_t, dst_crs="EPSG:3857",
+              resampling=Resampling.nearest, src_nodata=NODATA, dst_nodata=NODATA)
+    ref = write_raster(tmp_path / "ref.tif", warped, dst_t, "EPSG:3857")
+    res = evaluate(pred, ref, classes="3")
+    counted = res.confusion.sum()
+    assert counted > 0.9 * 100 * 100  # nearly every PRED pixel found its reference pixel
+    # Only pixels along block edges may disagree after two nearest resamplings.
+    assert np.trace(res.confusion) / counted > 0.97, (np.trace(res.confusion) / counted, counted)
