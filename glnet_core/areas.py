@@ -14,7 +14,7 @@ Works with shapely 1.8 and 2.x.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -52,7 +52,9 @@ def _geod(c):
     ell = c.ellipsoid
     if ell is None:
         return pyproj.Geod(ellps="WGS84")
-    return pyproj.Geod(a=ell.semi_major_metre, rf=ell.inverse_flattening or 0.0) if ell.inverse_flattening else pyproj.Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
+    if ell.inverse_flattening:
+        return pyproj.Geod(a=ell.semi_major_metre, rf=ell.inverse_flattening)
+    return pyproj.Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
 
 
 def polygon_areas_m2(geoms: Sequence, crs) -> np.ndarray:
@@ -65,13 +67,11 @@ def polygon_areas_m2(geoms: Sequence, crs) -> np.ndarray:
 
     c = _pyproj_crs(crs)
     geod = _geod(c)
+    # Geometries from GDAL rasters are x = longitude even where the CRS
+    # defines latitude first (EPSG:4326), so geographic ones need no swap.
     to_lonlat = None
     if not c.is_geographic:
         to_lonlat = pyproj.Transformer.from_crs(c, c.geodetic_crs, always_xy=True).transform
-    elif c.axis_info[0].direction.lower() in ("north", "south"):
-        # Latitude-first axis order (EPSG:4326 as defined): GDAL rasters are
-        # x = longitude anyway, so nothing to swap for geometries from them.
-        pass
     out = np.empty(len(geoms), dtype=np.float64)
     for i, g in enumerate(geoms):
         gg = transform(to_lonlat, g) if to_lonlat else g

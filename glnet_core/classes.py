@@ -17,7 +17,7 @@ Class ids are contiguous from 0; 255 is reserved for nodata in class masks.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 

@@ -16,7 +16,7 @@ The published DeepGlobe models use ``scale = 1/255``, mean 0 and std 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Tuple
 
 import numpy as np

@@ -26,19 +26,19 @@ import json
 import os
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .bundle import Bundle, load_bundle
-from .errors import Cancelled, GlnetError, InputError
+from .errors import Cancelled, InputError
 from .feature_ops import UPSAMPLING
+from .gdal_env import bounded_gdal_cache
 from .mask_writer import MaskWriter
 from .onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet, WindowTimes
 from .preprocess import pad_window, prepare_window
-from .gdal_env import bounded_gdal_cache
 from .raster_io import RasterInput, open_raster
 from .runtime import DEVICES, create_sessions, release_free_memory
 from .tiling import PatchBox, patch_layout

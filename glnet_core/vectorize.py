@@ -48,7 +48,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Un
 import numpy as np
 
 from .classes import NODATA, ClassTable
-from .errors import Cancelled, GlnetError, InputError
+from .errors import Cancelled, InputError
 from .gdal_env import with_bounded_gdal_cache
 
 __all__ = [

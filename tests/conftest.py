@@ -95,3 +95,18 @@ def glnet_model() -> Callable[..., "object"]:
 
     return make
 
+
+
+@pytest.fixture
+def cli_error(capsys) -> Callable[[list], str]:
+    """Run ``glnet`` in-process with ``argv``; assert one ``glnet: error:`` line and exit 2; return the line."""
+    from glnet.glnet_core.cli import main
+
+    def run(argv) -> str:
+        status = main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert status == 2
+        assert len(err) == 1 and err[0].startswith("glnet: error: "), err
+        return err[0]
+
+    return run

@@ -208,15 +208,7 @@ def test_same_size_without_georeferencing_is_pixel_by_pixel(tmp_path):
     assert res.confusion.tolist() == HAND_CM
 
 
-def _error(argv, capsys) -> str:
-    status = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2
-    assert len(err) == 1 and err[0].startswith("glnet: error: "), err
-    return err[0]
-
-
-def test_bad_inputs(tmp_path, capsys):
+def test_bad_inputs(tmp_path, cli_error):
     table = str(write_table(tmp_path))
     pred = write_raster(tmp_path / "pred.tif", PRED)
     ref = write_raster(tmp_path / "ref.tif", REF)
@@ -225,18 +217,18 @@ def test_bad_inputs(tmp_path, capsys):
     rgb = write_raster(tmp_path / "rgb.tif", np.stack([PRED] * 3))
     small = write_raster(tmp_path / "small.tif", PRED[:2])
     big_values = write_raster(tmp_path / "big.tif", np.full((3, 4), 7, dtype=np.uint8))
-    assert "float32" in _error(["evaluate", str(floats), str(ref), "--classes", table, "--json", str(out)], capsys)
-    assert "3 bands" in _error(["evaluate", str(rgb), str(ref), "--classes", table], capsys)
-    assert "does not exist" in _error(["evaluate", str(tmp_path / "nope.tif"), str(ref), "--classes", table], capsys)
-    assert "does not exist" in _error(["evaluate", str(pred), str(tmp_path / "nope.tif"), "--classes", table], capsys)
-    assert "--classes" in _error(["evaluate", str(pred), str(ref)], capsys)  # no names stored with PRED
-    assert "same size" in _error(["evaluate", str(pred), str(small), "--classes", table], capsys)
-    assert "value 7" in _error(["evaluate", str(big_values), str(ref), "--classes", table], capsys)
-    assert "snow" in _error(["evaluate", str(pred), str(ref), "--classes", table, "--ignore", "snow"], capsys)
+    assert "float32" in cli_error(["evaluate", str(floats), str(ref), "--classes", table, "--json", str(out)])
+    assert "3 bands" in cli_error(["evaluate", str(rgb), str(ref), "--classes", table])
+    assert "does not exist" in cli_error(["evaluate", str(tmp_path / "nope.tif"), str(ref), "--classes", table])
+    assert "does not exist" in cli_error(["evaluate", str(pred), str(tmp_path / "nope.tif"), "--classes", table])
+    assert "--classes" in cli_error(["evaluate", str(pred), str(ref)])  # no names stored with PRED
+    assert "same size" in cli_error(["evaluate", str(pred), str(small), "--classes", table])
+    assert "value 7" in cli_error(["evaluate", str(big_values), str(ref), "--classes", table])
+    assert "snow" in cli_error(["evaluate", str(pred), str(ref), "--classes", table, "--ignore", "snow"])
     assert not out.exists()
 
 
-def test_bad_vector_reference(tmp_path, capsys):
+def test_bad_vector_reference(tmp_path, cli_error):
     gpd = pytest.importorskip("geopandas")
     from shapely.geometry import box
 
@@ -245,9 +237,9 @@ def test_bad_vector_reference(tmp_path, capsys):
     ref = tmp_path / "ref.gpkg"
     gpd.GeoDataFrame({"cls": ["lava"]}, geometry=[box(500000, 5000000, 500040, 5000030)], crs=UTM).to_file(ref, driver="GPKG")
     table = str(write_table(tmp_path))
-    assert "--ref-field" in _error(["evaluate", str(pred), str(ref), "--classes", table], capsys)
-    assert "cls" in _error(["evaluate", str(pred), str(ref), "--classes", table, "--ref-field", "kind"], capsys)
-    assert "lava" in _error(["evaluate", str(pred), str(ref), "--classes", table, "--ref-field", "cls"], capsys)
+    assert "--ref-field" in cli_error(["evaluate", str(pred), str(ref), "--classes", table])
+    assert "cls" in cli_error(["evaluate", str(pred), str(ref), "--classes", table, "--ref-field", "kind"])
+    assert "lava" in cli_error(["evaluate", str(pred), str(ref), "--classes", table, "--ref-field", "cls"])
 
 
 def test_error_contract_of_the_console_script(tmp_path, run_glnet):

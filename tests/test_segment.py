@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,12 +14,10 @@ import pytest
 import rasterio
 import torch
 from affine import Affine
-from rasterio.crs import CRS
 
 from glnet.export.onnx_export import export_bundle
 from glnet.glnet_core.bundle import load_bundle
 from glnet.glnet_core.classes import load_class_table
-from glnet.glnet_core.errors import GlnetError
 from glnet.glnet_core.onnx_glnet import OnnxGLNet
 from glnet.glnet_core.preprocess import prepare_window
 from glnet.glnet_core.runtime import create_sessions

@@ -162,56 +162,48 @@ def test_gpkg_output(tmp_path):
     assert got.geometry.iloc[0].equals_exact(gpd.read_file(zones).geometry.iloc[0], 1e-9)
 
 
-def _error(argv, capsys) -> str:
-    status = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2
-    assert len(err) == 1 and err[0].startswith("glnet: error: "), err
-    return err[0]
-
-
-def test_zone_field_absent_names_the_fields(tmp_path, capsys):
+def test_zone_field_absent_names_the_fields(tmp_path, cli_error):
     mask = utm_mask(tmp_path)
     zones = write_zones(tmp_path / "zones.gpkg", ["A"], [ZONE_A])
     out = tmp_path / "stats.csv"
-    msg = _error(["stats", str(mask), "--zones", str(zones), "--zone-field", "district", "--out", str(out)], capsys)
+    msg = cli_error(["stats", str(mask), "--zones", str(zones), "--zone-field", "district", "--out", str(out)])
     assert "'district'" in msg and "name" in msg
     assert not out.exists()
 
 
-def test_overwrite_refusal(tmp_path, capsys):
+def test_overwrite_refusal(tmp_path, cli_error):
     mask = utm_mask(tmp_path)
     zones = write_zones(tmp_path / "zones.gpkg", ["A"], [ZONE_A])
     out = tmp_path / "stats.csv"
     out.write_text("keep me\n", encoding="utf-8")
     argv = ["stats", str(mask), "--zones", str(zones), "--zone-field", "name", "--out", str(out), "--quiet"]
-    assert "--overwrite" in _error(argv, capsys)
+    assert "--overwrite" in cli_error(argv)
     assert out.read_text(encoding="utf-8") == "keep me\n"
     assert main(argv + ["--overwrite"]) == 0
     expect(read_csv(out)["A"], {"bare": 500.0, "crop": 300.0})
 
 
-def test_bad_inputs(tmp_path, capsys):
+def test_bad_inputs(tmp_path, cli_error):
     mask = utm_mask(tmp_path)
     zones = write_zones(tmp_path / "zones.gpkg", ["A"], [ZONE_A])
     out = tmp_path / "stats.csv"
     base = ["--zones", str(zones), "--zone-field", "name", "--out", str(out)]
     floats = write_mask(tmp_path / "float.tif", MASK, Affine(10, 0, X0, 0, -10, Y0), UTM, dtype="float32")
-    assert "float32" in _error(["stats", str(floats)] + base, capsys)
+    assert "float32" in cli_error(["stats", str(floats)] + base)
     unnamed = write_mask(tmp_path / "unnamed.tif", MASK, Affine(10, 0, X0, 0, -10, Y0), UTM, names=None)
-    assert "--classes" in _error(["stats", str(unnamed)] + base, capsys)
+    assert "--classes" in cli_error(["stats", str(unnamed)] + base)
     assert main(["stats", str(unnamed), "--classes", "3"] + base + ["--quiet"]) == 0  # class_0 .. class_2
     out.unlink()
     no_crs = tmp_path / "nocrs.geojson"
     gpd.GeoDataFrame({"name": ["A"]}, geometry=[ZONE_A]).to_file(no_crs, driver="GeoJSON")
     if gpd.read_file(no_crs).crs is None:  # GeoJSON without a crs member may be read as EPSG:4326
-        assert "no CRS" in _error(["stats", str(mask), "--zones", str(no_crs), "--zone-field", "name", "--out", str(out)], capsys)
+        assert "no CRS" in cli_error(["stats", str(mask), "--zones", str(no_crs), "--zone-field", "name", "--out", str(out)])
     no_crs_gpkg = tmp_path / "nocrs.gpkg"
     gpd.GeoDataFrame({"name": ["A"]}, geometry=[ZONE_A]).to_file(no_crs_gpkg, driver="GPKG")
-    assert "no CRS" in _error(["stats", str(mask), "--zones", str(no_crs_gpkg), "--zone-field", "name", "--out", str(out)], capsys)
-    assert "does not exist" in _error(["stats", str(tmp_path / "nope.tif")] + base, capsys)
-    assert "do not exist" in _error(["stats", str(mask), "--zones", str(tmp_path / "nope.gpkg"), "--zone-field", "name",
-                                     "--out", str(out)], capsys)
-    assert ".csv or .gpkg" in _error(["stats", str(mask), "--zones", str(zones), "--zone-field", "name",
-                                      "--out", str(tmp_path / "stats.xlsx")], capsys)
+    assert "no CRS" in cli_error(["stats", str(mask), "--zones", str(no_crs_gpkg), "--zone-field", "name", "--out", str(out)])
+    assert "does not exist" in cli_error(["stats", str(tmp_path / "nope.tif")] + base)
+    assert "do not exist" in cli_error(["stats", str(mask), "--zones", str(tmp_path / "nope.gpkg"), "--zone-field", "name",
+                                     "--out", str(out)])
+    assert ".csv or .gpkg" in cli_error(["stats", str(mask), "--zones", str(zones), "--zone-field", "name",
+                                      "--out", str(tmp_path / "stats.xlsx")])
     assert not out.exists()
