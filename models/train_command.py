@@ -15,6 +15,7 @@ This module imports neither torch nor the model at import time (only inside
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -38,8 +39,8 @@ decay 5e-4, poly learning-rate schedule, 120 / 50 / 120 epochs, lr 5e-5 /
 2e-5 / 5e-5, 6 images per batch, 6 patches per sub-batch.
 
 Each training image is one window. An image larger than the configuration's
-window (2448 px for 'paper', 1024 for 'lite', 512 for 'tiny') is cut to a
-random window-sized crop, a new one every epoch. The checkpoint --out is
+window (2448 px for 'paper', 1024 for 'lite', 512 for 'tiny', or --window) is
+cut to a random window-sized crop, a new one every epoch. The checkpoint --out is
 rewritten after every epoch, so an interrupted run continues with --resume."""
 
 STAGE_CHOICES = ("global", "g2l", "l2g", "all")
@@ -130,6 +131,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from random weights of this configuration (tiny: tests; lite: CPU-sized; paper: published)",
     )
     model.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="with --config: the side of the window the global branch sees, instead of the configuration's "
+        "(paper 2448, lite 1024, tiny 512); stored in the checkpoint and used by export and segment. "
+        "--window equal to the patch size (256 for lite) gives a context-free single-branch model",
+    )
+    model.add_argument(
         "--out",
         required=True,
         metavar="CKPT",
@@ -208,6 +218,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _config_with_window(config, window: Optional[int]):
+    """``config`` with its window side replaced by ``window`` (None: unchanged).
+
+    Raises
+    ------
+    InputError
+        If ``window`` is smaller than the configuration's patch or global
+        image size: such a window would only be padded up to a patch.
+    """
+    if window is None:
+        return config
+    smallest = max(config.size_p, config.size_g)
+    if window < smallest:
+        raise InputError(f"--window {window} is smaller than the {config.name} patch size ({smallest} px); use at least {smallest}")
+    return dataclasses.replace(config, window=int(window))
+
+
 def _given(args: argparse.Namespace, name: str) -> bool:
     return getattr(args, name, None) is not None
 
@@ -278,6 +305,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     options = _options(args)
     stored: Dict[str, Any] = {}
+    if args.window is not None and not args.config:
+        # With --init or --resume the architecture, window included, is the checkpoint's.
+        raise InputError("--window sets the window of a new model: use it with --config, not with --init or --resume")
     if args.resume:
         if args.init or args.config:
             raise InputError("--resume continues the run saved in --out; do not give --init or --config")
@@ -328,7 +358,7 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError("--classes is needed with --config for this layout (deepglobe, inria, a count N, or TABLE.json)")
             table = load_class_table(spec)
             torch.manual_seed(options.seed)
-            start = Checkpoint(GLNet(get_config(args.config), len(table)), table)
+            start = Checkpoint(GLNet(_config_with_window(get_config(args.config), args.window), len(table)), table)
         resolution = _resolution(train_pairs)
         if resolution is not None:
             start.resolution_m = resolution
