@@ -20,16 +20,37 @@ TORCH_VERSION := 2.13.0
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-m 'not slow' -x".
 PYTEST_ARGS ?=
 
-# Set-up steps `make test` runs before pytest. Hook for later issues: the QGIS
-# tests will need QGIS itself (`make qgis-setup`: apt-get install qgis
-# python3-qgis ...); that issue defines the target and appends it here.
-TEST_SETUP := install
+# Set-up steps `make test` runs before pytest: the virtual environment, and
+# QGIS with the plugin linked and its dependencies (the tests under
+# tests/qgis/ run inside QGIS's own Python and through qgis_process).
+TEST_SETUP := install qgis-setup
 
-.PHONY: help install test venv-prerequisites clean distclean
+# QGIS 3.22 as Debian 12 ships it. Its Python is the system one, not $(PYTHON).
+QGIS_PYTHON ?= /usr/bin/python3
+# /usr/bin/qgis_process is a wrapper that fails on Debian 12; the binary works.
+QGIS_PROCESS ?= /usr/bin/qgis_process.bin
+# The QGIS profile the plugin is linked into (the one QGIS and qgis_process use).
+QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
+# Debian packages: QGIS, and the plugin's dependencies built against QGIS's
+# GDAL; pip for the plugin-private onnxruntime; pytest for the QGIS tests.
+QGIS_APT_PACKAGES := qgis python3-qgis qgis-providers python3-rasterio python3-geopandas \
+	python3-shapely python3-fiona python3-pip python3-pytest
+# Runs qgis_process and the QGIS tests without a display.
+QGIS_ENV := QT_QPA_PLATFORM=offscreen
+# The glnet Python package seen from QGIS's Python: the checkout linked as plugin `glnet`.
+QGIS_DEPS_TOOL := PYTHONPATH=$(QGIS_PROFILE)/python/plugins $(QGIS_PYTHON) -m glnet.glnet_plugin.dependencies --profile $(QGIS_PROFILE)
+# The plugin archive `make plugin-zip` writes.
+PLUGIN_ZIP := dist/glnet.zip
+
+.PHONY: help install test test-python test-qgis venv-prerequisites qgis-setup qgis-packages plugin-zip translations clean distclean
 
 help:
 	@echo "make install    create $(VENV)/ and install glnet with the cpu, train and test extras"
 	@echo "make test       set up everything the tests need, then run the whole test suite"
+	@echo "make qgis-setup install QGIS 3.22 (apt, when missing) and the plugin's dependencies, link this"
+	@echo "                checkout as QGIS plugin glnet and enable it (idempotent)"
+	@echo "make plugin-zip $(PLUGIN_ZIP) for QGIS's Plugins > Install from ZIP"
+	@echo "make translations  refresh i18n/*.ts from the plugin's tr() texts and compile i18n/*.qm"
 	@echo "make clean      remove build and test caches"
 	@echo "make distclean  clean, and remove $(VENV)/"
 
@@ -53,7 +74,51 @@ venv-prerequisites:
 # pytest's own exit status reaches make unchanged, so a failing test and
 # status 5 ("no tests were collected") both fail the target.
 test: $(TEST_SETUP)
+	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-qgis
+
+# The suite in .venv (tests/qgis/ is left to test-qgis: it needs QGIS's Python).
+test-python:
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+# The QGIS tests, inside QGIS's own Python; their own pytest.ini keeps the
+# .venv suite's conftest and options out.
+test-qgis:
+	cd tests/qgis && $(QGIS_ENV) $(QGIS_PYTHON) -m pytest -c pytest.ini $(PYTEST_ARGS)
+
+# QGIS from apt when missing (needs root), then onnxruntime into the plugin's
+# private folder, then this checkout linked as plugin `glnet` and enabled.
+# Every step checks first, so a second run changes nothing.
+qgis-setup: qgis-packages
+	@mkdir -p $(QGIS_PROFILE)/python/plugins
+	@link=$(QGIS_PROFILE)/python/plugins/glnet; \
+	if [ -e "$$link" ] && [ ! -L "$$link" ]; then \
+		echo "$$link exists and is not a link to this checkout; remove it first" >&2; exit 1; \
+	fi; \
+	if [ "$$(readlink "$$link")" != "$(CURDIR)" ]; then ln -sfn "$(CURDIR)" "$$link"; echo "linked $$link -> $(CURDIR)"; fi
+	$(QGIS_DEPS_TOOL) --install
+	@$(QGIS_ENV) $(QGIS_PROCESS) plugins enable glnet >/dev/null 2>&1 || \
+		{ $(QGIS_ENV) $(QGIS_PROCESS) plugins enable glnet; exit 1; }
+	@$(QGIS_ENV) $(QGIS_PROCESS) list 2>/dev/null | grep -q 'glnet:segment' || \
+		{ echo "qgis_process does not list the glnet algorithms" >&2; exit 1; }
+	@echo "QGIS plugin glnet is enabled in $(QGIS_PROFILE); qgis_process lists its algorithms"
+
+qgis-packages:
+	@missing=$$(for p in $(QGIS_APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing (run make qgis-setup as root, or apt-get install them)" >&2; exit 1; fi; \
+		echo "installing from apt: $$missing"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+# What QGIS's "Install from ZIP" accepts: one folder glnet/ with metadata.txt
+# and the plugin's code and translations; no tests, benchmarks or training code.
+plugin-zip:
+	$(QGIS_PYTHON) glnet_plugin/plugin_zip.py --out $(PLUGIN_ZIP)
+
+translations:
+	$(QGIS_PYTHON) i18n/refresh_translations.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -18,6 +18,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# tests/qgis/ runs inside QGIS's own Python (`make test-qgis`), not in .venv.
+collect_ignore = ["qgis"]
+
 
 @pytest.fixture
 def rng() -> np.random.Generator:

@@ -1,0 +1,319 @@
+"""The Python packages the plugin needs inside QGIS, and how to get them.
+
+QGIS runs its own Python. glnet uses what is importable there: numpy,
+rasterio, shapely, geopandas and fiona (or pyogrio) as the system provides
+them (on Debian the ``python3-*`` packages, built against QGIS's own GDAL,
+which is why a pip wheel with its own GDAL must not be loaded beside it),
+and onnxruntime from a plugin-private folder, :func:`deps_dir`, which holds
+nothing else: onnxruntime is installed there with ``pip --no-deps`` so that
+QGIS's numpy is never replaced.
+
+This module imports no QGIS at module level (``make qgis-setup`` runs it as
+``python3 -m glnet.glnet_plugin.dependencies``) and never installs anything by
+itself: :func:`install` runs only when a person asked for it (the opt-in
+dialog of the desktop plugin, or ``make qgis-setup``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+__all__ = [
+    "Requirement",
+    "Problem",
+    "REQUIREMENTS",
+    "PRIVATE_PACKAGES",
+    "README_URL",
+    "deps_dir",
+    "activate",
+    "check",
+    "explain",
+    "qgis_python",
+    "install_command",
+    "install",
+    "MissingDependencies",
+]
+
+#: Where users read how to install the plugin (the README's QGIS section).
+README_URL = "https://example.org/glnet#qgis-plugin"
+
+#: Overrides :func:`deps_dir` (administrators, tests, several QGIS installs).
+DEPS_ENV = "GLNET_DEPS_DIR"
+
+#: What pip puts into the private folder; the upper bound keeps wheels that
+#: still import with numpy 1.24 (Debian 12's QGIS).
+PRIVATE_PACKAGES: Tuple[str, ...] = ("onnxruntime>=1.16,<1.33",)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One importable module the plugin needs.
+
+    Attributes
+    ----------
+    modules:
+        Import names; any one of them satisfies the requirement (geopandas
+        writes files through fiona or pyogrio).
+    minimum:
+        Lowest version glnet is tested with.
+    debian:
+        The Debian/Ubuntu package that provides it, or ``None`` when it comes
+        from pip into the private folder.
+    """
+
+    modules: Tuple[str, ...]
+    minimum: Tuple[int, ...]
+    debian: Optional[str]
+
+    @property
+    def name(self) -> str:
+        return " or ".join(self.modules)
+
+
+#: In import order: a failure of numpy explains the failures after it.
+REQUIREMENTS: Tuple[Requirement, ...] = (
+    Requirement(("numpy",), (1, 24), "python3-numpy"),
+    Requirement(("rasterio",), (1, 3), "python3-rasterio"),
+    Requirement(("shapely",), (1, 8), "python3-shapely"),
+    Requirement(("fiona", "pyogrio"), (1, 8), "python3-fiona"),
+    Requirement(("geopandas",), (0, 12), "python3-geopandas"),
+    Requirement(("onnxruntime",), (1, 16), None),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A requirement that is not met: what, and the import error or found version."""
+
+    requirement: Requirement
+    detail: str
+
+
+class MissingDependencies(RuntimeError):
+    """Raised when glnet is used while a requirement is not met; the message explains the fix."""
+
+
+def _version_tuple(text: str) -> Tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        match = re.match(r"\d+", piece)
+        if not match:
+            break
+        parts.append(int(match.group()))
+    return tuple(parts)
+
+
+def deps_dir(settings_dir: Optional[os.PathLike] = None) -> Path:
+    """The plugin-private folder that holds onnxruntime for this Python.
+
+    ``$GLNET_DEPS_DIR`` when set; otherwise
+    ``<QGIS profile>/glnet-deps/python<X.Y>``. The Python version is part of
+    the path because compiled wheels only load into the Python they were
+    built for (a QGIS upgrade may bring a new one).
+
+    Parameters
+    ----------
+    settings_dir:
+        The QGIS profile folder; default ``QgsApplication.qgisSettingsDirPath()``
+        (QGIS must then be importable).
+    """
+    override = os.environ.get(DEPS_ENV)
+    if override:
+        return Path(override)
+    if settings_dir is None:
+        from qgis.core import QgsApplication
+
+        settings_dir = QgsApplication.qgisSettingsDirPath()
+    return Path(settings_dir) / "glnet-deps" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def activate(folder: Optional[Path] = None) -> Optional[Path]:
+    """Make the private folder importable (appended to ``sys.path``, once).
+
+    Appended, not prepended, so that a system package always wins over
+    anything in the private folder.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The folder, or ``None`` when it does not exist.
+    """
+    folder = Path(folder) if folder is not None else deps_dir()
+    if not folder.is_dir():
+        return None
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    return folder
+
+
+def check(requirements: Sequence[Requirement] = REQUIREMENTS) -> List[Problem]:
+    """The requirements that cannot be imported, or are too old.
+
+    Imports each module (this is the only reliable test: a package can be
+    present and still fail to load, e.g. a wheel built for another numpy).
+
+    Returns
+    -------
+    list of Problem
+        Empty when everything is usable.
+    """
+    problems = []
+    for req in requirements:
+        errors = []
+        for module in req.modules:
+            try:
+                mod = importlib.import_module(module)
+            except Exception as exc:  # ImportError, but also a wheel's RuntimeError
+                errors.append(f"{module}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
+                continue
+            version = str(getattr(mod, "__version__", "0"))
+            if _version_tuple(version) < req.minimum:
+                errors.append(f"{module} {version} is older than {'.'.join(map(str, req.minimum))}")
+                continue
+            errors = []
+            break
+        if errors:
+            problems.append(Problem(req, "; ".join(errors)))
+    return problems
+
+
+def explain(problems: Sequence[Problem], folder: Optional[Path] = None) -> str:
+    """A message that says what is missing and exactly how to fix it (several lines).
+
+    Parameters
+    ----------
+    problems:
+        From :func:`check`.
+    folder:
+        The private folder (default :func:`deps_dir`).
+    """
+    if not problems:
+        return "glnet: all Python dependencies are available."
+    folder = folder if folder is not None else _safe_deps_dir()
+    lines = ["glnet cannot run: these Python packages are missing in QGIS's Python (" + sys.executable + "):"]
+    for p in problems:
+        lines.append(f"  - {p.requirement.name}: {p.detail}")
+    apt = [p.requirement.debian for p in problems if p.requirement.debian]
+    private = [p for p in problems if p.requirement.debian is None]
+    if apt:
+        lines.append("Install them from your system's packages (they must be built against QGIS's GDAL),")
+        lines.append("on Debian/Ubuntu: sudo apt-get install " + " ".join(apt))
+    if private:
+        cmd = " ".join(install_command(folder))
+        lines.append(f"onnxruntime goes into the plugin's private folder {folder}:")
+        lines.append(f"  {cmd}")
+        lines.append("(or, in the QGIS desktop, accept the plugin's offer to install it; from a checkout: make qgis-setup)")
+    lines.append(f"See {README_URL}")
+    return "\n".join(lines)
+
+
+def _safe_deps_dir() -> Path:
+    try:
+        return deps_dir()
+    except ImportError:  # outside QGIS and no override: describe the default
+        return Path("~/.local/share/QGIS/QGIS3/profiles/default/glnet-deps") / (
+            f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        )
+
+
+def qgis_python() -> str:
+    """The Python interpreter QGIS runs (``sys.executable`` is the QGIS program itself in the desktop)."""
+    exe = Path(sys.executable)
+    if exe.name.lower().startswith("python"):
+        return str(exe)
+    candidates = [
+        Path(sys.exec_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}",
+        Path(sys.exec_prefix) / "bin" / "python3",
+        Path(sys.exec_prefix) / "python.exe",
+        Path(sys.exec_prefix) / "python3.exe",
+    ]
+    for c in candidates:
+        if c.is_file():
+            return str(c)
+    return "python3"
+
+
+def install_command(folder: Optional[Path] = None, packages: Sequence[str] = PRIVATE_PACKAGES) -> List[str]:
+    """The pip command that installs ``packages`` into the private folder.
+
+    ``--no-deps``: onnxruntime's own dependency on numpy must not replace
+    QGIS's numpy; ``--only-binary``: never compile inside a user's QGIS.
+    """
+    folder = folder if folder is not None else _safe_deps_dir()
+    return [
+        qgis_python(), "-m", "pip", "install", "--no-deps", "--only-binary=:all:", "--upgrade",
+        "--target", str(folder), *packages,
+    ]
+
+
+def install(
+    folder: Optional[Path] = None,
+    packages: Sequence[str] = PRIVATE_PACKAGES,
+    log: Optional[Callable[[str], None]] = None,
+) -> Path:
+    """Install ``packages`` into the private folder with pip, then activate it.
+
+    Only ever called on a person's explicit request.
+
+    Raises
+    ------
+    MissingDependencies
+        When pip is unavailable or fails; the message has pip's last lines.
+    """
+    folder = folder if folder is not None else deps_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = install_command(folder, packages)
+    if log:
+        log("running: " + " ".join(cmd))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if log and proc.stdout:
+        for line in proc.stdout.splitlines():
+            log(line)
+    if proc.returncode != 0:
+        tail = " | ".join(proc.stdout.strip().splitlines()[-3:]) if proc.stdout else ""
+        if "No module named pip" in (proc.stdout or ""):
+            tail = "pip is not installed for QGIS's Python (Debian/Ubuntu: sudo apt-get install python3-pip)"
+        raise MissingDependencies(f"installing {' '.join(packages)} into {folder} failed: {tail}")
+    activate(folder)
+    importlib.invalidate_caches()
+    return folder
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python3 -m glnet.glnet_plugin.dependencies [--install] [--profile DIR]``: check or install."""
+    parser = argparse.ArgumentParser(
+        prog="python3 -m glnet.glnet_plugin.dependencies",
+        description="Check the Python packages glnet needs inside QGIS's Python, or install onnxruntime into "
+        "the plugin's private folder (nothing else is ever installed).",
+    )
+    parser.add_argument("--profile", metavar="DIR", help="QGIS profile folder (default: the default profile)")
+    parser.add_argument("--install", action="store_true", help="pip-install onnxruntime into the private folder when missing")
+    parser.add_argument("--print-dir", action="store_true", help="print the private folder and exit")
+    args = parser.parse_args(argv)
+    profile = Path(args.profile).expanduser() if args.profile else Path.home() / ".local/share/QGIS/QGIS3/profiles/default"
+    folder = deps_dir(profile)
+    if args.print_dir:
+        print(folder)
+        return 0
+    activate(folder)
+    problems = check()
+    if problems and args.install and all(p.requirement.debian is None for p in problems):
+        install(folder, log=print)
+        problems = check()
+    if problems:
+        print(explain(problems, folder), file=sys.stderr)
+        return 1
+    print(f"glnet: all Python dependencies are available (private folder: {folder})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Fixtures of the QGIS tests: real QGIS 3.22, its own Python, no mocks.
+
+These tests run under QGIS's Python (``make test-qgis``), where the system's
+rasterio, geopandas and shapely and the plugin-private onnxruntime that
+``make qgis-setup`` installed are what the plugin really gets. torch is not
+importable here: bundles are made by the ``.venv`` command line.
+
+The package ``glnet`` is this checkout, imported through a link named
+``glnet`` (the plugin folder name QGIS uses).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, Iterator, Optional, Sequence
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+#: The checkout (the plugin folder).
+REPO = Path(__file__).resolve().parents[2]
+#: The real sample rasters CI places beside the checkout.
+SHARED_DATA = REPO.parent / "shared" / "data"
+#: QGIS's command-line runner (the wrapper /usr/bin/qgis_process fails on Debian 12).
+QGIS_PROCESS = os.environ.get("QGIS_PROCESS", "/usr/bin/qgis_process.bin")
+#: The QGIS profile `make qgis-setup` linked the plugin into.
+DEFAULT_PROFILE = Path(os.environ.get("QGIS_PROFILE", str(Path.home() / ".local/share/QGIS/QGIS3/profiles/default")))
+#: The .venv command line, for what needs torch (making bundles).
+GLNET_CLI = REPO / ".venv" / "bin" / "glnet"
+
+# Make `import glnet` mean this checkout, under the plugin's folder name.
+_LINK_PARENT = Path(tempfile.mkdtemp(prefix="glnet-qgis-tests-"))
+(_LINK_PARENT / "glnet").symlink_to(REPO, target_is_directory=True)
+sys.path.insert(0, str(_LINK_PARENT))
+
+from glnet.glnet_plugin import dependencies  # noqa: E402  (needs the link above)
+
+# qgis.testing.start_app() uses a throw-away profile, so point the plugin at
+# the private folder of the profile `make qgis-setup` prepared.
+os.environ.setdefault(dependencies.DEPS_ENV, str(dependencies.deps_dir(DEFAULT_PROFILE)))
+
+
+def _run(cmd: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def qgis_app():
+    """A started QgsApplication (offscreen) with Processing and the glnet provider.
+
+    Fails, not skips, when the set-up is incomplete: that is a CI failure.
+    """
+    from qgis.testing import start_app
+
+    app = start_app()
+    from processing.core.Processing import Processing
+    from qgis.core import QgsApplication
+
+    Processing.initialize()
+    import glnet
+
+    plugin = glnet.classFactory(None)
+    plugin.initProcessing()
+    assert QgsApplication.processingRegistry().providerById("glnet") is not None, "glnet provider not registered"
+    yield app
+    plugin.unload()
+
+
+@pytest.fixture(scope="session")
+def ortho() -> Path:
+    """A real 4-band (RGB + alpha) UTM 33N orthophoto."""
+    path = SHARED_DATA / "ortho_utm33n_rgba.tif"
+    assert path.is_file(), f"{path} is missing (CI places shared/ beside the checkout)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_bundle(tmp_path_factory) -> Callable[..., Path]:
+    """Make a random-weights bundle with the .venv command line (cached per arguments)."""
+    cache: Dict[tuple, Path] = {}
+
+    def make(config: str = "tiny", classes: str = "deepglobe", seed: int = 1, modes: str = "full,g2l") -> Path:
+        key = (config, classes, seed, modes)
+        if key not in cache:
+            assert GLNET_CLI.exists(), f"{GLNET_CLI} is missing; run make install"
+            folder = tmp_path_factory.mktemp("bundle")
+            ckpt = folder / "model.ckpt"
+            bundle = folder / f"{config}.glnet"
+            for cmd in (
+                [GLNET_CLI, "init-model", "--config", config, "--classes", classes, "--seed", str(seed), "--out", ckpt],
+                [GLNET_CLI, "export", ckpt, "--out", bundle, "--modes", modes],
+            ):
+                proc = _run(cmd)
+                assert proc.returncode == 0, proc.stderr
+            cache[key] = bundle
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(make_bundle) -> Path:
+    """A tiny random-weights DeepGlobe bundle folder (modes full and g2l)."""
+    return make_bundle()
+
+
+@pytest.fixture(scope="session")
+def qgis_process() -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``qgis_process.bin ARGS`` headless.
+
+    Keyword arguments: ``profile`` (a QGIS profile root for
+    ``QGIS_CUSTOM_CONFIG_PATH``; default: the user's profiles, where
+    ``make qgis-setup`` enabled the plugin), ``env`` (extra variables),
+    ``timeout`` (seconds).
+    """
+
+    def run(*args, profile: Optional[Path] = None, env: Optional[Dict[str, str]] = None, timeout: float = 600):
+        full_env = dict(os.environ)
+        full_env["QT_QPA_PLATFORM"] = "offscreen"
+        # The test process's own override must not leak into a run meant to
+        # exercise the default private folder of the profile.
+        full_env.pop(dependencies.DEPS_ENV, None)
+        if profile is not None:
+            full_env["QGIS_CUSTOM_CONFIG_PATH"] = str(profile)
+        full_env.update(env or {})
+        return _run([QGIS_PROCESS, *args], env=full_env, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def fresh_profile(tmp_path) -> Iterator[Path]:
+    """An empty QGIS configuration root (pass as ``profile=`` to ``qgis_process``)."""
+    root = tmp_path / "qgis-config"
+    root.mkdir()
+    yield root
