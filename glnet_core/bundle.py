@@ -1044,8 +1044,10 @@ def load_bundle(path: Union[str, Path, "os.PathLike[str]"]) -> Bundle:
     Parameters
     ----------
     path:
-        A bundle folder (``NAME.glnet``), a zip holding one such folder, or a
-        zip with the bundle's files at its top level.
+        A bundle folder (``NAME.glnet``), a zip holding one such folder, a
+        zip with the bundle's files at its top level, or a bundle folder's
+        ``manifest.json`` (which stands for its folder: file pickers, such as
+        QGIS's, can select a file or a folder but not either).
 
     Returns
     -------
@@ -1063,6 +1065,9 @@ def load_bundle(path: Union[str, Path, "os.PathLike[str]"]) -> Bundle:
     """
     source = os.fspath(path)
     bundle_path = Path(source)
+    if bundle_path.name == MANIFEST_NAME and bundle_path.is_file():
+        bundle_path = bundle_path.parent
+        source = os.fspath(bundle_path)
     reader = _open_reader(bundle_path, source)
     try:
         manifest = _parse_manifest(reader.manifest_bytes(), source)

@@ -42,18 +42,20 @@ Compatible with rasterio 1.3+, numpy 1.24+, shapely 1.8+, geopandas 0.12+.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import warnings
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
-from .errors import ClassTableError, InputError
+from .errors import Cancelled, ClassTableError, InputError
 from .spatial_index import BoundsIndex
 from .gdal_env import with_bounded_gdal_cache
 
@@ -69,6 +71,8 @@ __all__ = [
     "metrics_from_confusion",
     "evaluate",
     "format_report",
+    "check_json_output",
+    "write_json",
 ]
 
 # Files read as vector layers (everything else is opened as a raster).
@@ -562,6 +566,7 @@ def evaluate(
     ref_layer: Optional[str] = None,
     progress: Optional["callable"] = None,
     block_rows: Optional[int] = None,
+    is_cancelled: Optional[Callable[[], bool]] = None,
 ) -> EvaluationResult:
     """Compare a predicted class mask with a reference (see the module docstring).
 
@@ -583,6 +588,8 @@ def evaluate(
     block_rows:
         Rows of PRED per block (default: up to 1024, fewer for wide rasters
         or a much finer REF); the results do not depend on it.
+    is_cancelled:
+        Polled before each block; true stops with :class:`Cancelled`.
 
     Returns
     -------
@@ -623,6 +630,8 @@ def evaluate(
         if block_rows is not None:
             rows = max(1, int(block_rows))
         for r0, r1 in row_blocks(pred.height, pred.width, max_rows=rows, pixels=rows * max(1, pred.width)):
+            if is_cancelled is not None and is_cancelled():
+                raise Cancelled("cancelled")
             p = _read_pred(pred, pred_path, r0, r1, n)
             r = read_ref(r0, r1)
             valid = (p != NODATA) & (r != NODATA)
@@ -671,3 +680,41 @@ def format_report(result: EvaluationResult) -> str:
     for i, row in enumerate(cm):
         lines.append(f"{str(i) + ' ' + names[i]:<{width + 2}}"[: width + 2] + "".join(f"{int(v):>{cw}}" for v in row))
     return "\n".join(lines)
+
+
+def check_json_output(path: PathLike) -> Path:
+    """Check, before any work, that a JSON report can be written at ``path``.
+
+    Raises
+    ------
+    InputError
+        The folder is missing, or ``path`` is a folder.
+    """
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise InputError(f"the output folder {out.parent} does not exist; create it first")
+    if out.is_dir():
+        raise InputError(f"{out} is a folder; give a file name for --json")
+    return out
+
+
+def write_json(result: EvaluationResult, path: PathLike) -> Path:
+    """Write ``result.to_dict()`` as JSON at ``path``, replacing it atomically.
+
+    Written under a hidden temporary name and renamed, so a reader never
+    sees a half-written report.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    out = check_json_output(path)
+    tmp = out.with_name("." + out.name + ".part")
+    try:
+        tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(str(tmp), str(out))
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-from pathlib import Path
 from typing import List
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
@@ -70,28 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="do not print the report (use with --json)")
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    # Temp name + rename: a reader never sees a half-written report.
-    tmp = path.with_name("." + path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(str(tmp), str(path))
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet evaluate``; returns the exit status."""
-    from .errors import InputError
-    from .evaluate import evaluate, format_report
+    from .evaluate import check_json_output, evaluate, format_report, write_json
 
-    out = Path(args.json) if args.json else None
-    if out is not None:
-        if not out.parent.is_dir():
-            raise InputError(f"the output folder {out.parent} does not exist; create it first")
-        if out.is_dir():
-            raise InputError(f"{out} is a folder; give a file name for --json")
+    # Fail before the (possibly long) comparison when the report cannot be written.
+    out = check_json_output(args.json) if args.json else None
     result = evaluate(args.pred, args.ref, classes=args.classes, ignore=args.ignore,
                       ref_field=args.ref_field, ref_layer=args.ref_layer)
     if out is not None:
-        _write_json_atomic(out, result.to_dict())
+        write_json(result, out)
     if not args.quiet:
         print(format_report(result))
         if result.ref_unknown_pixels:

@@ -58,6 +58,7 @@ __all__ = [
     "VectorizeResult",
     "driver_for",
     "mask_class_info",
+    "class_styles",
     "min_area_pixels",
     "sieve_array",
     "sieve_mask",
@@ -100,6 +101,9 @@ class VectorizeResult:
     counts: polygons per class id.
     areas_m2: total area per class id (square metres).
     warnings: one-line messages worth showing the user (e.g. no class names).
+    styles: ``(class id, name, (r, g, b))`` of the categories the layer's
+        style shows (:func:`class_styles`), as stored in a GeoPackage's
+        default style; for applying the same style elsewhere (the QGIS plugin).
     """
 
     path: Path
@@ -109,6 +113,7 @@ class VectorizeResult:
     counts: Dict[int, int] = field(default_factory=dict)
     areas_m2: Dict[int, float] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
+    styles: List[Tuple[int, str, Tuple[int, int, int]]] = field(default_factory=list)
 
 
 # -- reading masks ----------------------------------------------------------
@@ -222,6 +227,31 @@ def mask_class_info(
                 "using class_<id>; pass --model BUNDLE for the model's names"
             )
     return names, colours, warnings
+
+
+def class_styles(
+    names: Dict[int, str], colours: Dict[int, Tuple[int, int, int]], ids: Sequence[int] = ()
+) -> List[Tuple[int, str, Tuple[int, int, int]]]:
+    """The categories a styled class layer shows: ``(class id, name, (r, g, b))``.
+
+    One entry per class id that has a name or occurs in ``ids``, sorted by
+    id; ids without a name are called ``class_<id>``, ids without a colour
+    get a generated one (deterministic). The same list styles the polygons'
+    categorized renderer and the mask's palette.
+
+    Parameters
+    ----------
+    names, colours:
+        As :func:`mask_class_info` returns them.
+    ids:
+        Class ids that occur in the data (e.g. :attr:`VectorizeResult.counts`).
+
+    Returns
+    -------
+    list of (int, str, (int, int, int))
+    """
+    present = sorted(set(int(i) for i in ids) | set(names))
+    return [(i, names.get(i, f"class_{i}"), tuple(colours.get(i, _generic_colour(i)))) for i in present]  # type: ignore[misc]
 
 
 # -- minimum mapping unit ---------------------------------------------------
@@ -862,8 +892,7 @@ def vectorize(
                 sink.simplify(_tolerance(simplify, crs), _corners(coeffs, w, h))
             if is_cancelled is not None and is_cancelled():
                 raise Cancelled("cancelled")
-            present = sorted(set(sink.counts) | set(names))
-            styles = [(i, names.get(i, f"class_{i}"), colours.get(i, _generic_colour(i))) for i in present]
+            styles = class_styles(names, colours, list(sink.counts))
             sink.commit(styles)
         except BaseException:
             sink.abort()
@@ -876,7 +905,7 @@ def vectorize(
     missing = sorted(i for i in sink.counts if i not in names)
     if missing and names:
         warns.append(f"class id(s) {', '.join(map(str, missing))} have no name; using class_<id>")
-    return VectorizeResult(out, layer_name, drv, sink.count, dict(sink.counts), dict(sink.areas), warns)
+    return VectorizeResult(out, layer_name, drv, sink.count, dict(sink.counts), dict(sink.areas), warns, styles)
 
 
 def _tolerance(metres: float, crs) -> float:

@@ -37,7 +37,7 @@ import numpy as np
 
 from .areas import pixel_area_rows_m2
 from .classes import NODATA, ClassTable
-from .errors import InputError
+from .errors import Cancelled, InputError
 from .evaluate import open_mask, resolve_class_table, row_blocks
 from .spatial_index import BoundsIndex
 from .gdal_env import with_bounded_gdal_cache
@@ -184,6 +184,7 @@ def zonal_stats(
     zones_layer: Optional[str] = None,
     progress: Optional[Callable[[int, int], None]] = None,
     block_rows: Optional[int] = None,
+    is_cancelled: Optional[Callable[[], bool]] = None,
 ) -> ZonalStats:
     """Ground area of each class in each zone (see the module docstring).
 
@@ -204,6 +205,8 @@ def zonal_stats(
     block_rows:
         Rows per block (default: up to 1024, fewer for wide masks); the
         results do not depend on it.
+    is_cancelled:
+        Polled before each block; true stops with :class:`Cancelled`.
 
     Returns
     -------
@@ -252,6 +255,8 @@ def zonal_stats(
             blocks = (row_blocks(ds.height, ds.width) if block_rows is None
                       else row_blocks(ds.height, ds.width, max_rows=max(1, int(block_rows)), pixels=ds.width * max(1, int(block_rows))))
             for r0, r1 in blocks:
+                if is_cancelled is not None and is_cancelled():
+                    raise Cancelled("cancelled")
                 h = r1 - r0
                 transform = ds.window_transform(Window(0, r0, ds.width, h))
                 hits = np.asarray(sindex.query(box(*_bounds(transform, ds.width, h))), dtype=np.int64)

@@ -243,6 +243,21 @@ def test_zipped_bundle_loads(bundle_dir: Path, tmp_path: Path, inside: Optional[
     assert load_bundle(str(z2)).graph_names == GRAPH_NAMES
 
 
+def test_manifest_path_stands_for_its_folder(bundle_dir: Path, tmp_path: Path) -> None:
+    # File pickers (QGIS's parameter widgets) pick a file or a folder, not
+    # either: the folder's manifest.json selects the bundle.
+    b = load_bundle(bundle_dir / "manifest.json")
+    assert b.path == bundle_dir and not b.zipped
+    assert b.manifest == read_manifest(bundle_dir)
+    # Another file called manifest.json that is not in a bundle folder is still an error.
+    stray = tmp_path / "elsewhere" / "manifest.json"
+    stray.parent.mkdir()
+    stray.write_text("{}", encoding="utf-8")
+    with pytest.raises(BundleError) as e:
+        load_bundle(stray)
+    single_line(e)
+
+
 def test_zip_with_macos_resource_folder_loads(bundle_dir: Path, tmp_path: Path) -> None:
     z = zip_folder(bundle_dir, tmp_path / "mac.zip", "test.glnet")
     with zipfile.ZipFile(z, "a") as zf:

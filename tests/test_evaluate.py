@@ -18,7 +18,8 @@ from affine import Affine
 
 from glnet.glnet_core.classes import NODATA, PRESETS
 from glnet.glnet_core.cli import main
-from glnet.glnet_core.evaluate import evaluate, metrics_from_confusion, read_category_names
+from glnet.glnet_core.errors import Cancelled, InputError
+from glnet.glnet_core.evaluate import evaluate, metrics_from_confusion, read_category_names, write_json
 from glnet.glnet_core.mask_writer import category_names_xml, colour_table
 
 UTM = "EPSG:32633"
@@ -93,6 +94,24 @@ def test_hand_computed_confusion_and_scores(tmp_path, capsys):
     assert data["miou"] == pytest.approx((0.6 + 0.5) / 2)
     assert data["miou_classes"] == ["bg", "water"]
     assert "mIoU" in stdout and "0.5500" in stdout and "confusion matrix" in stdout
+
+
+def test_cancel_and_json_report(tmp_path):
+    table = write_table(tmp_path)
+    pred = write_raster(tmp_path / "pred.tif", PRED)
+    ref = write_raster(tmp_path / "ref.tif", REF)
+    with pytest.raises(Cancelled):
+        evaluate(pred, ref, classes=str(table), is_cancelled=lambda: True)
+    polls = []
+    result = evaluate(pred, ref, classes=str(table), block_rows=1, is_cancelled=lambda: polls.append(1) and False)
+    assert len(polls) == PRED.shape[0]  # once per block
+    out = write_json(result, tmp_path / "r.json")
+    assert json.loads(out.read_text(encoding="utf-8"))["confusion_matrix"] == HAND_CM
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    with pytest.raises(InputError, match="does not exist"):
+        write_json(result, tmp_path / "missing" / "r.json")
+    with pytest.raises(InputError, match="is a folder"):
+        write_json(result, tmp_path)
 
 
 def test_ignore_option_and_absent_classes():

@@ -22,6 +22,7 @@ from shapely.geometry import box  # noqa: E402
 from glnet.glnet_core.classes import NODATA  # noqa: E402
 from glnet.glnet_core.cli import main  # noqa: E402
 from glnet.glnet_core.mask_writer import category_names_xml  # noqa: E402
+from glnet.glnet_core.errors import Cancelled  # noqa: E402
 from glnet.glnet_core.zonal_stats import overlap_groups, zonal_stats  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
@@ -99,6 +100,16 @@ def test_projected_areas_csv(tmp_path):
     expect(rows["B"], {"bare": 600.0, "crop": 200.0, "tree": 400.0})
     assert float(rows["far"]["area_m2"]) == 0.0 and rows["far"]["bare_share"] == ""
     assert not list(tmp_path.glob(".*part*"))
+
+
+def test_cancel_stops_before_the_next_block(tmp_path):
+    mask = utm_mask(tmp_path)
+    zones = write_zones(tmp_path / "zones.gpkg", ["A", "B"], [ZONE_A, ZONE_B])
+    with pytest.raises(Cancelled):
+        zonal_stats(mask, zones, "name", is_cancelled=lambda: True)
+    polls = []
+    stats = zonal_stats(mask, zones, "name", block_rows=2, is_cancelled=lambda: polls.append(1) and False)
+    assert len(polls) >= 2 and stats.areas_m2.sum() > 0
 
 
 def test_zones_in_another_crs_are_reprojected(tmp_path):

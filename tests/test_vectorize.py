@@ -16,6 +16,8 @@ from glnet.glnet_core.classes import NODATA, ClassInfo, ClassTable
 from glnet.glnet_core.errors import InputError
 from glnet.glnet_core.mask_writer import MaskWriter
 from glnet.glnet_core.vectorize import (
+    class_styles,
+    mask_class_info,
     polygonize_mask,
     sieve_array,
     sieve_mask,
@@ -299,6 +301,20 @@ def test_confidence_attribute(tmp_path):
     with pytest.raises(InputError, match="does not fit"):
         vectorize(mask, tmp_path / "bad.gpkg", confidence_path=tmp_path / "small.tif")
     assert not (tmp_path / "bad.gpkg").exists()
+
+
+def test_class_styles_match_the_stored_style(tmp_path):
+    mask = write_mask(tmp_path / "mask.tif", scene())
+    res = vectorize(mask, tmp_path / "out.gpkg")
+    # Every class of the mask's table, with its name and colour, in id order.
+    assert res.styles == [(c.id, c.name, c.colour) for c in CLASSES.classes]
+    names, colours, warnings = mask_class_info(mask)
+    assert not warnings and class_styles(names, colours) == res.styles
+    # Ids in the data without a name or colour get class_<id> and a fixed generated colour.
+    extra = class_styles({1: "urban"}, {1: (0, 255, 255)}, ids=[7, 1])
+    assert [e[:2] for e in extra] == [(1, "urban"), (7, "class_7")]
+    assert extra[0][2] == (0, 255, 255) and extra == class_styles({1: "urban"}, {1: (0, 255, 255)}, ids=[1, 7])
+    assert all(0 <= v <= 255 for v in extra[1][2])
 
 
 def test_names_from_bundle_classes_or_ids(tmp_path):
