@@ -11,7 +11,9 @@ The package ``glnet`` is this checkout, imported through a link named
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,9 +36,11 @@ DEFAULT_PROFILE = Path(os.environ.get("QGIS_PROFILE", str(Path.home() / ".local/
 GLNET_CLI = REPO / ".venv" / "bin" / "glnet"
 
 # Make `import glnet` mean this checkout, under the plugin's folder name.
-_LINK_PARENT = Path(tempfile.mkdtemp(prefix="glnet-qgis-tests-"))
-(_LINK_PARENT / "glnet").symlink_to(REPO, target_is_directory=True)
-sys.path.insert(0, str(_LINK_PARENT))
+LINK_PARENT = Path(tempfile.mkdtemp(prefix="glnet-qgis-tests-"))
+(LINK_PARENT / "glnet").symlink_to(REPO, target_is_directory=True)
+sys.path.insert(0, str(LINK_PARENT))
+# rmtree removes the link itself, never what it points to.
+atexit.register(shutil.rmtree, LINK_PARENT, True)
 
 from glnet.glnet_plugin import dependencies  # noqa: E402  (needs the link above)
 
