@@ -62,8 +62,15 @@ def qgis_app():
     from qgis.testing import start_app
 
     app = start_app()
-    from processing.core.Processing import Processing
     from qgis.core import QgsApplication
+
+    # Where QGIS keeps its Python parts (processing, pyplugin_installer); the
+    # desktop and qgis_process put these on sys.path themselves.
+    python_dir = Path(QgsApplication.pkgDataPath()) / "python"
+    for folder in (python_dir, python_dir / "plugins"):
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
+    from processing.core.Processing import Processing
 
     Processing.initialize()
     import glnet

@@ -67,7 +67,7 @@ def test_zip_layout(plugin_zip):
     assert meta["general"]["version"] == glnet.__version__
 
 
-def test_zip_installs_into_fresh_profile_and_runs(plugin_zip, fresh_profile, qgis_process, ortho, tiny_bundle, tmp_path):
+def test_zip_installs_into_fresh_profile_and_runs(qgis_app, plugin_zip, fresh_profile, qgis_process, ortho, tiny_bundle, tmp_path):
     """What Plugins > Install from ZIP does (QGIS's own unzip into the profile's plugin folder), then a headless run."""
     from pyplugin_installer.unzip import unzip
 
@@ -136,3 +136,44 @@ def test_check_reports_unimportable_and_old_modules():
     assert numpy.__version__ in problems[1].detail
     text = dependencies.explain(problems, Path("/x"))
     assert "apt-get install python3-glnet-no-such python3-numpy" in text
+
+
+class _Desktop:
+    """The two parts of the desktop's QgisInterface the installer offer uses, as real Qt/QGIS widgets."""
+
+    def __init__(self):
+        from qgis.gui import QgsMessageBar
+        from qgis.PyQt.QtWidgets import QMainWindow
+
+        self.window = QMainWindow()
+        self.bar = QgsMessageBar(self.window)
+
+    def mainWindow(self):  # noqa: N802 - QgisInterface's name
+        return self.window
+
+    def messageBar(self):  # noqa: N802
+        return self.bar
+
+
+def _buttons(bar):
+    from qgis.PyQt.QtWidgets import QPushButton
+
+    item = bar.currentItem()
+    return sorted(b.text() for b in item.findChildren(QPushButton)) if item else []
+
+
+def test_desktop_offers_install_only_for_the_private_folder(qgis_app):
+    from glnet.glnet_plugin.dependency_dialog import offer_install
+
+    onnx = next(r for r in dependencies.REQUIREMENTS if r.modules == ("onnxruntime",))
+    rasterio = next(r for r in dependencies.REQUIREMENTS if r.modules == ("rasterio",))
+
+    desktop = _Desktop()
+    offer_install(desktop, [dependencies.Problem(onnx, "onnxruntime: ModuleNotFoundError")])
+    assert "Install onnxruntime" in _buttons(desktop.bar)
+
+    desktop = _Desktop()
+    offer_install(desktop, [dependencies.Problem(rasterio, "rasterio: ModuleNotFoundError"),
+                            dependencies.Problem(onnx, "onnxruntime: ModuleNotFoundError")])
+    buttons = _buttons(desktop.bar)
+    assert "Details" in buttons and "Install onnxruntime" not in buttons
