@@ -130,6 +130,8 @@ COMMANDS: Tuple[CommandSpec, ...] = (
         "glnet.glnet_core.stats_command",
         "class areas and shares per zone (districts, parcels) of a class mask",
     ),
+    CommandSpec("demo", "glnet.glnet_core.demo_command", "segment the shipped sample scene with the shipped demo model"),
+    CommandSpec("synth", "glnet.glnet_core.synth_command", "write synthetic land-cover scenes (images + DeepGlobe masks)"),
 )
 
 # Importable modules each extra provides, and the hint printed when one is
