@@ -1,17 +1,25 @@
 """The plugin object QGIS creates through :func:`glnet.classFactory`.
 
-This is a placeholder that a later issue replaces with the real plugin, whose
-``initProcessing`` registers the GLNet Processing provider. Until then every
-hook is a no-op: QGIS (desktop or ``qgis_process``) can load and unload the
-plugin without side effects, and without importing ``qgis`` at all, so the
-class can also be exercised outside QGIS.
+- :meth:`GLNetPlugin.initProcessing` (desktop and ``qgis_process``) makes the
+  plugin's private dependency folder importable, installs the translation
+  and registers the Processing provider ``glnet``;
+- :meth:`GLNetPlugin.initGui` (desktop only) adds the menu entry
+  Raster > GLNet land cover > Segment land cover and a toolbar button, both
+  opening the ``glnet:segment`` dialog;
+- :meth:`GLNetPlugin.unload` removes all of it.
+
+QGIS modules are imported inside the hooks, so the class itself can be
+imported (and the package built) without QGIS.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-__all__ = ["GLNetPlugin"]
+__all__ = ["GLNetPlugin", "SEGMENT_ID"]
+
+#: What the menu entry and the toolbar button open.
+SEGMENT_ID = "glnet:segment"
 
 
 class GLNetPlugin:
@@ -28,26 +36,78 @@ class GLNetPlugin:
         self.iface = iface
         # The Processing provider once registered; None while there is none.
         self.provider: Optional[Any] = None
+        # The menu / toolbar action once added (desktop only).
+        self.action: Optional[Any] = None
+        self.menu_name: str = ""
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS hook name
-        """Register the Processing provider (called by QGIS, also without a GUI).
+        """Register the Processing provider (called by QGIS, also without a GUI); idempotent."""
+        if self.provider is not None:
+            return
+        from qgis.core import QgsApplication
 
-        Nothing to register yet: the provider comes in a later issue.
-        """
+        from . import dependencies
+        from .i18n import install_translator
+        from .provider import GlnetProvider
+
+        # --- dependency set-up (glnet_plugin/dependencies.py) ---
+        # The private folder holding onnxruntime becomes importable before any
+        # algorithm runs; missing packages are reported when an algorithm runs
+        # (GlnetAlgorithm.processAlgorithm) and, on the desktop, in initGui.
+        dependencies.activate()
+        # --- end of the dependency set-up ---
+        install_translator()
+        self.provider = GlnetProvider()
+        QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS hook name
-        """Set up the plugin in the desktop application.
-
-        The plugin adds no menus or toolbars; its tools live in the Processing
-        toolbox, so this only makes sure Processing is initialised.
-        """
+        """Set up the plugin in the desktop application: provider, menu entry, toolbar button."""
         self.initProcessing()
+        if self.iface is None:
+            return
+        from qgis.PyQt.QtGui import QIcon
+        from qgis.PyQt.QtWidgets import QAction
+
+        from .algorithms.base import ICON_PATH
+        from .i18n import tr
+
+        self.menu_name = tr("GLNet land cover")
+        self.action = QAction(QIcon(str(ICON_PATH)), tr("Segment land cover…"), self.iface.mainWindow())
+        self.action.setObjectName("glnetSegmentAction")
+        self.action.setToolTip(tr("Segment a raster into land-cover classes with a GLNet model"))
+        self.action.triggered.connect(self.open_segment_dialog)
+        self.iface.addPluginToRasterMenu(self.menu_name, self.action)
+        self.iface.addToolBarIcon(self.action)
+
+        # --- dependency check on the desktop (glnet_plugin/dependencies.py, dependency_dialog.py) ---
+        from . import dependencies
+
+        problems = dependencies.check()
+        if problems:
+            from .dependency_dialog import offer_install
+
+            offer_install(self.iface, problems)
+        # --- end of the dependency check ---
+
+    def open_segment_dialog(self) -> None:
+        """Open the Processing dialog of ``glnet:segment`` (menu entry and toolbar button)."""
+        import processing
+
+        processing.execAlgorithmDialog(SEGMENT_ID)
 
     def unload(self) -> None:
         """Undo :meth:`initGui` / :meth:`initProcessing` when QGIS unloads the plugin."""
+        if self.action is not None and self.iface is not None:
+            self.iface.removePluginRasterMenu(self.menu_name, self.action)
+            self.iface.removeToolBarIcon(self.action)
+            self.action.deleteLater()
+        self.action = None
         if self.provider is not None:
             # Imported only when a provider exists, i.e. inside QGIS.
             from qgis.core import QgsApplication  # type: ignore[import-not-found]
 
+            from .i18n import remove_translator
+
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+            remove_translator()

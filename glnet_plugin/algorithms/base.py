@@ -1,0 +1,228 @@
+"""What every glnet Processing algorithm shares: the bridge to glnet_core.
+
+The algorithms adapt QGIS parameters to ``glnet_core`` calls and nothing
+more. This module holds the two adapters every one of them needs, in one
+place:
+
+- :func:`core_callbacks` / :func:`row_progress`: a ``QgsProcessingFeedback``
+  as glnet_core's progress, log and cancellation hooks;
+- :meth:`GlnetAlgorithm.processAlgorithm`: a :class:`glnet_core.errors.GlnetError`
+  (including :class:`~glnet_core.errors.Cancelled`) becomes a
+  ``QgsProcessingException`` carrying the same one-line message.
+
+glnet_core (and with it rasterio, geopandas, onnxruntime) is imported only
+inside :meth:`GlnetAlgorithm.run_glnet`, never when the provider lists its
+algorithms, so the Toolbox shows them even when a dependency is missing; the
+run then fails with a message that says what to install.
+"""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProviderRegistry,
+    QgsRasterLayer,
+)
+from qgis.PyQt.QtGui import QIcon
+
+from ..i18n import tr
+
+__all__ = [
+    "ICON_PATH",
+    "README_URL",
+    "GlnetAlgorithm",
+    "core_callbacks",
+    "row_progress",
+    "help_html",
+    "raster_file",
+    "vector_destination",
+]
+
+_PLUGIN_ROOT = Path(__file__).resolve().parents[2]
+
+#: The provider's and the plugin's icon.
+ICON_PATH = Path(__file__).resolve().parents[1] / "icon.svg"
+
+
+def _homepage() -> str:
+    # metadata.txt is the one place the project's address is written down.
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(_PLUGIN_ROOT / "metadata.txt", encoding="utf-8")
+        return parser.get("general", "homepage", fallback="").strip()
+    except (OSError, configparser.Error):
+        return ""
+
+
+#: Where the help texts send users for the whole story (the README).
+README_URL = _homepage()
+
+
+def help_html(summary: str, parameters: Sequence[Tuple[str, str]], outputs: Sequence[Tuple[str, str]] = ()) -> str:
+    """An algorithm's help text: what it does, each parameter, a link to the README.
+
+    Parameters
+    ----------
+    summary:
+        One or more sentences (already translated).
+    parameters, outputs:
+        ``(label, explanation)`` pairs (already translated), in dialog order.
+
+    Returns
+    -------
+    str
+        HTML, as ``QgsProcessingAlgorithm.shortHelpString`` shows it.
+    """
+    parts = [f"<p>{summary}</p>"]
+    for title, rows in ((tr("Parameters"), parameters), (tr("Outputs"), outputs)):
+        if rows:
+            parts.append(f"<h3>{title}</h3><dl>")
+            parts.extend(f"<dt><b>{label}</b></dt><dd>{text}</dd>" for label, text in rows)
+            parts.append("</dl>")
+    if README_URL:
+        parts.append("<p>" + tr("More in the README: {link}").format(link=f'<a href="{README_URL}">{README_URL}</a>') + "</p>")
+    return "".join(parts)
+
+
+def core_callbacks(feedback: QgsProcessingFeedback) -> Any:
+    """glnet_core's :class:`~glnet_core.segment.Callbacks` reporting to ``feedback``.
+
+    Progress goes to the progress bar (and the window count to its text),
+    log lines to the log, and ``feedback.isCanceled()`` is polled as the
+    cancellation hook (glnet_core checks it after every patch).
+    """
+    from ...glnet_core.segment import Callbacks
+
+    last_window = [-1]
+
+    def progress(p: Any) -> None:
+        feedback.setProgress(100.0 * p.fraction)
+        if p.windows_done != last_window[0]:
+            last_window[0] = p.windows_done
+            feedback.setProgressText(
+                tr("Window {done} of {total} done").format(done=p.windows_done, total=p.windows_total)
+            )
+
+    return Callbacks(progress=progress, log=feedback.pushInfo, is_cancelled=feedback.isCanceled)
+
+
+def row_progress(feedback: QgsProcessingFeedback, start: float = 0.0, end: float = 100.0) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` hook (glnet_core's row-streaming functions) for ``feedback``.
+
+    ``start`` .. ``end`` is the part of the progress bar the step fills.
+    """
+
+    def progress(done: int, total: int) -> None:
+        feedback.setProgress(start + (end - start) * (done / total if total else 1.0))
+
+    return progress
+
+
+def raster_file(layer: Optional[QgsRasterLayer], what: str) -> str:
+    """The file (GDAL dataset name) behind a raster layer parameter, for glnet_core.
+
+    Raises
+    ------
+    QgsProcessingException
+        No layer, or a layer that GDAL does not read (a WMS, a virtual raster
+        of another provider): glnet_core reads rasters with GDAL.
+    """
+    if layer is None or not layer.isValid():
+        raise QgsProcessingException(tr("{what}: the raster layer cannot be opened").format(what=what))
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(
+            tr("{what}: glnet reads raster files through GDAL; layer '{name}' comes from the '{provider}' data "
+               "provider. Save it as a GeoTIFF first.").format(what=what, name=layer.name(), provider=layer.providerType())
+        )
+    return layer.source()
+
+
+def vector_destination(value: str) -> Tuple[str, Optional[str]]:
+    """A vector destination as (file, layer name or None).
+
+    QGIS gives a plain file path, or, for "Save to GeoPackage" with a layer
+    name, an ``ogr:dbname='FILE' table="LAYER" (geom)`` URI.
+    """
+    if value.startswith("ogr:"):
+        parts = QgsProviderRegistry.instance().decodeUri("ogr", value[len("ogr:"):])
+        path = parts.get("path") or ""
+        return path, parts.get("layerName") or None
+    return value, None
+
+
+class GlnetAlgorithm(QgsProcessingAlgorithm):
+    """Base of the glnet algorithms: ids, groups, icon, help, and the error bridge.
+
+    Subclasses set :attr:`ALG_ID` and :attr:`GROUP_ID`, implement
+    :meth:`displayName`, :meth:`initAlgorithm`, :meth:`helpParameters` and
+    :meth:`run_glnet`.
+    """
+
+    #: Stable lower-case id (``glnet:<ALG_ID>``): models, scripts and qgis_process refer to it.
+    ALG_ID = ""
+    #: Stable group id.
+    GROUP_ID = ""
+
+    def name(self) -> str:
+        return self.ALG_ID
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API name
+        return self.GROUP_ID
+
+    def group(self) -> str:
+        groups = {
+            "segmentation": tr("Land-cover segmentation"),
+            "analysis": tr("Land-cover analysis"),
+            "models": tr("Models"),
+        }
+        return groups[self.GROUP_ID]
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON_PATH))
+
+    def helpUrl(self) -> str:  # noqa: N802 - QGIS API name
+        return README_URL
+
+    def createInstance(self) -> "GlnetAlgorithm":  # noqa: N802 - QGIS API name
+        return type(self)()
+
+    def processAlgorithm(  # noqa: N802 - QGIS API name
+        self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> Dict[str, Any]:
+        """Run :meth:`run_glnet`; a glnet_core error becomes a ``QgsProcessingException`` with its one-line message."""
+        # errors.py imports nothing else, so this works even when glnet_core's
+        # dependencies are missing (the import error is then reported below).
+        from ...glnet_core.errors import Cancelled, GlnetError
+
+        # --- dependency check (glnet_plugin/dependencies.py, owned by the set-up work) ---
+        # Stops with the full explanation of what is missing and how to install it.
+        from .. import dependencies
+
+        problems = dependencies.check()
+        if problems:
+            raise QgsProcessingException(dependencies.explain(problems))
+        # --- end of the dependency check ---
+        try:
+            return self.run_glnet(parameters, context, feedback)
+        except Cancelled:
+            # glnet_core removed every partial output before raising.
+            raise QgsProcessingException(tr("Cancelled; no output was written.")) from None
+        except GlnetError as exc:
+            raise QgsProcessingException(str(exc)) from None
+        except ImportError as exc:
+            # A glnet_core dependency (rasterio, geopandas, onnxruntime...) is missing from QGIS's Python.
+            raise QgsProcessingException(
+                tr("glnet cannot run: the Python module '{module}' is missing in QGIS's Python. "
+                   "See the README for installing the plugin's dependencies.").format(module=exc.name or str(exc))
+            ) from None
+
+    def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
+        """The algorithm itself: parameters to a glnet_core call, its results to outputs."""
+        raise NotImplementedError

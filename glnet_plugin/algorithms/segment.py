@@ -1,0 +1,169 @@
+"""``glnet:segment``: a raster to a land-cover class mask (and polygons), as ``glnet segment`` does."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorDestination,
+)
+
+from ..i18n import tr
+from ..styles import MASK, POLYGONS, style_on_completion
+from .base import GlnetAlgorithm, core_callbacks, help_html, raster_file, vector_destination
+
+__all__ = ["SegmentAlgorithm", "bundle_parameter"]
+
+#: Values of MODE and DEVICE, as the command line spells them (static strings:
+#: ``MODE=g2l`` works in qgis_process and in saved models, whatever the language).
+MODES = ["full", "g2l"]
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+def bundle_parameter(name: str, optional: bool = False) -> QgsProcessingParameterFile:
+    """The model bundle parameter (segment, vectorize, model_info).
+
+    A bundle is a folder or a zip; a file widget picks files only, so the
+    filter offers a folder's ``manifest.json`` (glnet_core's load_bundle
+    takes it for its folder) and zips. Typed paths may name the folder itself.
+    """
+    param = QgsProcessingParameterFile(
+        name,
+        tr("Model bundle (a NAME.glnet folder's manifest.json, or a zip)"),
+        behavior=QgsProcessingParameterFile.File,
+        optional=optional,
+        fileFilter=tr("GLNet model bundles") + " (manifest.json *.zip);;" + tr("All files") + " (*)",
+    )
+    return param
+
+
+class SegmentAlgorithm(GlnetAlgorithm):
+    """Segment a raster into land-cover classes with a GLNet model bundle (``glnet_core.segment.segment``)."""
+
+    ALG_ID = "segment"
+    GROUP_ID = "segmentation"
+
+    INPUT = "INPUT"
+    MODEL = "MODEL"
+    MODE = "MODE"
+    DEVICE = "DEVICE"
+    BANDS = "BANDS"
+    MIN_AREA = "MIN_AREA"
+    SIMPLIFY = "SIMPLIFY"
+    OUTPUT_MASK = "OUTPUT_MASK"
+    OUTPUT_VECTOR = "OUTPUT_VECTOR"
+    OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
+    PROVIDERS = "PROVIDERS"
+
+    def displayName(self) -> str:  # noqa: N802
+        return tr("Segment land cover (GLNet)")
+
+    def shortDescription(self) -> str:  # noqa: N802
+        return tr("Segments a raster of any size into land-cover classes with a GLNet model bundle.")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Input raster")))
+        self.addParameter(bundle_parameter(self.MODEL))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.MODE, tr("Inference mode"), options=MODES, defaultValue="full", usesStaticStrings=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.DEVICE, tr("Device"), options=DEVICES, defaultValue="auto", usesStaticStrings=True))
+        self.addParameter(QgsProcessingParameterBand(
+            self.BANDS, tr("Bands for the model's inputs (red, green, blue), in that order"),
+            parentLayerParameterName=self.INPUT, optional=True, allowMultiple=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MIN_AREA, tr("Minimum mapping unit (square metres; 0: off)"),
+            type=QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SIMPLIFY, tr("Simplify polygons (tolerance in metres; 0: exact pixel edges)"),
+            type=QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_MASK, tr("Land-cover mask")))
+        self.addParameter(QgsProcessingParameterVectorDestination(
+            self.OUTPUT_VECTOR, tr("Land-cover polygons"), type=QgsProcessing.TypeVectorPolygon,
+            optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT_CONFIDENCE, tr("Confidence (top class probability, percent)"),
+            optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputString(self.PROVIDERS, tr("onnxruntime execution providers used")))
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return help_html(
+            tr("Segments a raster of any size into land-cover classes with a GLNet model bundle, as the "
+               "command 'glnet segment' does. The raster is cut into overlapping GLNet windows; in each, the "
+               "global branch sees the whole window downsampled and the local branch full-resolution patches. "
+               "The mask is written on the input's grid (same CRS, extent and pixel size) with the classes' "
+               "colours and names; nodata and transparent pixels stay nodata (255)."),
+            [
+                (tr("Input raster"), tr("Any raster GDAL reads, of any size: 8-bit, 16-bit or float bands. "
+                                        "Three bands, or three and alpha, are used as red, green, blue.")),
+                (tr("Model bundle"), tr("An exported GLNet model: the manifest.json inside a NAME.glnet "
+                                        "folder, or a zip of such a folder (see 'glnet export').")),
+                (tr("Inference mode"), tr("full: GLNet with its local-to-global pass (best); g2l: "
+                                          "global-to-local only (faster).")),
+                (tr("Device"), tr("auto: CUDA when onnxruntime-gpu and a GPU work, else the CPU; cpu; cuda "
+                                  "(an error without a working CUDA). The log names the onnxruntime providers "
+                                  "that ran.")),
+                (tr("Bands"), tr("The raster bands (1-based) to feed the model's red, green and blue inputs, "
+                                 "in that order; needed when the raster has another band count.")),
+                (tr("Minimum mapping unit"), tr("Regions smaller than this many square metres are merged into "
+                                                "their neighbours, in the mask and the polygons alike.")),
+                (tr("Simplify polygons"), tr("Douglas-Peucker tolerance in metres for the polygons' shared "
+                                             "boundaries (no gaps or overlaps appear).")),
+                (tr("Land-cover mask"), tr("GeoTIFF of class ids (255 = nodata), styled with the classes' "
+                                           "colours and names.")),
+                (tr("Land-cover polygons"), tr("Optional: the mask as polygons with class_id, class_name, "
+                                               "area_m2 (and confidence), styled by class.")),
+                (tr("Confidence"), tr("Optional: GeoTIFF of the top class probability in percent "
+                                      "(0-100, 255 = nodata).")),
+            ],
+        )
+
+    def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
+        from ...glnet_core.segment import SegmentOptions, segment
+        from ...glnet_core.vectorize import class_styles, mask_class_info
+
+        source = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Input raster"))
+        model = self.parameterAsFile(parameters, self.MODEL, context)
+        out_mask = self.parameterAsOutputLayer(parameters, self.OUTPUT_MASK, context)
+        out_vector_value = self.parameterAsOutputLayer(parameters, self.OUTPUT_VECTOR, context)
+        out_conf = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
+        out_vector, vector_layer = vector_destination(out_vector_value) if out_vector_value else (None, None)
+        options = SegmentOptions(
+            mode=self.parameterAsEnumString(parameters, self.MODE, context),
+            device=self.parameterAsEnumString(parameters, self.DEVICE, context),
+            bands=tuple(self.parameterAsInts(parameters, self.BANDS, context)) or None,
+            min_area_m2=self.parameterAsDouble(parameters, self.MIN_AREA, context),
+            simplify=self.parameterAsDouble(parameters, self.SIMPLIFY, context),
+            vector_layer=vector_layer,
+            # QGIS's file dialogs have asked before replacing a file; glnet_core
+            # still replaces it only once the new output is complete.
+            overwrite=True,
+        )
+        result = segment(source, model, out_mask, out_conf, options, core_callbacks(feedback), out_vector=out_vector)
+
+        # Styles from what glnet_core wrote into the mask (class names and colour table).
+        names, colours, _ = mask_class_info(result.mask)
+        styles: List[Tuple[int, str, Tuple[int, int, int]]] = class_styles(names, colours)
+        style_on_completion(context, out_mask, MASK, styles)
+        if out_vector_value:
+            style_on_completion(context, out_vector_value, POLYGONS, styles)
+        providers = ", ".join(result.providers)
+        feedback.pushInfo(tr("Done: {windows} window(s), {patches} patches in {seconds:.1f} s; onnxruntime providers: {providers}")
+                          .format(windows=result.windows, patches=result.profile.get("patches", 0),
+                                  seconds=result.profile.get("total_s", 0.0), providers=providers))
+        return {
+            self.OUTPUT_MASK: out_mask,
+            self.OUTPUT_VECTOR: out_vector_value or None,
+            self.OUTPUT_CONFIDENCE: out_conf,
+            self.PROVIDERS: providers,
+        }
