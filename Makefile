@@ -42,10 +42,12 @@ QGIS_DEPS_TOOL := PYTHONPATH=$(QGIS_PROFILE)/python/plugins $(QGIS_PYTHON) -m gl
 # The plugin archive `make plugin-zip` writes.
 PLUGIN_ZIP := dist/glnet.zip
 
-.PHONY: help install test test-python test-qgis venv-prerequisites qgis-setup qgis-packages plugin-zip translations clean distclean
+.PHONY: help install demo test test-python test-qgis venv-prerequisites qgis-setup qgis-packages plugin-zip translations clean distclean
 
 help:
 	@echo "make install    create $(VENV)/ and install glnet with the cpu, train and test extras"
+	@echo "make demo       install, then segment the shipped sample scene with the shipped demo model"
+	@echo "                (summary, mask, polygons and preview in $(DEMO_OUT)/)"
 	@echo "make test       set up everything the tests need, then run the whole test suite"
 	@echo "make qgis-setup install QGIS 3.22 (apt, when missing) and the plugin's dependencies, link this"
 	@echo "                checkout as QGIS plugin glnet and enable it (idempotent)"
@@ -62,6 +64,12 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install 'torch==$(TORCH_VERSION)'
 	$(VPY) -m pip install -e '.[cpu,train,test]'
 	touch $@
+
+# The demo: the shipped GLNet bundle on the shipped sample scene (models/demo/),
+# outputs replaced on every run. DEMO_OUT picks the output folder.
+DEMO_OUT ?= demo-output
+demo: install
+	$(VENV)/bin/glnet demo --out "$(DEMO_OUT)" --overwrite
 
 # Debian's own python3 cannot create virtual environments without the
 # python3-venv package; install it when missing (needs root and apt).
