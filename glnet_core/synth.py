@@ -653,6 +653,7 @@ def _check_options(opts: SynthOptions):
     InputError
         For any option out of range or a CRS that is not projected in metres.
     """
+    import rasterio
     from rasterio.crs import CRS
     from rasterio.errors import CRSError
 
@@ -669,7 +670,8 @@ def _check_options(opts: SynthOptions):
     if not 1 <= opts.jpeg_quality <= 100:
         raise InputError(f"--jpeg-quality must be 1 to 100, got {opts.jpeg_quality}")
     try:
-        crs = CRS.from_epsg(int(opts.crs))
+        with rasterio.Env():  # routes GDAL's own error print to logging: one error line only
+            crs = CRS.from_epsg(int(opts.crs))
     except (CRSError, ValueError, OverflowError):
         raise InputError(f"--crs {opts.crs} is not a known EPSG code") from None
     units = (crs.linear_units or "").lower()
