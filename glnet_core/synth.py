@@ -622,6 +622,9 @@ class SynthOptions:
         JPEG quality 1-100.
     overwrite:
         Replace an existing data set in the folder.
+    lookalike:
+        Also write each scene's look-alike map (:data:`LOOKALIKE_CODES`) to
+        ``lookalike/NAME.tif``, to score models inside the ambiguous regions.
     """
 
     n: int
@@ -632,6 +635,7 @@ class SynthOptions:
     compress: str = "jpeg"
     jpeg_quality: int = 90
     overwrite: bool = False
+    lookalike: bool = False
 
 
 @dataclass
@@ -732,10 +736,19 @@ def _write_image(path: Path, image: np.ndarray, crs, transform, opts: SynthOptio
             ds.update_tags(**tags)
 
 
-def _write_mask(path: Path, mask: np.ndarray, crs, transform, tags: Dict[str, str]) -> None:
+def _lookalike_table() -> ClassTable:
+    """The look-alike codes as a class table (names and colours for the maps' styling)."""
+    colours = ((0, 0, 0), (0, 0, 255), (0, 128, 0), (0, 255, 255), (255, 255, 255), (255, 255, 0), (255, 0, 255))
+    names = ["none"] + [LOOKALIKE_CODES[c].split(" (")[0].replace(" ", "_") for c in sorted(LOOKALIKE_CODES)]
+    return ClassTable.from_dict(
+        {"name": "synth-lookalike", "classes": [{"id": i, "name": n, "colour": list(c)} for i, (n, c) in enumerate(zip(names, colours))]}
+    )
+
+
+def _write_mask(path: Path, mask: np.ndarray, crs, transform, tags: Dict[str, str], classes: ClassTable = CLASSES) -> None:
     from .mask_writer import TILE_SIZE, MaskWriter
 
-    writer = MaskWriter(path, width=mask.shape[1], height=mask.shape[0], crs=crs, transform=transform, classes=CLASSES, tags=tags)
+    writer = MaskWriter(path, width=mask.shape[1], height=mask.shape[0], crs=crs, transform=transform, classes=classes, tags=tags)
     try:
         # Whole tiles, row band by row band: the cheapest way into a compressed tiled file.
         for r0 in range(0, mask.shape[0], TILE_SIZE):
@@ -746,7 +759,7 @@ def _write_mask(path: Path, mask: np.ndarray, crs, transform, tags: Dict[str, st
         raise
 
 
-_OURS = ("images", "masks", "scenes.json")
+_OURS = ("images", "masks", "lookalike", "scenes.json")
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -774,6 +787,8 @@ def write_dataset(
     """Write a synthetic data set: ``out/images/NAME.tif``, ``out/masks/NAME.tif``, ``out/scenes.json``.
 
     Images are RGB uint8 GeoTIFFs, tiled 256 x 256, JPEG (YCbCr) or DEFLATE.
+    With ``opts.lookalike``, ``out/lookalike/NAME.tif`` holds each scene's
+    look-alike map, written like the masks.
     Masks are written as ``glnet segment`` writes class masks
     (:class:`~glnet.glnet_core.mask_writer.MaskWriter`: uint8, tiled,
     DEFLATE, nodata 255, DeepGlobe colour table and category names) on the
@@ -789,8 +804,8 @@ def write_dataset(
     ----------
     out:
         The data set folder: new, empty, or (with ``opts.overwrite``) one whose
-        ``images/``, ``masks/`` and ``scenes.json`` are replaced; other files
-        in it are kept.
+        ``images/``, ``masks/``, ``lookalike/`` and ``scenes.json`` are
+        replaced; other files in it are kept.
     opts:
         What to write.
     progress:
@@ -819,6 +834,9 @@ def write_dataset(
     try:
         (part / "images").mkdir(parents=True)
         (part / "masks").mkdir()
+        if opts.lookalike:
+            (part / "lookalike").mkdir()
+            lookalike_table = _lookalike_table()
         for i in range(opts.n):
             t0 = time.perf_counter()
             scene = generate_scene(opts.seed, i, opts.size)
@@ -827,6 +845,8 @@ def write_dataset(
             tags = {"glnet_synth_version": GENERATOR_VERSION, "glnet_synth_seed": str(opts.seed), "glnet_synth_index": str(i)}
             _write_image(part / "images" / f"{name}.tif", scene.image, crs, transform, opts, tags)
             _write_mask(part / "masks" / f"{name}.tif", scene.mask, crs, transform, tags)
+            if opts.lookalike:
+                _write_mask(part / "lookalike" / f"{name}.tif", scene.lookalike, crs, transform, tags, lookalike_table)
             counts = scene.class_pixels()
             info = SceneInfo(i, name, time.perf_counter() - t0, counts, (part / "images" / f"{name}.tif").stat().st_size)
             infos.append(info)
@@ -841,6 +861,8 @@ def write_dataset(
                     "lookalike_pixels": scene.lookalike_pixels(),
                 }
             )
+            if opts.lookalike:
+                records[-1]["lookalike"] = f"lookalike/{name}.tif"
             del scene
             if progress is not None:
                 progress(info, opts.n)
@@ -875,8 +897,8 @@ def _move_into_place(part: Path, out: Path) -> None:
         out.rmdir()
         os.rename(str(part), str(out))
         return
-    # --overwrite into a folder with other files: swap our three entries, the
-    # old ones first moved aside so that a failure never mixes two data sets.
+    # --overwrite into a folder with other files: swap our entries, the old
+    # ones first moved aside so that a failure never mixes two data sets.
     old = out.parent / f".{out.name}.synth-old"
     if old.exists():
         shutil.rmtree(old)
@@ -885,6 +907,7 @@ def _move_into_place(part: Path, out: Path) -> None:
         if (out / n).exists():
             os.rename(str(out / n), str(old / n))
     for n in _OURS:
-        os.rename(str(part / n), str(out / n))
+        if (part / n).exists():
+            os.rename(str(part / n), str(out / n))
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(part, ignore_errors=True)

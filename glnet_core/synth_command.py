@@ -31,6 +31,7 @@ Output:
   DIR/masks/synth_NNNNN.tif   uint8 class ids on the same grid, colour table and
                               class names (as glnet segment writes masks)
   DIR/scenes.json             arguments, generator version, class pixels per scene
+  DIR/lookalike/synth_NNNNN.tif  with --lookalike: where the look-alike regions are
 
 'glnet train --data DIR' reads the folder as it is, and each mask is a
 reference for 'glnet evaluate'. The same arguments give byte-identical files;
@@ -72,12 +73,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--compress",
         choices=COMPRESSIONS,
         default="jpeg",
-        help="image compression: jpeg (YCbCr JPEG in GeoTIFF, lossy, about 2 MB per 2048 px scene) "
-        "or deflate (lossless, about 5 times larger); masks are always DEFLATE (default jpeg)",
+        help="image compression: jpeg (YCbCr JPEG in GeoTIFF, lossy, about 1 MB per 2048 px scene) "
+        "or deflate (lossless, about 7 MB); masks are always DEFLATE (default jpeg)",
     )
     parser.add_argument("--jpeg-quality", type=int, default=90, metavar="Q", help="JPEG quality 1-100 (default 90)")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace DIR/images, DIR/masks and DIR/scenes.json of an existing data set"
+        "--lookalike",
+        action="store_true",
+        help="also write DIR/lookalike/NAME.tif: where the look-alike regions are (1 lake, 2 dark forest, "
+        "3 construction site, 4 bare patch, 5 grass parcel, 6 rangeland), to score models inside them",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace DIR/images, DIR/masks, DIR/lookalike and DIR/scenes.json of an existing data set",
     )
     parser.add_argument("--quiet", action="store_true", help="print no progress line per scene")
 
@@ -95,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         compress=args.compress,
         jpeg_quality=args.jpeg_quality,
         overwrite=args.overwrite,
+        lookalike=args.lookalike,
     )
     width = len(str(opts.n))
 

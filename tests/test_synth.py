@@ -322,8 +322,12 @@ def test_same_seed_same_bytes(tmp_path, run_glnet):
 
 # --------------------------------------------------------------- the command
 def test_command_writes_the_layout(tmp_path, run_glnet):
+    from glnet.models.data import find_pairs
+
     out = tmp_path / "set"
-    proc = run_glnet("synth", "--out", str(out), "--n", "2", "--size", "128", "--seed", "3", "--crs", "3035", "--pixel-size", "2")
+    proc = run_glnet(
+        "synth", "--out", str(out), "--n", "2", "--size", "128", "--seed", "3", "--crs", "3035", "--pixel-size", "2", "--lookalike"
+    )
     assert proc.returncode == 0, proc.stderr
     progress = proc.stderr.splitlines()
     assert len(progress) == 2 and progress[0].startswith("[1/2] synth_00000:") and progress[1].startswith("[2/2] synth_00001:")
@@ -331,13 +335,22 @@ def test_command_writes_the_layout(tmp_path, run_glnet):
     assert sorted(p.name for p in (out / "images").iterdir()) == ["synth_00000.tif", "synth_00001.tif"]
     with rasterio.open(out / "masks" / "synth_00001.tif") as msk:
         assert msk.crs.to_epsg() == 3035 and msk.res == (2.0, 2.0)
+        transform = msk.transform
+    # --lookalike: the look-alike maps on the same grid, named; the loader ignores them.
+    with rasterio.open(out / "lookalike" / "synth_00001.tif") as look:
+        assert look.transform == transform
+        assert np.array_equal(look.read(1), generate_scene(3, 1, 128).lookalike)
+    assert read_category_names(out / "lookalike" / "synth_00001.tif")[:3] == ["none", "lake", "dark_forest"]
+    assert json.loads((out / "scenes.json").read_text())["scenes"][1]["lookalike"] == "lookalike/synth_00001.tif"
+    assert len(find_pairs(out)) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["set"]  # no part folder left
 
 
 def test_help(run_glnet):
     proc = run_glnet("synth", "--help")
     assert proc.returncode == 0
-    for option in ("--out", "--n", "--size", "--seed", "--crs", "--pixel-size", "--compress", "--jpeg-quality", "--overwrite", "--quiet"):
+    for option in ("--out", "--n", "--size", "--seed", "--crs", "--pixel-size", "--compress", "--jpeg-quality", "--lookalike",
+                   "--overwrite", "--quiet"):
         assert option in proc.stdout
     assert "water where it touches a river" in proc.stdout
 
@@ -374,7 +387,7 @@ def test_bad_input(run_glnet, tmp_path, args, message):
 
 def test_never_overwrites_without_overwrite(run_glnet, tmp_path):
     out = tmp_path / "set"
-    assert run_glnet("synth", "--out", str(out), "--n", "1", "--size", "64", "--seed", "1", "--quiet").returncode == 0
+    assert run_glnet("synth", "--out", str(out), "--n", "1", "--size", "64", "--seed", "1", "--quiet", "--lookalike").returncode == 0
     (out / "README.txt").write_text("keep me")
     before = tree(out)
     proc = run_glnet("synth", "--out", str(out), "--n", "2", "--size", "64", "--seed", "2")
@@ -386,6 +399,7 @@ def test_never_overwrites_without_overwrite(run_glnet, tmp_path):
     assert (out / "README.txt").read_text() == "keep me"
     assert json.loads((out / "scenes.json").read_text())["seed"] == 2
     assert len(list((out / "images").iterdir())) == 2
+    assert not (out / "lookalike").exists()  # maps of the replaced scenes go with them
     assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
 
 
