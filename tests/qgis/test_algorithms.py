@@ -1,0 +1,520 @@
+"""The glnet Processing algorithms in real QGIS 3.22: outputs, styles, cancellation, errors, qgis_process.
+
+Every run is real: QGIS's own Python and Processing framework, the system's
+rasterio/geopandas, onnxruntime from the plugin's private folder, the real
+RGBA orthophoto and a tiny random-weights bundle. Algorithms run the way the
+Toolbox runs them (``processing.run``; ``processing.runAndLoadResults``,
+which loads the outputs into the project and applies the layer
+post-processors exactly as the Toolbox dialog does) and headless through
+``qgis_process.bin``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from conftest import DEFAULT_PROFILE
+
+ALGORITHM_IDS = ["glnet:evaluate", "glnet:model_info", "glnet:segment", "glnet:vectorize", "glnet:zonal_stats"]
+
+# The parameters issue #7 names for glnet:segment, in dialog order.
+SEGMENT_PARAMETERS = ["INPUT", "MODEL", "MODE", "DEVICE", "BANDS", "MIN_AREA", "SIMPLIFY",
+                      "OUTPUT_MASK", "OUTPUT_VECTOR", "OUTPUT_CONFIDENCE"]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _feedback(cancel_after_progress: bool = False, cancelled: bool = False):
+    """A real QgsProcessingFeedback that records what the algorithm reports.
+
+    ``cancel_after_progress``: cancels as soon as the first progress above 0
+    arrives (the user pressing Cancel mid-run); ``cancelled``: cancelled
+    before the run starts.
+    """
+    from qgis.core import QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.infos: List[str] = []
+            self.warnings: List[str] = []
+            self.progress: List[float] = []
+
+        def pushInfo(self, info: str) -> None:  # noqa: N802 - QGIS API name
+            self.infos.append(info)
+            super().pushInfo(info)
+
+        def pushWarning(self, warning: str) -> None:  # noqa: N802
+            self.warnings.append(warning)
+            super().pushWarning(warning)
+
+        def setProgress(self, progress: float) -> None:  # noqa: N802
+            self.progress.append(progress)
+            super().setProgress(progress)
+            if cancel_after_progress and progress > 0:
+                self.cancel()
+
+    fb = Recorder()
+    if cancelled:
+        fb.cancel()
+    return fb
+
+
+def _run(alg_id: str, params: Dict[str, Any], feedback=None) -> Dict[str, Any]:
+    import processing
+
+    return processing.run(alg_id, params, feedback=feedback or _feedback())
+
+
+def _core_message(func, *args, **kwargs) -> str:
+    """The one-line message glnet_core itself raises for these arguments."""
+    from glnet.glnet_core.errors import GlnetError
+
+    with pytest.raises(GlnetError) as exc:
+        func(*args, **kwargs)
+    return str(exc.value)
+
+
+def _bundle_styles(bundle: Path) -> List[Tuple[int, str, str]]:
+    """(class id, name, colour #rrggbb) of every class of the bundle, from its manifest."""
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    rows = manifest["classes"]["classes"]
+    return [(int(c["id"]), c["name"], "#{:02x}{:02x}{:02x}".format(*c["colour"])) for c in rows]
+
+
+def _grid(path: Path) -> Tuple[Any, ...]:
+    import rasterio
+
+    with rasterio.open(str(path)) as ds:
+        return ds.width, ds.height, ds.crs.to_epsg(), tuple(round(v, 9) for v in ds.transform)[:6]
+
+
+def _visible_files(folder: Path) -> List[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture
+def project():
+    """QGIS's project, emptied after the test (runAndLoadResults loads layers into it)."""
+    from qgis.core import QgsProject
+
+    yield QgsProject.instance()
+    QgsProject.instance().removeAllMapLayers()
+
+
+@pytest.fixture(scope="module")
+def segmented(qgis_app, tmp_path_factory, ortho, tiny_bundle) -> Dict[str, Any]:
+    """One full glnet:segment run with every output, shared by the output checks."""
+    out = tmp_path_factory.mktemp("segment")
+    fb = _feedback()
+    result = _run("glnet:segment", {
+        "INPUT": str(ortho), "MODEL": str(tiny_bundle / "manifest.json"), "MODE": "full", "DEVICE": "cpu",
+        "OUTPUT_MASK": str(out / "mask.tif"), "OUTPUT_VECTOR": str(out / "poly.gpkg"),
+        "OUTPUT_CONFIDENCE": str(out / "conf.tif"),
+    }, fb)
+    return {"result": result, "feedback": fb, "out": out}
+
+
+# ----------------------------------------------------------------------------- provider
+
+
+def test_provider_lists_the_algorithms_with_stable_ids(qgis_app):
+    from qgis.core import QgsApplication
+
+    provider = QgsApplication.processingRegistry().providerById("glnet")
+    assert provider.name() and not provider.icon().isNull()
+    algs = {a.id(): a for a in provider.algorithms()}
+    assert sorted(algs) == ALGORITHM_IDS
+    for alg_id, alg in algs.items():
+        assert alg.name() == alg_id.split(":")[1] and alg.displayName() and alg.group() and alg.groupId().islower()
+        copy = alg.create()
+        assert type(copy) is type(alg) and copy.id() == alg_id
+        help_text = alg.shortHelpString()
+        assert "README" in help_text and alg.helpUrl() in help_text and alg.helpUrl().startswith("https://")
+        for param in alg.parameterDefinitions():
+            assert param.name().isupper() and param.description(), (alg_id, param.name())
+    # Outputs are files glnet_core writes: GeoTIFF rasters, its vector formats.
+    assert provider.supportedOutputRasterLayerExtensions() == ["tif"]
+    assert {"gpkg", "shp", "geojson", "fgb", "csv"} <= set(provider.supportedOutputVectorLayerExtensions())
+    assert not provider.supportsNonFileBasedOutput()
+
+
+def test_segment_parameters_as_the_issue_names_them(qgis_app):
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().algorithmById("glnet:segment")
+    params = {p.name(): p for p in alg.parameterDefinitions()}
+    assert list(params) == SEGMENT_PARAMETERS
+    assert params["MODE"].options() == ["full", "g2l"] and params["MODE"].usesStaticStrings()
+    assert params["DEVICE"].options() == ["auto", "cpu", "cuda"] and params["DEVICE"].defaultValue() == "auto"
+    assert params["BANDS"].allowMultiple() and params["BANDS"].parentLayerParameterName() == "INPUT"
+    optional = {name for name, p in params.items() if p.flags() & p.FlagOptional}
+    assert optional == {"BANDS", "OUTPUT_VECTOR", "OUTPUT_CONFIDENCE"}
+    assert params["OUTPUT_MASK"].type() == "rasterDestination"
+    assert params["OUTPUT_VECTOR"].type() == "vectorDestination"
+    assert params["OUTPUT_CONFIDENCE"].type() == "rasterDestination"
+
+
+def test_every_plugin_text_is_a_translatable_literal():
+    """The translation extractor finds every tr() text; a tr(variable) would make it raise."""
+    import importlib.util
+    import sys
+
+    from glnet.glnet_plugin.i18n import I18N_DIR
+
+    spec = importlib.util.spec_from_file_location("glnet_refresh_translations", I18N_DIR / "refresh_translations.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    messages = module.collect_messages()
+    for text in ("Segment land cover (GLNet)", "Land-cover mask", "Cancelled; no output was written.",
+                 "Model bundle information", "Land-cover areas per zone"):
+        assert text in messages
+
+
+# ----------------------------------------------------------------------------- segment
+
+
+def test_segment_outputs_on_the_input_grid(segmented, ortho, tiny_bundle):
+    result, out = segmented["result"], segmented["out"]
+    assert result["OUTPUT_MASK"] == str(out / "mask.tif")
+    assert result["OUTPUT_CONFIDENCE"] == str(out / "conf.tif")
+    assert result["OUTPUT_VECTOR"] == str(out / "poly.gpkg")
+    grid = _grid(ortho)
+    assert grid[2] == 32633
+    assert _grid(out / "mask.tif") == grid
+    assert _grid(out / "conf.tif") == grid
+
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(str(ortho)) as src, rasterio.open(str(out / "mask.tif")) as mask:
+        alpha = src.read(4)
+        classes = mask.read(1)
+        assert mask.nodata == 255
+    # Transparent pixels are nodata; every other pixel holds a class of the bundle.
+    assert np.array_equal(classes == 255, alpha == 0)
+    assert set(np.unique(classes[alpha > 0]).tolist()) <= set(range(len(_bundle_styles(tiny_bundle))))
+
+
+def test_segment_polygons_carry_the_bundle_classes(segmented, tiny_bundle):
+    from qgis.core import QgsVectorLayer
+
+    layer = QgsVectorLayer(segmented["result"]["OUTPUT_VECTOR"], "poly", "ogr")
+    assert layer.isValid() and layer.crs().authid() == "EPSG:32633"
+    assert {"class_id", "class_name", "area_m2", "confidence"} <= set(layer.fields().names())
+    names = {cid: name for cid, name, _ in _bundle_styles(tiny_bundle)}
+    features = list(layer.getFeatures())
+    assert features
+    total = 0.0
+    for f in features:
+        assert f["class_name"] == names[f["class_id"]]
+        assert f["area_m2"] == pytest.approx(f.geometry().area(), rel=1e-6)  # UTM: planar areas
+        assert 0 <= f["confidence"] <= 100
+        total += f["area_m2"]
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(segmented["result"]["OUTPUT_MASK"]) as mask:
+        valid = int(np.count_nonzero(mask.read(1) != 255))
+        pixel_area = abs(mask.transform.a * mask.transform.e)
+    assert total == pytest.approx(valid * pixel_area, rel=1e-6)
+
+
+def test_segment_reports_progress_and_providers(segmented):
+    fb, result = segmented["feedback"], segmented["result"]
+    assert fb.progress and fb.progress == sorted(fb.progress) and fb.progress[-1] == pytest.approx(100.0)
+    assert result["PROVIDERS"] == "CPUExecutionProvider"
+    assert "onnxruntime providers: CPUExecutionProvider" in fb.infos
+    assert any("CPUExecutionProvider" in line and line.startswith("Done:") for line in fb.infos)
+
+
+def test_loaded_outputs_are_styled_by_class(qgis_app, project, tmp_path, ortho, tiny_bundle):
+    """As the Toolbox loads them: the mask paletted with class names, the polygons categorised by class.
+
+    The polygons go to a Shapefile, which (unlike a GeoPackage) carries no
+    default style of its own: the categories come from the post-processor.
+    """
+    import processing
+    from qgis.core import QgsProject
+
+    result = processing.runAndLoadResults("glnet:segment", {
+        "INPUT": str(ortho), "MODEL": str(tiny_bundle), "MODE": "g2l",
+        "OUTPUT_MASK": str(tmp_path / "mask.tif"), "OUTPUT_VECTOR": str(tmp_path / "poly.shp"),
+    }, feedback=_feedback())
+    expected = _bundle_styles(tiny_bundle)
+    layers = {Path(layer.source().split("|")[0]).name: layer for layer in QgsProject.instance().mapLayers().values()}
+    assert set(layers) == {"mask.tif", "poly.shp"}, result
+
+    mask = layers["mask.tif"].renderer()
+    assert mask.type() == "paletted" and mask.band() == 1
+    # Exactly the bundle's classes (QGIS's own reading of the colour table would list 256 entries).
+    assert [(int(c.value), c.label, c.color.name()) for c in mask.classes()] == expected
+
+    polygons = layers["poly.shp"].renderer()
+    assert polygons.type() == "categorizedSymbol" and polygons.classAttribute() == "class_id"
+    assert [(c.value(), c.label(), c.symbol().color().name()) for c in polygons.categories()] == expected
+
+
+def test_g2l_mode_bands_and_device(qgis_app, tmp_path, ortho, tiny_bundle):
+    """MODE, BANDS and DEVICE reach glnet_core: explicit bands 1,2,3 give the default's mask."""
+    import numpy as np
+    import rasterio
+
+    from glnet.glnet_core.runtime import providers_for
+
+    base = {"INPUT": str(ortho), "MODEL": str(tiny_bundle), "MODE": "g2l"}
+    _run("glnet:segment", dict(base, OUTPUT_MASK=str(tmp_path / "a.tif")))
+    _run("glnet:segment", dict(base, BANDS=[1, 2, 3], OUTPUT_MASK=str(tmp_path / "b.tif")))
+    with rasterio.open(str(tmp_path / "a.tif")) as a, rasterio.open(str(tmp_path / "b.tif")) as b:
+        assert np.array_equal(a.read(1), b.read(1))
+    # Two bands for a three-band model: glnet_core's own message.
+    from qgis.core import QgsProcessingException
+
+    with pytest.raises(QgsProcessingException) as exc:
+        _run("glnet:segment", dict(base, BANDS=[1, 2], OUTPUT_MASK=str(tmp_path / "c.tif")))
+    assert "band" in str(exc.value) and "\n" not in str(exc.value)
+    assert not (tmp_path / "c.tif").exists()
+
+    # DEVICE=cuda: an error without CUDA (this machine's onnxruntime is the CPU build), else CUDA runs.
+    try:
+        providers_for("cuda")
+        has_cuda = True
+    except Exception as err:  # glnet_core's RuntimeError_
+        has_cuda, message = False, str(err)
+    if has_cuda:
+        result = _run("glnet:segment", dict(base, DEVICE="cuda", OUTPUT_MASK=str(tmp_path / "d.tif")))
+        assert "CUDAExecutionProvider" in result["PROVIDERS"]
+    else:
+        with pytest.raises(QgsProcessingException) as exc:
+            _run("glnet:segment", dict(base, DEVICE="cuda", OUTPUT_MASK=str(tmp_path / "d.tif")))
+        assert str(exc.value) == message
+        assert not (tmp_path / "d.tif").exists()
+
+
+def test_cancel_mid_run_leaves_nothing(qgis_app, tmp_path, ortho, tiny_bundle):
+    from qgis.core import QgsProcessingException
+
+    out = tmp_path / "out"
+    out.mkdir()
+    fb = _feedback(cancel_after_progress=True)
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        _run("glnet:segment", {
+            "INPUT": str(ortho), "MODEL": str(tiny_bundle), "OUTPUT_MASK": str(out / "mask.tif"),
+            "OUTPUT_VECTOR": str(out / "poly.gpkg"), "OUTPUT_CONFIDENCE": str(out / "conf.tif"),
+        }, fb)
+    # It stopped promptly: at the first patch after the cancel, long before the end.
+    assert fb.isCanceled() and max(fb.progress) < 50
+    # Not even hidden part files or a resume state are left.
+    assert _visible_files(out) == []
+
+
+def test_bad_inputs_give_glnet_cores_one_line_message(qgis_app, tmp_path, ortho, tiny_bundle):
+    from qgis.core import QgsProcessingException
+
+    from glnet.glnet_core.bundle import load_bundle
+    from glnet.glnet_core.vectorize import vectorize
+
+    not_a_bundle = tmp_path / "model.zip"
+    not_a_bundle.write_text("not a zip", encoding="utf-8")
+    with pytest.raises(QgsProcessingException) as exc:
+        _run("glnet:segment", {"INPUT": str(ortho), "MODEL": str(not_a_bundle), "OUTPUT_MASK": str(tmp_path / "m.tif")})
+    assert str(exc.value) == _core_message(load_bundle, str(not_a_bundle))
+    assert "\n" not in str(exc.value)
+
+    # A four-band photo is not a class mask.
+    with pytest.raises(QgsProcessingException) as exc:
+        _run("glnet:vectorize", {"INPUT": str(ortho), "OUTPUT": str(tmp_path / "p.gpkg")})
+    assert str(exc.value) == _core_message(vectorize, str(ortho), tmp_path / "q.gpkg")
+    assert _visible_files(tmp_path) == ["model.zip"]
+
+
+# ----------------------------------------------------------------------------- vectorize, evaluate, zonal_stats
+
+
+def test_vectorize_mask_with_minimum_mapping_unit(qgis_app, project, segmented, tmp_path, tiny_bundle):
+    import processing
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    mask = segmented["result"]["OUTPUT_MASK"]
+    fb = _feedback()
+    result = processing.runAndLoadResults("glnet:vectorize", {
+        "INPUT": mask, "CONFIDENCE": segmented["result"]["OUTPUT_CONFIDENCE"], "MIN_AREA": 0.5,
+        "OUTPUT": str(tmp_path / "poly.fgb"),
+    }, feedback=fb)
+    layer = QgsVectorLayer(str(tmp_path / "poly.fgb"), "poly", "ogr")
+    assert layer.isValid() and layer.crs().authid() == "EPSG:32633"
+    assert result["COUNT"] == layer.featureCount() > 0
+    names = {cid: name for cid, name, _ in _bundle_styles(tiny_bundle)}
+    # Names and colours from what glnet wrote into the mask (no bundle given).
+    for f in layer.getFeatures():
+        assert f["class_name"] == names[f["class_id"]] and f["area_m2"] >= 0.5
+    loaded = [lyr for lyr in QgsProject.instance().mapLayers().values() if lyr.source().startswith(str(tmp_path))]
+    assert len(loaded) == 1
+    renderer = loaded[0].renderer()
+    assert renderer.type() == "categorizedSymbol" and renderer.classAttribute() == "class_id"
+    assert [(c.value(), c.label(), c.symbol().color().name()) for c in renderer.categories()] == _bundle_styles(tiny_bundle)
+    assert fb.progress[-1] == pytest.approx(100.0)
+
+
+def test_evaluate_against_raster_and_vector_references(qgis_app, segmented, tmp_path):
+    """Scores against a raster reference that differs on the left half, and against the mask's own polygons.
+
+    The class table is given as "7" (seven plain classes): the tiny random
+    model may predict DeepGlobe's ignored 'unknown' class everywhere.
+    """
+    import numpy as np
+    import rasterio
+
+    from glnet.glnet_core.evaluate import evaluate
+
+    result = segmented["result"]
+    with rasterio.open(result["OUTPUT_MASK"]) as src:
+        profile, mask = src.profile, src.read(1)
+    ref = mask.copy()
+    half = ref.shape[1] // 2
+    ref[:, :half] = np.where(ref[:, :half] == 255, 255, (ref[:, :half].astype(int) + 1) % 7)
+    ref_path = tmp_path / "ref.tif"
+    with rasterio.open(str(ref_path), "w", **profile) as dst:
+        dst.write(ref, 1)
+    valid = mask != 255
+
+    fb = _feedback()
+    scores = _run("glnet:evaluate", {"INPUT": result["OUTPUT_MASK"], "REFERENCE": str(ref_path), "CLASSES": "7",
+                                     "OUTPUT_JSON": str(tmp_path / "scores.json")}, fb)
+    expected_oa = np.count_nonzero((mask == ref) & valid) / np.count_nonzero(valid)
+    assert 0.3 < expected_oa < 0.7 and scores["OVERALL_ACCURACY"] == pytest.approx(expected_oa)
+    core = evaluate(result["OUTPUT_MASK"], ref_path, classes="7")
+    assert scores["MIOU"] == pytest.approx(core.metrics["miou"])
+    data = json.loads((tmp_path / "scores.json").read_text(encoding="utf-8"))
+    assert data == json.loads(json.dumps(core.to_dict()))
+    assert data["pixels_evaluated"] == scores["PIXELS"] == np.count_nonzero(valid)
+    assert any(line.startswith("mIoU") for line in fb.infos)  # glnet_core's report in the log
+
+    # A GeoPackage layer as QGIS names it (path|layername=...), classes by id.
+    vector = f"{result['OUTPUT_VECTOR']}|layername=poly"
+    by_vector = _run("glnet:evaluate", {"INPUT": result["OUTPUT_MASK"], "REFERENCE": vector, "REF_FIELD": "class_id",
+                                        "CLASSES": "7"})
+    assert by_vector["OVERALL_ACCURACY"] == pytest.approx(1.0)
+    assert by_vector["PIXELS"] == scores["PIXELS"]
+
+
+def test_zonal_stats_from_a_memory_layer(qgis_app, segmented, tmp_path):
+    """Zones in a QGIS memory layer (no file) are handed to glnet_core as a GeoPackage."""
+    import csv
+
+    import numpy as np
+    import rasterio
+    from qgis.core import QgsFeature, QgsGeometry, QgsRectangle, QgsVectorLayer
+
+    mask_path = segmented["result"]["OUTPUT_MASK"]
+    with rasterio.open(mask_path) as mask:
+        b = mask.bounds
+        valid = mask.read(1) != 255
+        pixel_area = abs(mask.transform.a * mask.transform.e)
+    zones = QgsVectorLayer("Polygon?crs=EPSG:32633&field=zone:string", "zones", "memory")
+    whole = QgsFeature(zones.fields())
+    whole.setGeometry(QgsGeometry.fromRect(QgsRectangle(b.left, b.bottom, b.right, b.top)))
+    whole["zone"] = "whole"
+    outside = QgsFeature(zones.fields())
+    outside.setGeometry(QgsGeometry.fromRect(QgsRectangle(b.right + 10, b.bottom, b.right + 20, b.top)))
+    outside["zone"] = "outside"
+    assert zones.dataProvider().addFeatures([whole, outside])[0]
+
+    out = tmp_path / "stats.csv"
+    result = _run("glnet:zonal_stats", {"INPUT": mask_path, "ZONES": zones, "ZONE_FIELD": "zone", "OUTPUT": str(out)})
+    assert result["OUTPUT"] == str(out)
+    rows = {r["zone"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert set(rows) == {"whole", "outside"}
+    assert float(rows["whole"]["area_m2"]) == pytest.approx(np.count_nonzero(valid) * pixel_area, rel=1e-9)
+    assert float(rows["outside"]["area_m2"]) == 0.0
+    shares = [float(v) for k, v in rows["whole"].items() if k.endswith("_share")]
+    assert sum(shares) == pytest.approx(1.0)
+
+    gpkg = _run("glnet:zonal_stats", {"INPUT": mask_path, "ZONES": zones, "ZONE_FIELD": "zone",
+                                      "OUTPUT": str(tmp_path / "stats.gpkg")})
+    layer = QgsVectorLayer(gpkg["OUTPUT"], "stats", "ogr")
+    assert layer.isValid() and layer.featureCount() == 2 and layer.crs().authid() == "EPSG:32633"
+
+
+def test_cancelled_analysis_writes_nothing(qgis_app, segmented, tmp_path):
+    from qgis.core import QgsProcessingException, QgsVectorLayer
+
+    mask = segmented["result"]["OUTPUT_MASK"]
+    zones = QgsVectorLayer(segmented["result"]["OUTPUT_VECTOR"], "zones", "ogr")
+    runs = [
+        ("glnet:vectorize", {"INPUT": mask, "OUTPUT": str(tmp_path / "p.gpkg")}),
+        ("glnet:evaluate", {"INPUT": mask, "REFERENCE": mask, "OUTPUT_JSON": str(tmp_path / "s.json")}),
+        ("glnet:zonal_stats", {"INPUT": mask, "ZONES": zones, "ZONE_FIELD": "class_name", "OUTPUT": str(tmp_path / "z.csv")}),
+    ]
+    for alg_id, params in runs:
+        with pytest.raises(QgsProcessingException, match="Cancelled"):
+            _run(alg_id, params, _feedback(cancelled=True))
+    assert _visible_files(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- model_info
+
+
+def test_model_info_describes_the_bundle(qgis_app, tiny_bundle, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    from glnet.glnet_core.bundle import load_bundle
+
+    fb = _feedback()
+    info = _run("glnet:model_info", {"MODEL": str(tiny_bundle)}, fb)
+    names = [name for _, name, _ in _bundle_styles(tiny_bundle)]
+    assert info["CLASSES"] == ", ".join(names) and info["CLASS_COUNT"] == len(names)
+    assert info["NAME"] == "tiny" and info["MODES"] == "full, g2l"
+    summary = info["SUMMARY"].splitlines()
+    assert fb.infos[: len(summary)] == summary
+    assert any("checksum OK" in line for line in fb.infos)
+
+    damaged = tmp_path / "damaged.glnet"
+    damaged.mkdir()
+    for f in tiny_bundle.iterdir():
+        (damaged / f.name).write_bytes(f.read_bytes())
+    (damaged / "local.onnx").write_bytes(b"changed")
+    with pytest.raises(QgsProcessingException) as exc:
+        _run("glnet:model_info", {"MODEL": str(damaged / "manifest.json")})
+    assert str(exc.value) == _core_message(load_bundle, damaged)
+
+
+# ----------------------------------------------------------------------------- headless
+
+
+def test_qgis_process_segment_end_to_end(qgis_app, qgis_process, tmp_path, ortho, tiny_bundle):
+    # qgis.testing.start_app() (the qgis_app fixture) points QGIS_CUSTOM_CONFIG_PATH
+    # at a throw-away profile, which a child qgis_process would inherit; name the
+    # profiles root where `make qgis-setup` enabled the plugin instead.
+    profiles_root = DEFAULT_PROFILE.parent.parent
+    mask, poly = tmp_path / "mask.tif", tmp_path / "poly.gpkg"
+    proc = qgis_process("run", "glnet:segment", "--json", "--", f"INPUT={ortho}", f"MODEL={tiny_bundle}",
+                        f"OUTPUT_MASK={mask}", f"OUTPUT_VECTOR={poly}", "MODE=g2l", "MIN_AREA=0.25",
+                        profile=profiles_root)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert report["algorithm_details"]["id"] == "glnet:segment"
+    results = report["results"]
+    assert results["OUTPUT_MASK"] == str(mask) and results["OUTPUT_VECTOR"] == str(poly)
+    assert results["PROVIDERS"] == "CPUExecutionProvider"
+    assert "onnxruntime providers: CPUExecutionProvider" in report["log"]["info"]
+    assert _grid(mask) == _grid(ortho)
+
+    from qgis.core import QgsVectorLayer
+
+    layer = QgsVectorLayer(str(poly), "poly", "ogr")
+    assert layer.isValid() and layer.crs().authid() == "EPSG:32633" and layer.featureCount() > 0
+    # Headless runs load nothing; the GeoPackage's own default style still shows the classes.
+    assert layer.renderer().type() == "categorizedSymbol"
+
+    bad = qgis_process("run", "glnet:segment", "--", f"INPUT={ortho}", f"MODEL={tmp_path / 'missing.glnet'}",
+                       f"OUTPUT_MASK={tmp_path / 'bad.tif'}", profile=profiles_root)
+    assert bad.returncode != 0
+    assert f"bundle {tmp_path / 'missing.glnet'}: no such file or folder" in bad.stdout + bad.stderr
+    assert not (tmp_path / "bad.tif").exists()
