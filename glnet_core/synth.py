@@ -823,7 +823,8 @@ def write_dataset(
         data set without ``overwrite``.
     """
     crs = _check_options(opts)
-    out = Path(out)
+    # Absolute, so that "." and ".." have a name and a parent for the part folder.
+    out = Path(os.path.abspath(os.fspath(out)))
     _check_out(out, opts.overwrite)
     origin = _origin(int(opts.crs))
     part = out.parent / f".{out.name}.synth-part"
@@ -893,12 +894,9 @@ def _move_into_place(part: Path, out: Path) -> None:
     if not out.exists():
         os.rename(str(part), str(out))
         return
-    if not any(out.iterdir()):
-        out.rmdir()
-        os.rename(str(part), str(out))
-        return
-    # --overwrite into a folder with other files: swap our entries, the old
-    # ones first moved aside so that a failure never mixes two data sets.
+    # An existing folder stays (it may be a shell's working directory): swap
+    # our entries, the old ones first moved aside so that a failure never
+    # mixes two data sets.
     old = out.parent / f".{out.name}.synth-old"
     if old.exists():
         shutil.rmtree(old)

@@ -403,6 +403,18 @@ def test_never_overwrites_without_overwrite(run_glnet, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
 
 
+def test_out_may_be_the_working_directory(run_glnet, tmp_path):
+    """``--out .`` fills the current (empty) folder in place; the folder itself is kept, not replaced."""
+    here = tmp_path / "here"
+    here.mkdir()
+    inode = here.stat().st_ino
+    proc = run_glnet("synth", "--out", ".", "--n", "1", "--size", "64", "--quiet", cwd=here)
+    assert proc.returncode == 0, proc.stderr
+    assert here.stat().st_ino == inode
+    assert sorted(p.name for p in here.iterdir()) == ["images", "masks", "scenes.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"]
+
+
 def test_interrupted_run_leaves_nothing(tmp_path):
     def interrupt(info, total):
         raise KeyboardInterrupt
