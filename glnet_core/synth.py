@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the scenes a seed gives change.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: cloud shadows without the wrap-around seam of version 1
 
 #: The class table of the masks (DeepGlobe).
 CLASSES: ClassTable = PRESETS["deepglobe"]
@@ -180,6 +180,18 @@ def _dots(rng: np.random.Generator, shape: Tuple[int, int], per_pixel: float, ra
             ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
             np.maximum.at(out, yy[ok] * w + xx[ok], weight[keep][ok])
     return out.reshape(shape)
+
+
+def _shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``a`` moved by ``(dy, dx)`` pixels; what moves in continues the edge rows and columns.
+
+    Not ``np.roll``: wrapping brings the opposite edge in, with a straight
+    seam where the two edges meet.
+    """
+    h, w = a.shape
+    py, px = abs(dy), abs(dx)
+    padded = np.pad(a, ((py, py), (px, px)), mode="edge")
+    return padded[py - dy : py - dy + h, px - dx : px - dx + w]
 
 
 # --------------------------------------------------------------------- geometry
@@ -580,7 +592,7 @@ def generate_scene(seed: int, index: int, size: int) -> Scene:
         alpha = np.clip((cloud_f - np.float32(np.quantile(cloud_f[::8, ::8], clear))) * 3.5, 0.0, 1.0)
         # Cloud shadow: the same cloud shifted away from the sun, darkening the ground.
         dy, dx = int(rng.integers(-120, 121)), int(rng.integers(-120, 121))
-        shadow = np.roll(alpha, (dy, dx), axis=(0, 1))
+        shadow = _shifted(alpha, dy, dx)
         image *= (1.0 - 0.45 * shadow)[..., None]
         cloud_c = _palette(rng, (236, 236, 238), 4.0)
         image = image * (1.0 - alpha[..., None]) + (cloud_c + (cloud_f[..., None] * 20.0)) * alpha[..., None]

@@ -204,6 +204,18 @@ def test_clouds_are_unknown_and_only_clouds():
     assert not (clear.mask == 0).any()
 
 
+def test_cloud_shadows_continue_the_edges():
+    """Shadows are the cloud shifted without wrapping around (v1's np.roll drew a straight seam)."""
+    from glnet.glnet_core.synth import _shifted
+
+    a = np.arange(30, dtype=np.float32).reshape(5, 6)
+    moved = _shifted(a, 2, -1)
+    assert np.array_equal(moved[2:, :5], a[:3, 1:])
+    assert np.array_equal(moved[:2], np.repeat(moved[2:3], 2, axis=0))  # edge rows continued
+    assert np.array_equal(moved[:, 5], moved[:, 4])  # edge column continued
+    assert np.array_equal(_shifted(a, 0, 0), a)
+
+
 # ---------------------------------------------------------------- the files
 def test_georeferencing(dataset):
     meta = json.loads((dataset / "scenes.json").read_text(encoding="utf-8"))
