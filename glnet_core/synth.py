@@ -31,16 +31,19 @@ measured.
 Labels follow DeepGlobe's conventions: rural roads are not labelled (they
 take the class of the land they cross), streets, buildings and gardens in
 towns are urban_land, and pixels under opaque cloud (cloud opacity 0.5 or
-more, ground not reliably visible) are ``unknown`` (0), which training and
-scoring ignore. Thin cloud and cloud shadow keep the ground's class.
+more, ground not reliably visible) are ``unknown`` (0), which scoring ignores
+(DeepGlobe's table flags it) and training learns as a class of its own. Thin
+cloud and cloud shadow keep the ground's class.
 
 Content is drawn in pixels for a ground resolution of about 0.5 m/px (as
 DeepGlobe); the pixel size given to :func:`write_dataset` changes only the
 georeferencing.
 
 Determinism: scene ``i`` of seed ``s`` depends only on ``(s, i)``, the size
-and :data:`GENERATOR_VERSION` (numpy's ``default_rng([s, i])``), so the same
-arguments give byte-identical files and a larger ``n`` extends a data set.
+and :data:`GENERATOR_VERSION` (its random numbers come from numpy's
+``default_rng([s, i, tag])``), so the same arguments give byte-identical
+files with the same numpy and GDAL builds, and a larger ``n`` extends a data
+set.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ water where it touches a river and forest_land elsewhere; the same bare soil
 is urban_land (a construction site) inside a town and barren_land in the
 countryside; the same grass is agriculture_land inside the parcel grid and
 rangeland outside it. A model without global context cannot tell them apart.
-Opaque cloud is labelled unknown (ignored by training and scoring); rural
+Opaque cloud is labelled unknown (ignored by scoring); rural
 roads take the class of the land they cross, as in DeepGlobe.
 
 Output:

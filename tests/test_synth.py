@@ -31,7 +31,7 @@ from glnet.glnet_core.synth import (
 )
 
 DEEPGLOBE = PRESETS["deepglobe"]
-WATER, FOREST, URBAN, BARREN = 5, 4, 1, 6
+WATER, FOREST, URBAN = 5, 4, 1
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, contains: str = "") -> None:
