@@ -117,6 +117,16 @@ def git_commit() -> Optional[str]:
         return None
 
 
+def uncommitted_files() -> List[str]:
+    """Files of the code base (not the work data) that differ from the commit: provenance must say so."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "glnet_core", "models", "export",
+                              "benchmarks/demo_model.py"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return sorted(line[3:] for line in out.stdout.splitlines() if not line[3:].startswith("models/demo"))
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -335,8 +345,46 @@ def step_evaluate(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) 
         single = json.loads((work / "eval" / name / f"{first}.json").read_text(encoding="utf-8"))
         again = metrics_from_confusion(np.asarray(single["confusion_matrix"]), table.names, table.ignored_ids)["miou"]
         assert abs(again - single["miou"]) < 1e-12, (label, again, single["miou"])
+    lookalike_scores(work, opts, results)
     record["results"] = results
     return results
+
+
+def lookalike_scores(work: Path, opts: argparse.Namespace, results: Dict[str, Any]) -> None:
+    """Pixel accuracy inside and outside the look-alike regions of the test scenes, per model.
+
+    ``glnet synth`` draws three pairs of look-alike regions that differ only
+    in their surroundings (lake / dark forest, construction site / bare
+    patch, grass parcel / rangeland). It does not write their map, but a
+    scene is a pure function of (seed, index, size), so the map is drawn
+    again here. Pixels whose reference is nodata or an ignored class
+    (unknown: opaque cloud) are left out, as in the scores.
+    """
+    import rasterio
+
+    from glnet.glnet_core.classes import load_class_table
+    from glnet.glnet_core.synth import generate_scene
+
+    ignored = set(load_class_table("deepglobe").ignored_ids) | {255}
+    counts = {label: np.zeros(4, np.int64) for label in results}  # inside correct, inside, outside correct, outside
+    for scene in test_scenes(work):
+        index = int(scene.stem.rsplit("_", 1)[1])
+        lookalike = generate_scene(opts.seed_test, index, opts.size).lookalike > 0
+        with rasterio.open(work / "data" / "test" / "masks" / scene.name) as ds:
+            ref = ds.read(1)
+        counted = ~np.isin(ref, list(ignored))
+        for label, model, mode in RUNS:
+            if label not in results:
+                continue
+            with rasterio.open(work / "pred" / (f"{model}-{mode}" if mode else model) / scene.name) as ds:
+                pred = ds.read(1)
+            right = (pred == ref) & counted & (pred != 255)
+            inside, outside = counted & lookalike & (pred != 255), counted & ~lookalike & (pred != 255)
+            counts[label] += [int((right & inside).sum()), int(inside.sum()), int((right & outside).sum()), int(outside.sum())]
+    for label, c in counts.items():
+        results[label]["lookalike_accuracy"] = float(c[0] / c[1]) if c[1] else None
+        results[label]["other_accuracy"] = float(c[2] / c[3]) if c[3] else None
+        results[label]["lookalike_pixel_share"] = float(c[1] / (c[1] + c[3])) if c[1] + c[3] else None
 
 
 def markdown_table(record: Dict[str, Any]) -> str:
@@ -345,13 +393,16 @@ def markdown_table(record: Dict[str, Any]) -> str:
     classes = [c for c in next(iter(results.values()))["iou"]]
     short = {"urban_land": "urban", "agriculture_land": "agric.", "rangeland": "range", "forest_land": "forest",
              "water": "water", "barren_land": "barren"}
-    head = "| model | mIoU | accuracy | " + " | ".join(short.get(c, c) for c in classes) + " | optimiser steps | training time |"
-    rule = "|---|---|---|" + "---|" * len(classes) + "---|---|"
+    head = ("| model | mIoU | accuracy | look-alike accuracy | other accuracy | " + " | ".join(short.get(c, c) for c in classes)
+            + " | optimiser steps | training time |")
+    rule = "|---|---|---|---|---|" + "---|" * len(classes) + "---|---|"
     rows = [head, rule]
     for label, r in results.items():
         t = training[model_of[label]]
         ious = " | ".join("-" if r["iou"][c] is None else f"{r['iou'][c] * 100:.1f}" for c in classes)
-        rows.append(f"| {label} | **{r['miou'] * 100:.1f}** | {r['overall_accuracy'] * 100:.1f} | {ious} | "
+        look = "-" if r.get("lookalike_accuracy") is None else f"{r['lookalike_accuracy'] * 100:.1f}"
+        other = "-" if r.get("other_accuracy") is None else f"{r['other_accuracy'] * 100:.1f}"
+        rows.append(f"| {label} | **{r['miou'] * 100:.1f}** | {r['overall_accuracy'] * 100:.1f} | {look} | {other} | {ious} | "
                     f"{t['optimiser_steps']} | {t['seconds'] / 60:.1f} min |")
     return "\n".join(rows) + "\n"
 
@@ -383,6 +434,7 @@ def step_ship(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> N
     prov["demo"] = {
         "purpose": "glnet demo model: knows synthetic scenes from glnet synth only, not real imagery",
         "glnet_commit": record["commit"],
+        "uncommitted_files_at_training": record["uncommitted_files"],
         "synth": data,
         "train_command": record["training"]["glnet"]["command"],
         "pipeline": record["command"],
@@ -465,6 +517,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     record: Dict[str, Any] = {
         "command": "python benchmarks/demo_model.py " + shlex.join(sys.argv[1:] if argv is None else list(argv)).replace(str(work), "$WORK"),
         "commit": git_commit(),
+        "uncommitted_files": uncommitted_files(),
         "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()},
         "budget": {"epochs_glnet": list(opts.epochs), "epochs_baselines": sum(opts.epochs), "batch_size": opts.batch_size,
