@@ -56,7 +56,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -728,6 +728,9 @@ class SynthOptions:
     lookalike:
         Also write each scene's look-alike map (:data:`LOOKALIKE_CODES`) to
         ``lookalike/NAME.tif``, to score models inside the ambiguous regions.
+    jobs:
+        Processes that draw and write scenes in parallel; the files are the
+        same whatever the number.
     """
 
     n: int
@@ -739,6 +742,7 @@ class SynthOptions:
     jpeg_quality: int = 90
     overwrite: bool = False
     lookalike: bool = False
+    jobs: int = 1
 
 
 @dataclass
@@ -760,8 +764,6 @@ def _check_options(opts: SynthOptions):
     InputError
         For any option out of range or a CRS that is not projected in metres.
     """
-    import rasterio
-    from rasterio.crs import CRS
     from rasterio.errors import CRSError
 
     if opts.n < 1:
@@ -776,15 +778,25 @@ def _check_options(opts: SynthOptions):
         raise InputError(f"--compress must be one of {', '.join(COMPRESSIONS)}, got {opts.compress!r}")
     if not 1 <= opts.jpeg_quality <= 100:
         raise InputError(f"--jpeg-quality must be 1 to 100, got {opts.jpeg_quality}")
+    if opts.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {opts.jobs}")
     try:
-        with rasterio.Env():  # routes GDAL's own error print to logging: one error line only
-            crs = CRS.from_epsg(int(opts.crs))
+        crs = _crs(opts.crs)
     except (CRSError, ValueError, OverflowError):
         raise InputError(f"--crs {opts.crs} is not a known EPSG code") from None
     units = (crs.linear_units or "").lower()
     if not crs.is_projected or units not in ("metre", "meter", "metres", "meters", "m"):
         raise InputError(f"--crs EPSG:{opts.crs} is not a projected CRS in metres; use one, e.g. 32633 (UTM 33N)")
     return crs
+
+
+def _crs(epsg: int):
+    """The rasterio CRS of an EPSG code (raises rasterio's CRSError for an unknown one)."""
+    import rasterio
+    from rasterio.crs import CRS
+
+    with rasterio.Env():  # routes GDAL's own error print to logging: one error line only
+        return CRS.from_epsg(int(epsg))
 
 
 def _origin(epsg: int) -> Tuple[float, float]:
@@ -925,7 +937,7 @@ def write_dataset(
         Bad options, a missing or unwritable parent folder, or an existing
         data set without ``overwrite``.
     """
-    crs = _check_options(opts)
+    _check_options(opts)
     # Absolute, so that "." and ".." have a name and a parent for the part folder.
     out = Path(os.path.abspath(os.fspath(out)))
     _check_out(out, opts.overwrite)
@@ -940,36 +952,15 @@ def write_dataset(
         (part / "masks").mkdir()
         if opts.lookalike:
             (part / "lookalike").mkdir()
-            lookalike_table = _lookalike_table()
-        for i in range(opts.n):
-            t0 = time.perf_counter()
-            scene = generate_scene(opts.seed, i, opts.size)
-            name = scene_name(i)
-            transform = _scene_transform(opts, origin, i)
-            tags = {"glnet_synth_version": GENERATOR_VERSION, "glnet_synth_seed": str(opts.seed), "glnet_synth_index": str(i)}
-            _write_image(part / "images" / f"{name}.tif", scene.image, crs, transform, opts, tags)
-            _write_mask(part / "masks" / f"{name}.tif", scene.mask, crs, transform, tags)
-            if opts.lookalike:
-                _write_mask(part / "lookalike" / f"{name}.tif", scene.lookalike, crs, transform, tags, lookalike_table)
-            counts = scene.class_pixels()
-            info = SceneInfo(i, name, time.perf_counter() - t0, counts, (part / "images" / f"{name}.tif").stat().st_size)
-            infos.append(info)
-            records.append(
-                {
-                    "name": name,
-                    "image": f"images/{name}.tif",
-                    "mask": f"masks/{name}.tif",
-                    "index": i,
-                    "transform": list(transform)[:6],
-                    "class_pixels": counts,
-                    "lookalike_pixels": scene.lookalike_pixels(),
-                }
-            )
-            if opts.lookalike:
-                records[-1]["lookalike"] = f"lookalike/{name}.tif"
-            del scene
-            if progress is not None:
-                progress(info, opts.n)
+        scenes = _scenes(part, opts, origin)
+        try:
+            for info, record in scenes:
+                infos.append(info)
+                records.append(record)
+                if progress is not None:
+                    progress(info, opts.n)
+        finally:
+            scenes.close()  # stops the worker processes before the part folder goes
         meta = {
             "generator": "glnet synth",
             "generator_version": GENERATOR_VERSION,
@@ -990,6 +981,52 @@ def write_dataset(
         shutil.rmtree(part, ignore_errors=True)
         raise
     return infos
+
+
+def _write_scene(part: Path, opts: SynthOptions, origin: Tuple[float, float], i: int) -> Tuple[SceneInfo, Dict[str, object]]:
+    """Draw scene ``i`` and write its files into the part folder; returns its info and its scenes.json record."""
+    t0 = time.perf_counter()
+    crs = _crs(opts.crs)
+    scene = generate_scene(opts.seed, i, opts.size)
+    name = scene_name(i)
+    transform = _scene_transform(opts, origin, i)
+    tags = {"glnet_synth_version": GENERATOR_VERSION, "glnet_synth_seed": str(opts.seed), "glnet_synth_index": str(i)}
+    _write_image(part / "images" / f"{name}.tif", scene.image, crs, transform, opts, tags)
+    _write_mask(part / "masks" / f"{name}.tif", scene.mask, crs, transform, tags)
+    counts = scene.class_pixels()
+    record: Dict[str, object] = {
+        "name": name,
+        "image": f"images/{name}.tif",
+        "mask": f"masks/{name}.tif",
+        "index": i,
+        "transform": list(transform)[:6],
+        "class_pixels": counts,
+        "lookalike_pixels": scene.lookalike_pixels(),
+    }
+    if opts.lookalike:
+        _write_mask(part / "lookalike" / f"{name}.tif", scene.lookalike, crs, transform, tags, _lookalike_table())
+        record["lookalike"] = f"lookalike/{name}.tif"
+    info = SceneInfo(i, name, time.perf_counter() - t0, counts, (part / "images" / f"{name}.tif").stat().st_size)
+    return info, record
+
+
+def _scenes(part: Path, opts: SynthOptions, origin: Tuple[float, float]) -> Iterator[Tuple[SceneInfo, Dict[str, object]]]:
+    """Write every scene into the part folder, in ``opts.jobs`` processes; yields them in order."""
+    jobs = min(opts.jobs, opts.n)
+    if jobs == 1:
+        for i in range(opts.n):
+            yield _write_scene(part, opts, origin, i)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: a forked child would inherit the parent's GDAL state.
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield from pool.map(_write_scene, [part] * opts.n, [opts] * opts.n, [origin] * opts.n, range(opts.n))
+    finally:
+        # On an error or Ctrl-C, scenes not yet started are dropped rather than drawn.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _move_into_place(part: Path, out: Path) -> None:

@@ -327,6 +327,9 @@ def test_same_seed_same_bytes(tmp_path, run_glnet):
     # Scene i depends on the seed and i only: a smaller data set is a prefix.
     write_dataset(tmp_path / "c", SynthOptions(n=1, size=96, seed=9))
     assert (tmp_path / "c" / "images" / "synth_00000.tif").read_bytes() == (tmp_path / "a" / "images" / "synth_00000.tif").read_bytes()
+    # Parallel processes write the same files.
+    write_dataset(tmp_path / "d", SynthOptions(n=2, size=96, seed=9, jobs=2))
+    assert tree(tmp_path / "d") == tree(tmp_path / "a")
     # Another seed, other scenes.
     assert not np.array_equal(generate_scene(9, 0, 96).image, generate_scene(10, 0, 96).image)
     assert not np.array_equal(generate_scene(9, 0, 96).image, generate_scene(9, 1, 96).image)
@@ -379,7 +382,7 @@ def test_help(run_glnet):
     proc = run_glnet("synth", "--help")
     assert proc.returncode == 0
     for option in ("--out", "--n", "--size", "--seed", "--crs", "--pixel-size", "--compress", "--jpeg-quality", "--lookalike",
-                   "--overwrite", "--quiet"):
+                   "--overwrite", "--jobs", "--quiet"):
         assert option in proc.stdout
     assert "water where it touches a river" in proc.stdout
 
@@ -396,11 +399,13 @@ def test_help(run_glnet):
         (["--pixel-size", "0"], "--pixel-size must be"),
         (["--pixel-size", "nan"], "--pixel-size must be"),
         (["--jpeg-quality", "0"], "--jpeg-quality must be"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
         (["--out", "{tmp}/missing/set"], "does not exist"),
         (["--out", "{tmp}/file.txt"], "is a file"),
         (["--out", "{tmp}/other"], "not empty"),
     ],
-    ids=["n", "small", "large", "seed", "geographic", "unknown-crs", "pixel-zero", "pixel-nan", "quality", "parent", "file", "nonempty"],
+    ids=["n", "small", "large", "seed", "geographic", "unknown-crs", "pixel-zero", "pixel-nan", "quality", "jobs", "parent", "file",
+         "nonempty"],
 )
 def test_bad_input(run_glnet, tmp_path, args, message):
     (tmp_path / "file.txt").write_text("x")
@@ -453,9 +458,10 @@ def test_interrupted_run_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
     (tmp_path / "set").mkdir()
-    with pytest.raises(KeyboardInterrupt):
-        write_dataset(tmp_path / "set", SynthOptions(n=3, size=64), progress=interrupt)
-    assert [p.name for p in tmp_path.iterdir()] == ["set"] and list((tmp_path / "set").iterdir()) == []
+    for jobs in (1, 2):
+        with pytest.raises(KeyboardInterrupt):
+            write_dataset(tmp_path / "set", SynthOptions(n=4, size=64, jobs=jobs), progress=interrupt)
+        assert [p.name for p in tmp_path.iterdir()] == ["set"] and list((tmp_path / "set").iterdir()) == []
 
 
 def test_api_errors():
