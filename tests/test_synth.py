@@ -143,6 +143,22 @@ def test_ambiguity_statistics_tell_different_materials_apart(ambiguity_scenes):
     assert differences(block_stats(scene.image, scene.lookalike == 6), block_stats(scene.image, scene.lookalike == 4))[0] > 30
 
 
+def test_ambiguity_costs_a_context_blind_model(ambiguity_scenes):
+    """Reading every look-alike as its more common twin (all that local appearance allows) costs
+    more than 10 mIoU points: the ambiguous regions are large enough to matter."""
+    from glnet.glnet_core.evaluate import metrics_from_confusion
+
+    confusion = np.zeros((7, 7), dtype=np.int64)
+    for scene in ambiguity_scenes.values():
+        blind = scene.mask.copy()
+        blind[scene.lookalike == 2] = WATER  # dark forest
+        blind[scene.lookalike == 3] = 6  # construction site as barren land
+        blind[scene.lookalike == 5] = 3  # grass parcel as rangeland
+        confusion += np.bincount(scene.mask.ravel().astype(np.int64) * 7 + blind.ravel(), minlength=49).reshape(7, 7)
+    scores = metrics_from_confusion(confusion, DEEPGLOBE.names, DEEPGLOBE.ignored_ids)
+    assert scores["miou"] < 0.9, scores["miou"]
+
+
 def box_any(mask: np.ndarray, radius: int) -> np.ndarray:
     """Whether any pixel of ``mask`` lies in the (2 radius + 1)-pixel square around each pixel."""
     h, w = mask.shape
