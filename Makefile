@@ -105,8 +105,8 @@ qgis-setup: qgis-packages
 	fi; \
 	if [ "$$(readlink "$$link")" != "$(CURDIR)" ]; then ln -sfn "$(CURDIR)" "$$link"; echo "linked $$link -> $(CURDIR)"; fi
 	$(QGIS_DEPS_TOOL) --install
-	@$(QGIS_ENV) $(QGIS_PROCESS) plugins enable glnet >/dev/null 2>&1 || \
-		{ $(QGIS_ENV) $(QGIS_PROCESS) plugins enable glnet; exit 1; }
+	@out=$$($(QGIS_ENV) $(QGIS_PROCESS) plugins enable glnet 2>&1) || \
+		echo "$$out" | grep -q "already enabled" || { echo "$$out" >&2; exit 1; }
 	@$(QGIS_ENV) $(QGIS_PROCESS) list 2>/dev/null | grep -q 'glnet:segment' || \
 		{ echo "qgis_process does not list the glnet algorithms" >&2; exit 1; }
 	@echo "QGIS plugin glnet is enabled in $(QGIS_PROFILE); qgis_process lists its algorithms"

@@ -23,6 +23,10 @@ from typing import Callable, Dict, Iterator, Optional, Sequence
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+#: The environment before qgis.testing.start_app(), which points
+#: QGIS_CUSTOM_CONFIG_PATH at a throw-away profile: subprocesses (qgis_process,
+#: make) start from this one so they see the user's real profile.
+BASE_ENV = dict(os.environ)
 
 #: The checkout (the plugin folder).
 REPO = Path(__file__).resolve().parents[2]
@@ -131,8 +135,7 @@ def qgis_process() -> Callable[..., subprocess.CompletedProcess]:
     """
 
     def run(*args, profile: Optional[Path] = None, env: Optional[Dict[str, str]] = None, timeout: float = 600):
-        full_env = dict(os.environ)
-        full_env["QT_QPA_PLATFORM"] = "offscreen"
+        full_env = dict(BASE_ENV)
         # The test process's own override must not leak into a run meant to
         # exercise the default private folder of the profile.
         full_env.pop(dependencies.DEPS_ENV, None)
@@ -150,3 +153,21 @@ def fresh_profile(tmp_path) -> Iterator[Path]:
     root = tmp_path / "qgis-config"
     root.mkdir()
     yield root
+
+
+# QGIS 3.22's Python bindings can crash while the interpreter tears down the
+# QgsApplication and the objects the tests left to the garbage collector
+# (a segmentation fault *after* every result is reported). The exit status
+# must be pytest's, so leave without that teardown once pytest is done.
+_exit_status = {"value": 0}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _exit_status["value"] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(LINK_PARENT, True)  # atexit handlers do not run after os._exit
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status["value"])

@@ -89,18 +89,19 @@ def test_model_runs_in_processing(qgis_app, tmp_path, ortho, tiny_bundle):
     result = processing.run(model, {
         "image": str(ortho),
         "bundle": str(tiny_bundle),
-        "by_class": str(tmp_path / "by_class.gpkg"),
-        "class_table": str(tmp_path / "counts.csv"),
+        # A model output's parameter is named "<child id>:<output name>".
+        "dissolve:by_class": str(tmp_path / "by_class.gpkg"),
+        "report:class_table": str(tmp_path / "counts.csv"),
     })
-    _check_outputs(result["by_class"], result["class_table"])
+    _check_outputs(result["dissolve:by_class"], result["report:class_table"])
 
 
 def test_saved_model_runs_through_qgis_process(qgis_app, tmp_path, ortho, tiny_bundle, qgis_process):
     path = _segment_model(tmp_path / "land_cover.model3")
     by_class, table = tmp_path / "by_class.gpkg", tmp_path / "counts.csv"
     proc = qgis_process("run", path, "--json", "--", f"image={ortho}", f"bundle={tiny_bundle}",
-                        f"by_class={by_class}", f"class_table={table}")
+                        f"dissolve:by_class={by_class}", f"report:class_table={table}")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
-    assert Path(result["results"]["by_class"]).exists()
+    assert Path(result["results"]["dissolve:by_class"]).exists()
     _check_outputs(str(by_class), str(table))

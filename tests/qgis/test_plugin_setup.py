@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEFAULT_PROFILE, LINK_PARENT, REPO
+from conftest import BASE_ENV, DEFAULT_PROFILE, LINK_PARENT, REPO
 from glnet.glnet_plugin import dependencies
 from glnet.glnet_plugin.plugin_zip import build_zip
 
@@ -36,7 +36,7 @@ def test_qgis_setup_is_idempotent():
     """A second `make qgis-setup` installs nothing and changes nothing."""
     link = DEFAULT_PROFILE / "python" / "plugins" / "glnet"
     before = os.lstat(link).st_mtime_ns
-    proc = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "qgis-setup"],
+    proc = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "qgis-setup"], env=BASE_ENV,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout
     assert "apt-get" not in proc.stdout and "pip" not in proc.stdout.replace("pip-install", "")
@@ -114,7 +114,7 @@ def test_missing_dependency_is_explained(fresh_profile, qgis_process, ortho, tin
 
 def test_dependency_tool_explains_without_installing(tmp_path):
     """`python3 -m glnet.glnet_plugin.dependencies` (what make qgis-setup runs) without --install only explains."""
-    env = dict(os.environ, PYTHONPATH=str(LINK_PARENT))
+    env = dict(BASE_ENV, PYTHONPATH=str(LINK_PARENT))
     env.pop(dependencies.DEPS_ENV, None)
     profile = tmp_path / "profile"
     proc = subprocess.run([sys.executable, "-m", "glnet.glnet_plugin.dependencies", "--profile", str(profile)],
