@@ -747,7 +747,19 @@ class SynthOptions:
 
 @dataclass
 class SceneInfo:
-    """What :func:`write_dataset` reports per scene."""
+    """What :func:`write_dataset` reports per scene.
+
+    Attributes
+    ----------
+    index, name:
+        The scene's number and file stem.
+    seconds:
+        Time to draw and write it.
+    class_pixels:
+        Pixel count per class name.
+    image_bytes:
+        Size of its image file.
+    """
 
     index: int
     name: str
@@ -756,8 +768,8 @@ class SceneInfo:
     image_bytes: int = 0
 
 
-def _check_options(opts: SynthOptions):
-    """The rasterio CRS of ``opts.crs``, after checking every option.
+def _check_options(opts: SynthOptions) -> None:
+    """Check every option before anything is written.
 
     Raises
     ------
@@ -787,7 +799,6 @@ def _check_options(opts: SynthOptions):
     units = (crs.linear_units or "").lower()
     if not crs.is_projected or units not in ("metre", "meter", "metres", "meters", "m"):
         raise InputError(f"--crs EPSG:{opts.crs} is not a projected CRS in metres; use one, e.g. 32633 (UTM 33N)")
-    return crs
 
 
 def _crs(epsg: int):
