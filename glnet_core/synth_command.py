@@ -94,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="draw and write scenes in N processes in parallel, each needing about 0.7 GB for a 2048 px scene "
+        help="draw and write scenes in N processes in parallel, each needing about 0.3 GB for a 2048 px scene "
         "(default 1); the files are the same whatever N",
     )
     parser.add_argument("--quiet", action="store_true", help="print no progress line per scene")
