@@ -17,8 +17,10 @@ STAMP := $(VENV)/.glnet-installed
 # Installed explicitly and first: this exact version is a CPU wheel available
 # locally, while an unpinned `torch` would pull a multi-GB CUDA build.
 TORCH_VERSION := 2.13.0
-# Extra pytest arguments, e.g. make test PYTEST_ARGS="-m 'not slow' -x".
+# Extra pytest arguments, e.g. make test PYTEST_ARGS="-m 'not slow' -x", for
+# the .venv suite; QGIS_PYTEST_ARGS for tests/qgis/ (paths relative to it).
 PYTEST_ARGS ?=
+QGIS_PYTEST_ARGS ?=
 
 # Set-up steps `make test` runs before pytest: the virtual environment, and
 # QGIS with the plugin linked and its dependencies (the tests under
@@ -92,7 +94,7 @@ test-python:
 # The QGIS tests, inside QGIS's own Python; their own pytest.ini keeps the
 # .venv suite's conftest and options out.
 test-qgis:
-	cd tests/qgis && $(QGIS_ENV) $(QGIS_PYTHON) -m pytest -c pytest.ini $(PYTEST_ARGS)
+	cd tests/qgis && $(QGIS_ENV) $(QGIS_PYTHON) -m pytest -c pytest.ini $(QGIS_PYTEST_ARGS)
 
 # QGIS from apt when missing (needs root), then onnxruntime into the plugin's
 # private folder, then this checkout linked as plugin `glnet` and enabled.
