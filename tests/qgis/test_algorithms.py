@@ -177,6 +177,50 @@ def test_every_plugin_text_is_a_translatable_literal():
         assert text in messages
 
 
+def test_dialogs_build_for_every_algorithm(qgis_app):
+    """The Toolbox dialog (what the menu entry and toolbar button open) and the batch dialog, offscreen."""
+    from processing.gui.AlgorithmDialog import AlgorithmDialog
+    from processing.gui.BatchAlgorithmDialog import BatchAlgorithmDialog
+    from qgis.core import QgsApplication
+
+    registry = QgsApplication.processingRegistry()
+    for alg_id in ALGORITHM_IDS:
+        dialog = AlgorithmDialog(registry.createAlgorithmById(alg_id))
+        panel = dialog.mainWidget()
+        visible = [p.name() for p in dialog.algorithm().parameterDefinitions()]
+        assert set(visible) <= set(panel.wrappers), (alg_id, visible)
+        batch = BatchAlgorithmDialog(registry.createAlgorithmById(alg_id))
+        assert batch.mainWidget().tblParameters.columnCount() == len(visible)
+
+
+def test_batch_mode_runs_each_row_and_styles_its_outputs(qgis_app, project, tmp_path, ortho, tiny_bundle):
+    """Processing's own batch dialog: two rows (full and g2l), outputs loaded and styled."""
+    from processing.gui.BatchAlgorithmDialog import BatchAlgorithmDialog
+    from processing.tools import dataobjects
+    from qgis.core import QgsApplication, QgsProject
+
+    dialog = BatchAlgorithmDialog(QgsApplication.processingRegistry().createAlgorithmById("glnet:segment"))
+    panel = dialog.mainWidget()
+    context = dataobjects.createContext()
+    while panel.batchRowCount() < 2:
+        panel.addRow()
+    for row, mode in enumerate(["full", "g2l"]):
+        wrappers = panel.wrappers[row]
+        wrappers[panel.parameter_to_column["INPUT"]].setParameterValue(str(ortho), context)
+        wrappers[panel.parameter_to_column["MODEL"]].setParameterValue(str(tiny_bundle / "manifest.json"), context)
+        wrappers[panel.parameter_to_column["MODE"]].setParameterValue(mode, context)
+        # Row 0 of the table is the "fill down" row; batch row N is table row N + 1.
+        panel.tblParameters.cellWidget(row + 1, panel.parameter_to_column["OUTPUT_MASK"]).setValue(str(tmp_path / f"{mode}.tif"))
+    panel.checkLoadLayersOnCompletion.setChecked(True)
+    dialog.runAlgorithm()
+    assert _visible_files(tmp_path) == ["full.tif", "full.tif.aux.xml", "g2l.tif", "g2l.tif.aux.xml"]
+    expected = _bundle_styles(tiny_bundle)
+    layers = sorted(QgsProject.instance().mapLayers().values(), key=lambda layer: layer.source())
+    assert [Path(layer.source()).name for layer in layers] == ["full.tif", "g2l.tif"]
+    for layer in layers:
+        assert [(int(c.value), c.label, c.color.name()) for c in layer.renderer().classes()] == expected
+
+
 # ----------------------------------------------------------------------------- segment
 
 
