@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from qgis.core import (
+    QgsDataSourceUri,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProviderRegistry,
     QgsRasterLayer,
 )
 from qgis.PyQt.QtGui import QIcon
@@ -148,12 +148,11 @@ def vector_destination(value: str) -> Tuple[str, Optional[str]]:
     """A vector destination as (file, layer name or None).
 
     QGIS gives a plain file path, or, for "Save to GeoPackage" with a layer
-    name, an ``ogr:dbname='FILE' table="LAYER" (geom)`` URI.
+    name, an ``ogr:dbname='FILE' table="LAYER" (geom)`` data source URI.
     """
     if value.startswith("ogr:"):
-        parts = QgsProviderRegistry.instance().decodeUri("ogr", value[len("ogr:"):])
-        path = parts.get("path") or ""
-        return path, parts.get("layerName") or None
+        uri = QgsDataSourceUri(value[len("ogr:"):])
+        return uri.database(), uri.table() or None
     return value, None
 
 

@@ -17,8 +17,6 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from conftest import DEFAULT_PROFILE
-
 ALGORITHM_IDS = ["glnet:evaluate", "glnet:model_info", "glnet:segment", "glnet:vectorize", "glnet:zonal_stats"]
 
 # The parameters issue #7 names for glnet:segment, in dialog order.
@@ -406,6 +404,20 @@ def test_vectorize_mask_with_minimum_mapping_unit(qgis_app, project, segmented, 
     assert fb.progress[-1] == pytest.approx(100.0)
 
 
+def test_save_to_geopackage_with_a_layer_name(qgis_app, segmented, tmp_path):
+    """The destination widget's "Save to GeoPackage" gives an ogr: URI naming the layer."""
+    from qgis.core import QgsVectorLayer
+
+    gpkg = tmp_path / "landcover.gpkg"
+    destination = f"ogr:dbname='{gpkg}' table=\"polygons\" (geom)"
+    result = _run("glnet:vectorize", {"INPUT": segmented["result"]["OUTPUT_MASK"], "OUTPUT": destination})
+    assert result["OUTPUT"] == destination
+    layer = QgsVectorLayer(f"{gpkg}|layername=polygons", "polygons", "ogr")
+    assert layer.isValid() and layer.featureCount() == result["COUNT"] > 0
+    # The GeoPackage's default style is stored for that layer name.
+    assert layer.renderer().type() == "categorizedSymbol"
+
+
 def test_evaluate_against_raster_and_vector_references(qgis_app, segmented, tmp_path):
     """Scores against a raster reference that differs on the left half, and against the mask's own polygons.
 
@@ -533,14 +545,9 @@ def test_model_info_describes_the_bundle(qgis_app, tiny_bundle, tmp_path):
 
 
 def test_qgis_process_segment_end_to_end(qgis_app, qgis_process, tmp_path, ortho, tiny_bundle):
-    # qgis.testing.start_app() (the qgis_app fixture) points QGIS_CUSTOM_CONFIG_PATH
-    # at a throw-away profile, which a child qgis_process would inherit; name the
-    # profiles root where `make qgis-setup` enabled the plugin instead.
-    profiles_root = DEFAULT_PROFILE.parent.parent
     mask, poly = tmp_path / "mask.tif", tmp_path / "poly.gpkg"
     proc = qgis_process("run", "glnet:segment", "--json", "--", f"INPUT={ortho}", f"MODEL={tiny_bundle}",
-                        f"OUTPUT_MASK={mask}", f"OUTPUT_VECTOR={poly}", "MODE=g2l", "MIN_AREA=0.25",
-                        profile=profiles_root)
+                        f"OUTPUT_MASK={mask}", f"OUTPUT_VECTOR={poly}", "MODE=g2l", "MIN_AREA=0.25")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     report = json.loads(proc.stdout[proc.stdout.index("{"):])
     assert report["algorithm_details"]["id"] == "glnet:segment"
@@ -558,7 +565,7 @@ def test_qgis_process_segment_end_to_end(qgis_app, qgis_process, tmp_path, ortho
     assert layer.renderer().type() == "categorizedSymbol"
 
     bad = qgis_process("run", "glnet:segment", "--", f"INPUT={ortho}", f"MODEL={tmp_path / 'missing.glnet'}",
-                       f"OUTPUT_MASK={tmp_path / 'bad.tif'}", profile=profiles_root)
+                       f"OUTPUT_MASK={tmp_path / 'bad.tif'}")
     assert bad.returncode != 0
     assert f"bundle {tmp_path / 'missing.glnet'}: no such file or folder" in bad.stdout + bad.stderr
     assert not (tmp_path / "bad.tif").exists()
