@@ -42,6 +42,7 @@ class GLNetPlugin:
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS hook name
         """Register the Processing provider (called by QGIS, also without a GUI); idempotent."""
+        # (initGui calls this too; QGIS calls both on the desktop.)
         if self.provider is not None:
             return
         from qgis.core import QgsApplication
@@ -57,8 +58,11 @@ class GLNetPlugin:
         dependencies.activate()
         # --- end of the dependency set-up ---
         install_translator()
-        self.provider = GlnetProvider()
-        QgsApplication.processingRegistry().addProvider(self.provider)
+        provider = GlnetProvider()
+        # False when a provider with the id "glnet" is registered already (a
+        # second copy of the plugin): that one stays, and unload leaves it alone.
+        if QgsApplication.processingRegistry().addProvider(provider):
+            self.provider = provider
 
     def initGui(self) -> None:  # noqa: N802 - QGIS hook name
         """Set up the plugin in the desktop application: provider, menu entry, toolbar button."""
