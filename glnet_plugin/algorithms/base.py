@@ -13,7 +13,8 @@ place:
 glnet_core (and with it rasterio, geopandas, onnxruntime) is imported only
 inside :meth:`GlnetAlgorithm.run_glnet`, never when the provider lists its
 algorithms, so the Toolbox shows them even when a dependency is missing; the
-run then fails with a message that says what to install.
+run then stops first with :func:`glnet_plugin.dependencies.explain`'s
+message, which says what to install and how.
 """
 
 from __future__ import annotations
@@ -195,7 +196,12 @@ class GlnetAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(  # noqa: N802 - QGIS API name
         self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> Dict[str, Any]:
-        """Run :meth:`run_glnet`; a glnet_core error becomes a ``QgsProcessingException`` with its one-line message."""
+        """Check the dependencies, then run :meth:`run_glnet`.
+
+        A glnet_core error becomes a ``QgsProcessingException`` with the same
+        one-line message; a cancelled run (glnet_core removed its partial
+        outputs) one saying that nothing was written.
+        """
         # errors.py imports nothing else, so this works even when glnet_core's
         # dependencies are missing (the import error is then reported below).
         from ...glnet_core.errors import Cancelled, GlnetError
