@@ -303,6 +303,47 @@ def test_loaded_outputs_are_styled_by_class(qgis_app, project, tmp_path, ortho, 
     assert [(c.value(), c.label(), c.symbol().color().name()) for c in polygons.categories()] == expected
 
 
+def test_model_outputs_are_styled_too(qgis_app, project, tmp_path, ortho, tiny_bundle):
+    """glnet:segment as a child of a graphical model whose outputs are the model's: loaded styled."""
+    import processing
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource as Source,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterRasterLayer,
+        QgsProject,
+    )
+
+    model = QgsProcessingModelAlgorithm("styled", "glnet tests")
+    model.addModelParameter(QgsProcessingParameterRasterLayer("image", "Image"), QgsProcessingModelParameter("image"))
+    child = QgsProcessingModelChildAlgorithm("glnet:segment")
+    child.setChildId("segment")
+    child.addParameterSources("INPUT", [Source.fromModelParameter("image")])
+    child.addParameterSources("MODEL", [Source.fromStaticValue(str(tiny_bundle))])
+    child.addParameterSources("MODE", [Source.fromStaticValue("g2l")])
+    outputs = {}
+    for name, child_output in (("mask", "OUTPUT_MASK"), ("polygons", "OUTPUT_VECTOR")):
+        out = QgsProcessingModelOutput(name, name)
+        out.setChildId("segment")
+        out.setChildOutputName(child_output)
+        outputs[name] = out
+    child.setModelOutputs(outputs)
+    model.addChildAlgorithm(child)
+    model.updateDestinationParameters()
+
+    processing.runAndLoadResults(model, {"image": str(ortho), "segment:mask": str(tmp_path / "mask.tif"),
+                                         "segment:polygons": str(tmp_path / "poly.shp")}, feedback=_feedback())
+    expected = _bundle_styles(tiny_bundle)
+    layers = {Path(layer.source().split("|")[0]).name: layer for layer in QgsProject.instance().mapLayers().values()}
+    assert set(layers) == {"mask.tif", "poly.shp"}
+    assert [(int(c.value), c.label, c.color.name()) for c in layers["mask.tif"].renderer().classes()] == expected
+    polygons = layers["poly.shp"].renderer()
+    assert polygons.type() == "categorizedSymbol"
+    assert [(c.value(), c.label(), c.symbol().color().name()) for c in polygons.categories()] == expected
+
+
 def test_g2l_mode_bands_and_device(qgis_app, tmp_path, ortho, tiny_bundle):
     """MODE, BANDS and DEVICE reach glnet_core: explicit bands 1,2,3 give the default's mask."""
     import numpy as np
