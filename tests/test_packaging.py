@@ -17,6 +17,22 @@ def test_wheel_contains_runtime_data(tmp_path):
     (wheel,) = tmp_path.glob("glnet-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ["glnet/metadata.txt", "glnet/glnet_core/manifest.schema.json", "glnet/glnet_core/segment.py",
-                   "glnet/models/glnet.py", "glnet/export/onnx_export.py", "glnet/glnet_plugin/__init__.py"]:
+                   "glnet/models/glnet.py", "glnet/export/onnx_export.py", "glnet/glnet_plugin/__init__.py",
+                   "glnet/glnet_plugin/algorithms/segment.py", "glnet/glnet_plugin/icon.svg", "glnet/i18n/glnet_de.qm"]:
         assert needed in names, needed
     assert not any(n.startswith(("glnet/tests/", "glnet/benchmarks/", "tests/")) for n in names)
+
+
+def test_every_subpackage_is_listed():
+    """pyproject.toml lists packages explicitly; a forgotten sub-package would be missing from installs."""
+    import re
+
+    # tomllib is Python 3.11+; the one line is simple enough to read directly.
+    line = re.search(r"^packages = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    listed = set(re.findall(r'"([^"]+)"', line))
+    found = {"glnet"}
+    for init in ROOT.rglob("__init__.py"):
+        rel = init.parent.relative_to(ROOT)
+        if rel.parts and rel.parts[0] not in ("tests", "benchmarks", "build", ".venv") and not rel.parts[0].startswith("."):
+            found.add(".".join(("glnet",) + rel.parts))
+    assert found == listed
