@@ -427,5 +427,5 @@ def qgis_instructions(r: DemoResult) -> str:
         f"{_shown(r.scene)}, then {d / MASK_NAME} and {d / VECTOR_NAME} into the map (or Layer > Add Layer); "
         "mask and polygons open styled with the class colours and names.",
         "note: the demo model knows synthetic scenes only; for real imagery use the published DeepGlobe "
-        "checkpoints or train your own (README, 'Real results').",
+        "checkpoints or train your own (README: 'The demo, and real results').",
     ])
