@@ -71,9 +71,13 @@ HERE = Path(__file__).resolve().parent
 
 #: The three models: name -> extra ``glnet train`` arguments (the budget comes separately).
 MODELS = ("glnet", "global-only", "local-only")
-#: Predictions scored: (label, model, mode); GLNet is scored in both inference modes.
+#: Predictions scored: (label, model, mode). GLNet is scored in both inference
+#: modes (``glnet segment``), and, as a diagnostic, its own stage-1 global
+#: branch alone (mode ``globalbranch``: predicted like the global-only model).
 RUNS = (("GLNet (full)", "glnet", "full"), ("GLNet (g2l)", "glnet", "g2l"),
+        ("GLNet's global branch alone", "glnet", "globalbranch"),
         ("global-only", "global-only", None), ("local-only", "local-only", None))
+SEGMENT_MODES = ("full", "g2l")
 
 
 def log(text: str) -> None:
@@ -316,7 +320,7 @@ def step_predict(work: Path, bundle: Path, opts: argparse.Namespace, record: Dic
             if out.is_file():
                 continue
             t0 = time.monotonic()
-            if mode:
+            if mode in SEGMENT_MODES:
                 run([*glnet_cmd(), "segment", str(scene), "--model", str(bundle), "--out-mask", str(out), "--mode", mode,
                      "--quiet"], work / "logs" / "predict.log")
             else:
