@@ -63,15 +63,19 @@ class Requirement:
         Import names; any one of them satisfies the requirement (geopandas
         writes files through fiona or pyogrio).
     minimum:
-        Lowest version glnet is tested with.
+        Lowest version of ``modules[0]`` glnet is tested with.
     debian:
         The Debian/Ubuntu package that provides it, or ``None`` when it comes
         from pip into the private folder.
+    alternative_minimum:
+        Lowest version of the other ``modules`` (their version numbers are
+        their own: pyogrio is at 0.x where fiona is at 1.x).
     """
 
     modules: Tuple[str, ...]
     minimum: Tuple[int, ...]
     debian: Optional[str]
+    alternative_minimum: Tuple[int, ...] = (0,)
 
     @property
     def name(self) -> str:
@@ -83,7 +87,7 @@ REQUIREMENTS: Tuple[Requirement, ...] = (
     Requirement(("numpy",), (1, 24), "python3-numpy"),
     Requirement(("rasterio",), (1, 3), "python3-rasterio"),
     Requirement(("shapely",), (1, 8), "python3-shapely"),
-    Requirement(("fiona", "pyogrio"), (1, 8), "python3-fiona"),
+    Requirement(("fiona", "pyogrio"), (1, 8), "python3-fiona", alternative_minimum=(0, 5)),
     Requirement(("geopandas",), (0, 12), "python3-geopandas"),
     Requirement(("onnxruntime",), (1, 16), None),
 )
@@ -168,15 +172,16 @@ def check(requirements: Sequence[Requirement] = REQUIREMENTS) -> List[Problem]:
     problems = []
     for req in requirements:
         errors = []
-        for module in req.modules:
+        for i, module in enumerate(req.modules):
             try:
                 mod = importlib.import_module(module)
             except Exception as exc:  # ImportError, but also a wheel's RuntimeError
                 errors.append(f"{module}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
                 continue
             version = str(getattr(mod, "__version__", "0"))
-            if _version_tuple(version) < req.minimum:
-                errors.append(f"{module} {version} is older than {'.'.join(map(str, req.minimum))}")
+            minimum = req.minimum if i == 0 else req.alternative_minimum
+            if _version_tuple(version) < minimum:
+                errors.append(f"{module} {version} is older than {'.'.join(map(str, minimum))}")
                 continue
             errors = []
             break

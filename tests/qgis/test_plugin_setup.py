@@ -177,3 +177,14 @@ def test_desktop_offers_install_only_for_the_private_folder(qgis_app):
                             dependencies.Problem(onnx, "onnxruntime: ModuleNotFoundError")])
     buttons = _buttons(desktop.bar)
     assert "Details" in buttons and "Install onnxruntime" not in buttons
+
+
+def test_alternative_modules_have_their_own_minimum():
+    """fiona or pyogrio: each is judged by its own version numbers."""
+    import numpy
+
+    either = dependencies.Requirement(("glnet_no_such_module", "numpy"), (99, 0), "python3-x", alternative_minimum=(1, 0))
+    assert dependencies.check([either]) == []
+    too_old = dependencies.Requirement(("glnet_no_such_module", "numpy"), (1, 0), "python3-x", alternative_minimum=(99, 0))
+    (problem,) = dependencies.check([too_old])
+    assert "glnet_no_such_module: ModuleNotFoundError" in problem.detail and numpy.__version__ in problem.detail
