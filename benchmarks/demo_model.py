@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import hashlib
 import json
 import math
 import os
@@ -138,14 +137,6 @@ def uncommitted_files() -> List[str]:
     except (OSError, subprocess.CalledProcessError):
         return []
     return sorted(line[3:] for line in out.stdout.splitlines() if not line[3:].startswith("models/demo"))
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def shown(argv: Sequence[str], work: Path) -> str:
@@ -443,8 +434,7 @@ def step_table(work: Path, record: Dict[str, Any]) -> None:
 
 def step_ship(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> None:
     """Demo bundle (GLNet, fp16, provenance + held-out scores in the manifest) and sample scene into ``opts.ship``."""
-    import torch
-
+    from glnet.glnet_core.bundle import sha256_file
     from glnet.models.checkpoint import load_checkpoint, save_checkpoint
 
     ship = Path(opts.ship)
@@ -490,7 +480,7 @@ def step_ship(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> N
     meta = json.loads((sample_dir / "scenes.json").read_text(encoding="utf-8"))
     sample_prov = {
         "file": scene.name,
-        "sha256": sha256(scene),
+        "sha256": sha256_file(scene),
         "what": "a synthetic scene from glnet synth, not used in training, validation or the held-out scores",
         "command": shown(argv, work).replace("$WORK/data/sample", "sample") + f"  # then copy sample/images/{image.name}",
         "generator_version": meta.get("generator_version"),

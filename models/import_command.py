@@ -7,8 +7,9 @@ parser without the training extras.
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
+
+from ..glnet_core.bundle import sha256_file
 
 __all__ = ["add_arguments", "run"]
 
@@ -40,14 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def run(args: argparse.Namespace) -> int:
     from ..glnet_core.classes import load_class_table
     from ..glnet_core.errors import CheckpointError
@@ -65,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         "source": "import-original",
         "training_data": "DeepGlobe land cover (published GLNet checkpoints)" if classes.name == "deepglobe" else "published GLNet checkpoints",
         "files": {
-            stage: {"name": Path(p).name, "sha256": _sha256(p)}
+            stage: {"name": Path(p).name, "sha256": sha256_file(p)}
             for stage, p in (("global", args.global_path), ("g2l", args.g2l), ("l2g", args.l2g))
         },
     }
