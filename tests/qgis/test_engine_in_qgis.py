@@ -9,10 +9,8 @@ on the sample orthophoto with a tiny bundle.
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
-import pytest
 
 from glnet.glnet_plugin import dependencies
 
