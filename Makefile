@@ -67,7 +67,7 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install -e '.[cpu,train,test]'
 	touch $@
 
-# The demo: the shipped GLNet bundle on the shipped sample scene (models/demo/),
+# The demo: the shipped GLNet bundle on the shipped sample scene (glnet_core/samples/data/),
 # outputs replaced on every run. DEMO_OUT picks the output folder.
 DEMO_OUT ?= demo-output
 demo: install

@@ -42,7 +42,7 @@ like GLNet's.
 
 Usage (the run in docs/demo.md)::
 
-    nice python benchmarks/demo_model.py --work /tmp/glnet-demo --ship models/demo
+    nice python benchmarks/demo_model.py --work /tmp/glnet-demo --ship glnet_core/samples/data
 
 Options set the data sizes and the budget; ``--help`` lists them.
 """
@@ -136,7 +136,7 @@ def uncommitted_files() -> List[str]:
                               "benchmarks/demo_model.py"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return []
-    return sorted(line[3:] for line in out.stdout.splitlines() if not line[3:].startswith("models/demo"))
+    return sorted(line[3:] for line in out.stdout.splitlines() if not line[3:].startswith("glnet_core/samples/data"))
 
 
 def shown(argv: Sequence[str], work: Path) -> str:
@@ -255,10 +255,10 @@ def predict_single_branch(ckpt_path: Path, scene: Path, out_mask: Path) -> None:
     import torch
     import torch.nn.functional as F
 
-    from glnet.glnet_core.mask_writer import MaskWriter
-    from glnet.glnet_core.preprocess import prepare_window
-    from glnet.glnet_core.raster_io import open_raster
-    from glnet.glnet_core.windows import raster_windows
+    from glnet.glnet_core.formats.class_mask import MaskWriter
+    from glnet.glnet_core.engine.preprocess import prepare_window
+    from glnet.glnet_core.formats.raster_input import open_raster
+    from glnet.glnet_core.engine.windows import raster_windows
     from glnet.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(ckpt_path)
@@ -323,8 +323,8 @@ def step_predict(work: Path, bundle: Path, opts: argparse.Namespace, record: Dic
 
 
 def step_evaluate(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> Dict[str, Any]:
-    from glnet.glnet_core.classes import load_class_table
-    from glnet.glnet_core.evaluate import metrics_from_confusion
+    from glnet.glnet_core.formats.classes import load_class_table
+    from glnet.glnet_core.products.evaluate import metrics_from_confusion
 
     table = load_class_table("deepglobe")
     results: Dict[str, Any] = {}
@@ -379,8 +379,8 @@ def lookalike_scores(work: Path, opts: argparse.Namespace, results: Dict[str, An
     """
     import rasterio
 
-    from glnet.glnet_core.classes import load_class_table
-    from glnet.glnet_core.synth import generate_scene
+    from glnet.glnet_core.formats.classes import load_class_table
+    from glnet.glnet_core.samples.synth import generate_scene
 
     ignored = set(load_class_table("deepglobe").ignored_ids) | {255}
     counts = {label: np.zeros(4, np.int64) for label in results}  # inside correct, inside, outside correct, outside
@@ -434,7 +434,7 @@ def step_table(work: Path, record: Dict[str, Any]) -> None:
 
 def step_ship(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> None:
     """Demo bundle (GLNet, fp16, provenance + held-out scores in the manifest) and sample scene into ``opts.ship``."""
-    from glnet.glnet_core.bundle import sha256_file
+    from glnet.glnet_core.engine.bundle import sha256_file
     from glnet.models.checkpoint import load_checkpoint, save_checkpoint
 
     ship = Path(opts.ship)
@@ -515,7 +515,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--seed-sample", type=int, default=4, help="glnet synth seed of the shipped sample scene (default 4)")
     p.add_argument("--sample-size", type=int, default=2048, help="side of the shipped sample scene (default 2048)")
     p.add_argument("--models", default=",".join(MODELS), help="models to train and score (default all three)")
-    p.add_argument("--ship", help="also write the demo bundle and the sample scene into this folder (e.g. models/demo)")
+    p.add_argument("--ship", help="also write the demo bundle and the sample scene into this folder (e.g. glnet_core/samples/data)")
     opts = p.parse_args(argv)
     opts.epochs = tuple(int(v) for v in opts.epochs.split(","))
     if len(opts.epochs) != 3:

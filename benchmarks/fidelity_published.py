@@ -81,7 +81,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
 
-    from glnet.glnet_core.classes import load_class_table
+    from glnet.glnet_core.formats.classes import load_class_table
     from glnet.models.checkpoint import load_checkpoint
     from glnet.models.config import get_config
     from glnet.models.glnet import GLNet

@@ -60,7 +60,7 @@ def make_bundle(config: str, out: Path) -> Path:
         import torch
         from pathlib import Path
         from glnet.export.onnx_export import export_bundle
-        from glnet.glnet_core.classes import load_class_table
+        from glnet.glnet_core.formats.classes import load_class_table
         from glnet.models.checkpoint import Checkpoint
         from glnet.models.config import get_config
         from glnet.models.glnet import GLNet

@@ -49,8 +49,8 @@ def make_mask(path: Path, side: int, cell: int = 27, seed: int = 0) -> Path:
 def run(mask: Path, out: Path, extra: dict) -> dict:
     code = textwrap.dedent(f"""
         import json, time
-        from glnet.glnet_core.vectorize import vectorize
-        from glnet.glnet_core.classes import load_class_table
+        from glnet.glnet_core.products.vectorize import vectorize
+        from glnet.glnet_core.formats.classes import load_class_table
         t0 = time.perf_counter()
         res = vectorize({str(mask)!r}, {str(out)!r}, classes=load_class_table("deepglobe"), overwrite=True, **{extra!r})
         dt = time.perf_counter() - t0

@@ -21,10 +21,10 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from ..glnet_core.bundle import FORMAT, FORMAT_VERSION, sha256_file, validate_manifest
+from ..glnet_core.engine.bundle import FORMAT, FORMAT_VERSION, sha256_file, validate_manifest
 from ..glnet_core.errors import GlnetError
-from ..glnet_core.onnx_glnet import GRAPHS_FOR_MODE, SHARED_NAMES
-from ..glnet_core.tiling import patch_layout
+from ..glnet_core.engine.onnx_glnet import GRAPHS_FOR_MODE, SHARED_NAMES
+from ..glnet_core.engine.tiling import patch_layout
 from ..models.checkpoint import Checkpoint
 from ..models.glnet import GLNet, crop_boxes, crop_shared
 from .subgraphs import AggregationGraph, GlobalGraph, L2GGraph, LocalGraph

@@ -15,10 +15,10 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 import torch
 
-from ..glnet_core.bundle import load_bundle
-from ..glnet_core.onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet
-from ..glnet_core.preprocess import prepare_window
-from ..glnet_core.runtime import create_sessions
+from ..glnet_core.engine.bundle import load_bundle
+from ..glnet_core.engine.onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet
+from ..glnet_core.engine.preprocess import prepare_window
+from ..glnet_core.engine.runtime import create_sessions
 from ..models.glnet import GLNet
 
 __all__ = ["verify_bundle_dir", "verification_windows"]

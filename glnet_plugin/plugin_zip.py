@@ -29,6 +29,9 @@ PLUGIN_FOLDER = "glnet"
 # Top-level files and folders of the checkout that the plugin needs.
 _FILES = ("metadata.txt", "__init__.py", "README.md", "LICENSE")
 _FOLDERS = ("glnet_plugin", "glnet_core")
+# Parts of those folders the plugin never imports: the command line and the
+# sample data (synthetic scenes, the demo model and scene, about 21 MB).
+_LEFT_OUT = ("glnet_core/cli", "glnet_core/samples")
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 _SKIP_DIRS = ("__pycache__",)
 
@@ -64,7 +67,8 @@ def plugin_files(root: Path) -> List[Tuple[Path, str]]:
         raise FileNotFoundError(f"{root} has no metadata.txt; not the glnet checkout")
     entries = [(root / name, name) for name in _FILES if (root / name).is_file()]
     for folder in _FOLDERS:
-        entries += [(p, p.relative_to(root).as_posix()) for p in _walk(root / folder)]
+        entries += [(p, p.relative_to(root).as_posix()) for p in _walk(root / folder)
+                    if not p.relative_to(root).as_posix().startswith(tuple(f"{d}/" for d in _LEFT_OUT))]
     # Compiled translations only: QGIS loads .qm files; the .ts sources are for translators.
     entries += [(p, p.relative_to(root).as_posix()) for p in sorted((root / "i18n").glob("*.qm"))]
     return sorted(((src, f"{PLUGIN_FOLDER}/{name}") for src, name in entries), key=lambda e: e[1])

@@ -59,8 +59,8 @@ class GlnetProvider(QgsProcessingProvider):
         # table formats of zonal_stats. Imported here (numpy only), not at
         # module level, so listing the provider never needs glnet_core.
         try:
-            from ..glnet_core.vectorize import DRIVERS
-            from ..glnet_core.zonal_stats import OUTPUT_FORMATS
+            from ..glnet_core.products.vectorize import DRIVERS
+            from ..glnet_core.products.zonal_stats import OUTPUT_FORMATS
         except ImportError:
             return super().supportedOutputVectorLayerExtensions()
         extensions = [ext.lstrip(".") for exts in DRIVERS.values() for ext in exts]

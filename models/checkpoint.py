@@ -24,9 +24,9 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 
-from ..glnet_core.classes import ClassTable
+from ..glnet_core.formats.classes import ClassTable
 from ..glnet_core.errors import CheckpointError
-from ..glnet_core.preprocess import Normalisation
+from ..glnet_core.engine.preprocess import Normalisation
 from .config import GLNetConfig
 from .glnet import GLNet
 

@@ -39,9 +39,9 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..glnet_core.classes import NODATA, ClassTable
+from ..glnet_core.formats.classes import NODATA, ClassTable
 from ..glnet_core.errors import GlnetError, InputError
-from ..glnet_core.preprocess import Normalisation, prepare_window
+from ..glnet_core.engine.preprocess import Normalisation, prepare_window
 from .config import GLNetConfig
 
 __all__ = [
@@ -595,7 +595,7 @@ def make_sample(
 ) -> TrainSample:
     """Training sample of one ``(H, W, C)`` window and its ``(H, W)`` labels.
 
-    The global image comes from :func:`glnet.glnet_core.preprocess.prepare_window`
+    The global image comes from :func:`glnet.glnet_core.engine.preprocess.prepare_window`
     (exactly the inference pre-processing); the labels are padded with 255
     where the window is padded and resized (nearest) for the global loss.
     """

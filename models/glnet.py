@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..glnet_core.tiling import PatchBox, feature_box, patch_layout
+from ..glnet_core.engine.tiling import PatchBox, feature_box, patch_layout
 from .config import GLNetConfig
 from .fpn import BranchOutput, FPNHead, SharedFeatures, bilinear
 from .resnet import ResNet
@@ -127,7 +127,7 @@ class GLNet(nn.Module):
         ----------
         image_g:
             ``(1, C, size_g, size_g)``: the window resized (see
-            :mod:`glnet.glnet_core.resample`) and normalised.
+            :mod:`glnet.glnet_core.engine.resample`) and normalised.
         window:
             ``(1, C, H, W)`` normalised window, ``H, W >= size_p`` (pad smaller
             windows first).

@@ -13,7 +13,7 @@ from typing import Tuple
 import numpy as np
 import torch
 
-from ..glnet_core.preprocess import Normalisation, prepare_window
+from ..glnet_core.engine.preprocess import Normalisation, prepare_window
 from .glnet import GLNet
 
 __all__ = ["predict_window"]

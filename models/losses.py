@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..glnet_core.classes import NODATA
+from ..glnet_core.formats.classes import NODATA
 from .fpn import bilinear
 
 __all__ = ["focal_loss", "feature_regularisation"]

@@ -19,7 +19,7 @@ an image go through in sub-batches whose losses are added up (their gradients
 accumulate), as the published code does. Adam with L2 weight decay and the
 poly schedule ``lr * (1 - iteration / max_iteration) ** 0.9``.
 
-The entry point is :func:`train`; :mod:`glnet.models.train_command` is its
+The entry point is :func:`train`; :mod:`glnet.glnet_core.cli.train` is its
 command line. The building blocks (:func:`set_trainable`,
 :func:`batch_backward`, :func:`evaluate`) are public so tests and notebooks
 can drive a single step.
@@ -41,10 +41,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..glnet_core.classes import NODATA, ClassTable
+from ..glnet_core.formats.classes import NODATA, ClassTable
 from ..glnet_core.errors import GlnetError, InputError
-from ..glnet_core.preprocess import Normalisation, prepare_window
-from ..glnet_core.tiling import PatchBox, patch_layout
+from ..glnet_core.engine.preprocess import Normalisation, prepare_window
+from ..glnet_core.engine.tiling import PatchBox, patch_layout
 from .checkpoint import Checkpoint, save_checkpoint
 from .data import (
     EpochSampler,
@@ -61,7 +61,7 @@ from .fpn import SharedFeatures
 from .glnet import GLNet, LocalMerger, crop_boxes, crop_shared
 from .inference import predict_window
 from .losses import feature_regularisation, focal_loss
-from ..glnet_core.progress import ProgressBar
+from ..glnet_core.cli.progress_bar import ProgressBar
 
 __all__ = [
     "STAGES",

@@ -103,7 +103,7 @@ def glnet_model() -> Callable[..., "object"]:
 @pytest.fixture
 def cli_error(capsys) -> Callable[[list], str]:
     """Run ``glnet`` in-process with ``argv``; assert one ``glnet: error:`` line and exit 2; return the line."""
-    from glnet.glnet_core.cli import main
+    from glnet.glnet_core.cli.main import main
 
     def run(argv) -> str:
         status = main(argv)

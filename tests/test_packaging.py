@@ -16,7 +16,8 @@ def test_wheel_contains_runtime_data(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     (wheel,) = tmp_path.glob("glnet-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ["glnet/metadata.txt", "glnet/glnet_core/manifest.schema.json", "glnet/glnet_core/segment.py",
+    for needed in ["glnet/metadata.txt", "glnet/glnet_core/engine/manifest.schema.json", "glnet/glnet_core/engine/segment.py",
+                   "glnet/glnet_core/samples/data/demo-lite.glnet/manifest.json", "glnet/glnet_core/samples/data/sample-scene.tif",
                    "glnet/models/glnet.py", "glnet/export/onnx_export.py", "glnet/glnet_plugin/__init__.py",
                    "glnet/glnet_plugin/algorithms/segment.py", "glnet/glnet_plugin/icon.svg", "glnet/i18n/glnet_de.qm"]:
         assert needed in names, needed
@@ -27,8 +28,8 @@ def test_every_subpackage_is_listed():
     """pyproject.toml lists packages explicitly; a forgotten sub-package would be missing from installs."""
     import re
 
-    # tomllib is Python 3.11+; the one line is simple enough to read directly.
-    line = re.search(r"^packages = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    # tomllib is Python 3.11+; the one list is simple enough to read directly.
+    line = re.search(r"^packages = \[(.*?)\]$", (ROOT / "pyproject.toml").read_text(), re.M | re.S).group(1)
     listed = set(re.findall(r'"([^"]+)"', line))
     found = {"glnet"}
     for init in ROOT.rglob("__init__.py"):

@@ -99,7 +99,7 @@ def core_callbacks(feedback: QgsProcessingFeedback) -> Any:
     log lines to the log, and ``feedback.isCanceled()`` is polled as the
     cancellation hook (glnet_core checks it after every patch).
     """
-    from ...glnet_core.segment import Callbacks
+    from ...glnet_core.engine.segment import Callbacks
 
     last_window = [-1]
 

@@ -107,7 +107,7 @@ class EvaluateAlgorithm(GlnetAlgorithm):
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        from ...glnet_core.evaluate import check_json_output, evaluate, format_report, write_json
+        from ...glnet_core.products.evaluate import check_json_output, evaluate, format_report, write_json
 
         pred = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Predicted land-cover mask"))
         ref_layer = self.parameterAsLayer(parameters, self.REFERENCE, context)

@@ -59,8 +59,8 @@ class ModelInfoAlgorithm(GlnetAlgorithm):
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        from ...glnet_core.bundle import load_bundle
-        from ...glnet_core.info_command import format_summary
+        from ...glnet_core.engine.bundle import load_bundle
+        from ...glnet_core.cli.info import format_summary
 
         bundle = load_bundle(self.parameterAsFile(parameters, self.MODEL, context))
         summary = format_summary(bundle)

@@ -129,8 +129,8 @@ class SegmentAlgorithm(GlnetAlgorithm):
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        from ...glnet_core.segment import SegmentOptions, segment
-        from ...glnet_core.vectorize import class_styles, mask_class_info
+        from ...glnet_core.engine.segment import SegmentOptions, segment
+        from ...glnet_core.products.vectorize import class_styles, mask_class_info
 
         source = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Input raster"))
         model = self.parameterAsFile(parameters, self.MODEL, context)

@@ -79,8 +79,8 @@ class VectorizeAlgorithm(GlnetAlgorithm):
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        from ...glnet_core.bundle import load_bundle
-        from ...glnet_core.vectorize import vectorize
+        from ...glnet_core.engine.bundle import load_bundle
+        from ...glnet_core.products.vectorize import vectorize
 
         mask = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Land-cover mask"))
         model = self.parameterAsFile(parameters, self.MODEL, context)

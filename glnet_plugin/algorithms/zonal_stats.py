@@ -72,7 +72,7 @@ class ZonalStatsAlgorithm(GlnetAlgorithm):
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        from ...glnet_core.zonal_stats import check_output, write_stats, zonal_stats
+        from ...glnet_core.products.zonal_stats import check_output, write_stats, zonal_stats
 
         mask = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Land-cover mask"))
         field = self.parameterAsString(parameters, self.ZONE_FIELD, context)

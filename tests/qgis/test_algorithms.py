@@ -349,7 +349,7 @@ def test_g2l_mode_bands_and_device(qgis_app, tmp_path, ortho, tiny_bundle):
     import numpy as np
     import rasterio
 
-    from glnet.glnet_core.runtime import providers_for
+    from glnet.glnet_core.engine.runtime import providers_for
 
     base = {"INPUT": str(ortho), "MODEL": str(tiny_bundle), "MODE": "g2l"}
     _run("glnet:segment", dict(base, OUTPUT_MASK=str(tmp_path / "a.tif")))
@@ -400,8 +400,8 @@ def test_cancel_mid_run_leaves_nothing(qgis_app, tmp_path, ortho, tiny_bundle):
 def test_bad_inputs_give_glnet_cores_one_line_message(qgis_app, tmp_path, ortho, tiny_bundle):
     from qgis.core import QgsProcessingException
 
-    from glnet.glnet_core.bundle import load_bundle
-    from glnet.glnet_core.vectorize import vectorize
+    from glnet.glnet_core.engine.bundle import load_bundle
+    from glnet.glnet_core.products.vectorize import vectorize
 
     not_a_bundle = tmp_path / "model.zip"
     not_a_bundle.write_text("not a zip", encoding="utf-8")
@@ -468,7 +468,7 @@ def test_evaluate_against_raster_and_vector_references(qgis_app, segmented, tmp_
     import numpy as np
     import rasterio
 
-    from glnet.glnet_core.evaluate import evaluate
+    from glnet.glnet_core.products.evaluate import evaluate
 
     result = segmented["result"]
     with rasterio.open(result["OUTPUT_MASK"]) as src:
@@ -561,7 +561,7 @@ def test_cancelled_analysis_writes_nothing(qgis_app, segmented, tmp_path):
 def test_model_info_describes_the_bundle(qgis_app, tiny_bundle, tmp_path):
     from qgis.core import QgsProcessingException
 
-    from glnet.glnet_core.bundle import load_bundle
+    from glnet.glnet_core.engine.bundle import load_bundle
 
     fb = _feedback()
     info = _run("glnet:model_info", {"MODEL": str(tiny_bundle)}, fb)

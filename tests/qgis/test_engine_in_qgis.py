@@ -16,7 +16,7 @@ from glnet.glnet_plugin import dependencies
 
 
 def _cli(args) -> int:
-    from glnet.glnet_core.cli import main
+    from glnet.glnet_core.cli.main import main
 
     return main([str(a) for a in args])
 

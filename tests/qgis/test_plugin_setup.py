@@ -55,10 +55,12 @@ def test_zip_layout(plugin_zip):
     # QGIS's installer takes the folder of the first metadata.txt as the plugin name.
     assert sorted(n for n in names if n.endswith("metadata.txt")) == ["glnet/metadata.txt"]
     for required in ("glnet/__init__.py", "glnet/glnet_plugin/plugin.py", "glnet/glnet_plugin/provider.py",
-                     "glnet/glnet_core/segment.py", "glnet/glnet_core/manifest.schema.json"):
+                     "glnet/glnet_core/engine/segment.py", "glnet/glnet_core/engine/manifest.schema.json",
+                     "glnet/glnet_core/products/vectorize.py"):
         assert required in names
     assert any(n.startswith("glnet/i18n/") and n.endswith(".qm") for n in names)
-    for banned in ("tests/", "benchmarks/", "models/", "export/", ".venv/", "__pycache__", ".pyc", "Makefile"):
+    for banned in ("tests/", "benchmarks/", "models/", "export/", ".venv/", "__pycache__", ".pyc", "Makefile",
+                   "glnet_core/cli/", "glnet_core/samples/", ".onnx"):
         assert not any(banned in n for n in names), banned
     meta = configparser.ConfigParser()
     meta.read_string(zipfile.ZipFile(plugin_zip).read("glnet/metadata.txt").decode())

@@ -1,0 +1,77 @@
+"""``glnet demo``: the shipped GLNet demo model on the shipped sample scene.
+
+Imports neither onnxruntime nor Pillow at import time (see :mod:`glnet_core.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
+HELP = "segment the shipped sample scene with the shipped demo model (mask, polygons, preview, summary)"
+
+DESCRIPTION = """\
+Run the demo: segment the sample scene that ships with glnet
+(glnet_core/samples/data/sample-scene.tif, a synthetic scene from `glnet synth`) with the
+demo model bundle (glnet_core/samples/data/demo-lite.glnet: GLNet 'lite' trained on
+synthetic scenes, fp16), as `glnet segment --out-vector` does. Prints the
+windows, time, peak memory, polygon count and area per class, and writes to
+the output folder:
+
+  landcover.tif    class mask on the scene's grid (colours and class names embedded)
+  landcover.gpkg   polygons (QGIS style embedded)
+  preview.png      the scene, the scene with the classes overlaid, and a legend
+  summary.json     the figures printed
+
+Drag landcover.tif and landcover.gpkg into QGIS to see them styled. The demo
+model knows synthetic scenes only: for real imagery use the published
+DeepGlobe checkpoints (glnet import-original, glnet export) or train your own
+(glnet train). `make demo` runs this command after `make install`."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``glnet demo``."""
+    parser.add_argument("--out", default="demo-output", metavar="DIR",
+                        help="output folder, created if missing (default demo-output)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier demo run in --out")
+    parser.add_argument("--model", metavar="BUNDLE",
+                        help="model bundle to run instead of the shipped glnet_core/samples/data/demo-lite.glnet")
+    parser.add_argument("--scene", metavar="RASTER",
+                        help="raster to segment instead of the shipped glnet_core/samples/data/sample-scene.tif")
+    parser.add_argument("--mode", choices=("full", "g2l"), default="full",
+                        help="GLNet inference mode: full (default, with the local-to-global pass) or g2l")
+    parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar; the summary is still printed")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``glnet demo``; returns the exit status."""
+    from ..samples.demo import format_summary, qgis_instructions, run_demo
+    from ..errors import InputError
+    from .progress_bar import ProgressBar
+    from ..engine.segment import Callbacks, Progress
+
+    if args.threads is not None and args.threads < 1:
+        raise InputError("--threads must be at least 1")
+    bar: Optional[ProgressBar] = None
+
+    def progress(p: Progress) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            bar = ProgressBar(p.patches_total, "demo", sys.stderr)
+        bar.set(p.patches_done, f"window {min(p.windows_done + 1, p.windows_total)}/{p.windows_total}")
+
+    try:
+        result = run_demo(args.out, args.model, args.scene, overwrite=args.overwrite, mode=args.mode,
+                          threads=args.threads, callbacks=Callbacks(progress=progress))
+    finally:
+        if bar is not None:
+            bar.close()
+    print(format_summary(result))
+    print(qgis_instructions(result))
+    return 0

@@ -1,0 +1,401 @@
+"""The ``glnet train`` command: arguments and the run.
+
+The command line registers it with::
+
+    from glnet.glnet_core.cli import train as train_command
+    sub = subparsers.add_parser("train", help=train_command.HELP, description=train_command.DESCRIPTION)
+    train_command.add_arguments(sub)
+    ...
+    return train_command.run(args)
+
+This module imports neither torch nor the model at import time (only inside
+:func:`run`), so ``glnet --help`` works without torch installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..errors import InputError
+
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
+HELP = "train a GLNet (the three published stages) on image/mask pairs"
+
+DESCRIPTION = """\
+Train a GLNet in the three published stages:
+  global  the global branch on downsampled windows;
+  g2l     the local branch and the aggregation, global branch frozen;
+  l2g     the local-to-global branch and its aggregation, global and local
+          branches frozen;
+  all     the three in order (the default).
+
+Defaults are the published recipe: focal loss (gamma 3), Adam with weight
+decay 5e-4, poly learning-rate schedule, 120 / 50 / 120 epochs, lr 5e-5 /
+2e-5 / 5e-5, 6 images per batch, 6 patches per sub-batch.
+
+Each training image is one window. An image larger than the configuration's
+window (2448 px for 'paper', 1024 for 'lite', 512 for 'tiny', or --window) is
+cut to a random window-sized crop, a new one every epoch. The checkpoint --out is
+rewritten after every epoch, so an interrupted run continues with --resume."""
+
+STAGE_CHOICES = ("global", "g2l", "l2g", "all")
+CONFIG_CHOICES = ("tiny", "lite", "paper")
+LAYOUT_CHOICES = ("auto", "deepglobe", "inria", "pairs")
+
+#: Options that fix what a run computes; a resumed run takes them from the checkpoint.
+_TRAINING_OPTIONS = (
+    ("stage", "--stage"),
+    ("epochs", "--epochs"),
+    ("lr", "--lr"),
+    ("batch_size", "--batch-size"),
+    ("sub_batch", "--sub-batch"),
+    ("weight_decay", "--weight-decay"),
+    ("fmreg", "--fmreg"),
+    ("gamma", "--gamma"),
+    ("seed", "--seed"),
+    ("no_augment", "--no-augment"),
+    ("no_amp", "--no-amp"),
+)
+
+
+def _int_list(text: str) -> Tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or N,N,N (whole numbers), got {text!r}") from None
+    if len(values) not in (1, 3) or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected one or three positive numbers, got {text!r}")
+    return values
+
+
+def _float_list(text: str) -> Tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X or X,X,X (numbers), got {text!r}") from None
+    if len(values) not in (1, 3) or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected one or three positive numbers, got {text!r}")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``glnet train`` options to ``parser`` (every option has a help text)."""
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--data",
+        metavar="DIR",
+        help="training data folder: NNN_sat.jpg + NNN_mask.png (deepglobe), images/ + gt/ (inria), or "
+        "images/X.(tif|png|jpg) + masks/X.(tif|png). Each image is one training window; images larger than "
+        "the configuration's window are cut to a random window-sized crop every epoch. Required unless --resume",
+    )
+    data.add_argument(
+        "--val",
+        metavar="DIR",
+        help="validation data folder (same layouts); without it a deterministic --val-fraction of --data is held out",
+    )
+    data.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        metavar="F",
+        help="fraction of --data held out for validation when --val is not given (default 0.1; 0: no validation)",
+    )
+    data.add_argument(
+        "--classes",
+        metavar="SPEC",
+        help="class table: deepglobe, inria, a class count N, or a TABLE.json (default: the --init checkpoint's "
+        "classes, or the preset of a deepglobe / inria layout)",
+    )
+    data.add_argument(
+        "--layout",
+        choices=LAYOUT_CHOICES,
+        default=None,
+        help="folder layout of --data and --val (default auto: detected from the folder)",
+    )
+
+    model = parser.add_argument_group("model")
+    start = model.add_mutually_exclusive_group()
+    start.add_argument(
+        "--init",
+        metavar="CKPT",
+        help="start from this glnet checkpoint (e.g. from `glnet init-model`, or a previous stage's --out)",
+    )
+    start.add_argument(
+        "--config",
+        choices=CONFIG_CHOICES,
+        help="start from random weights of this configuration (tiny: tests; lite: CPU-sized; paper: published)",
+    )
+    model.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="with --config: the side of the window the global branch sees, instead of the configuration's "
+        "(paper 2448, lite 1024, tiny 512); stored in the checkpoint and used by export and segment. "
+        "--window equal to the patch size (256 for lite) gives a context-free single-branch model",
+    )
+    model.add_argument(
+        "--out",
+        required=True,
+        metavar="CKPT",
+        help="output checkpoint (config, classes, weights, provenance), rewritten after every epoch",
+    )
+    model.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    model.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run saved in --out (stage, epoch, optimiser, schedule and seeds come from "
+        "it, so the result equals an uninterrupted run); training options may not be given again",
+    )
+
+    training = parser.add_argument_group("training (defaults: the published recipe)")
+    training.add_argument(
+        "--stage",
+        choices=STAGE_CHOICES,
+        default=None,
+        help="stage(s) to train: global, g2l (global-to-local), l2g (local-to-global) or all three in order "
+        "(default all)",
+    )
+    training.add_argument(
+        "--epochs",
+        type=_int_list,
+        default=None,
+        metavar="N[,N,N]",
+        help="epochs per stage: one value for every stage, or three for global,g2l,l2g with --stage all "
+        "(default 120,50,120)",
+    )
+    training.add_argument(
+        "--lr",
+        type=_float_list,
+        default=None,
+        metavar="X[,X,X]",
+        help="base learning rate (Adam, poly schedule lr*(1-iter/max_iter)^0.9): one value, or three for "
+        "global,g2l,l2g (default 5e-5,2e-5,5e-5)",
+    )
+    training.add_argument("--batch-size", type=int, default=None, metavar="N", help="images per optimiser step (default 6)")
+    training.add_argument(
+        "--sub-batch", type=int, default=None, metavar="N", help="patches per local-branch pass, also in validation (default 6)"
+    )
+    training.add_argument("--weight-decay", type=float, default=None, metavar="X", help="Adam weight decay (default 5e-4)")
+    training.add_argument(
+        "--fmreg",
+        type=float,
+        default=None,
+        metavar="X",
+        help="weight of the stage-2 feature-map regularisation MSE(local ps3, global ps3) (default 0.15)",
+    )
+    training.add_argument("--gamma", type=float, default=None, metavar="X", help="focal loss exponent (default 3)")
+    training.add_argument(
+        "--seed", type=int, default=None, metavar="N", help="seed of initialisation, crops, augmentation and order (default 0)"
+    )
+    training.add_argument(
+        "--no-augment",
+        action="store_true",
+        default=None,
+        help="no random flips / 90-degree rotations of the training windows",
+    )
+    training.add_argument(
+        "--no-amp", action="store_true", default=None, help="no mixed precision on CUDA (full float32)"
+    )
+
+    run_group = parser.add_argument_group("running")
+    run_group.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where to train: auto (CUDA with mixed precision when available, else CPU), cpu or cuda",
+    )
+    run_group.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="data loading processes (default 0: in the main process)"
+    )
+    run_group.add_argument(
+        "--quiet", action="store_true", help="no progress bar and no per-epoch lines (errors still print)"
+    )
+
+
+def _config_with_window(config, window: Optional[int]):
+    """``config`` with its window side replaced by ``window`` (None: unchanged).
+
+    Raises
+    ------
+    InputError
+        If ``window`` is smaller than the configuration's patch or global
+        image size: such a window would only be padded up to a patch.
+    """
+    if window is None:
+        return config
+    smallest = max(config.size_p, config.size_g)
+    if window < smallest:
+        raise InputError(f"--window {window} is smaller than the {config.name} patch size ({smallest} px); use at least {smallest}")
+    return dataclasses.replace(config, window=int(window))
+
+
+def _given(args: argparse.Namespace, name: str) -> bool:
+    return getattr(args, name, None) is not None
+
+
+def _options(args: argparse.Namespace):
+    from ...models.training import TrainOptions
+
+    defaults = TrainOptions()
+    pick = lambda name, default: getattr(args, name) if _given(args, name) else default  # noqa: E731
+    return TrainOptions(
+        stage=pick("stage", defaults.stage),
+        epochs=pick("epochs", None),
+        lr=pick("lr", None),
+        batch_size=pick("batch_size", defaults.batch_size),
+        sub_batch=pick("sub_batch", defaults.sub_batch),
+        weight_decay=pick("weight_decay", defaults.weight_decay),
+        fmreg=pick("fmreg", defaults.fmreg),
+        gamma=pick("gamma", defaults.gamma),
+        seed=pick("seed", defaults.seed),
+        workers=args.workers,
+        augment=not bool(args.no_augment),
+        device=args.device,
+        amp=not bool(args.no_amp),
+        quiet=bool(args.quiet),
+    )
+
+
+def _resolution(pairs: Sequence[Any]) -> Optional[float]:
+    """Median ground pixel size of the training images, when every one has one."""
+    from ...models.data import pixel_size_m
+
+    sizes = [pixel_size_m(p.image) for p in pairs]
+    if not sizes or any(s is None for s in sizes):
+        return None
+    sizes.sort()
+    return float(sizes[len(sizes) // 2])
+
+
+def _same_classes(a, b) -> bool:
+    return a.classes == b.classes
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``glnet train`` with parsed arguments.
+
+    Returns
+    -------
+    int
+        0 on success.
+
+    Raises
+    ------
+    GlnetError
+        (:class:`InputError`, :class:`CheckpointError`, :class:`ClassTableError`)
+        with a one-line message for anything the user can fix.
+    KeyboardInterrupt
+        Re-raised after printing how to continue the run (``--resume``).
+    """
+    import torch
+
+    from ..formats.classes import load_class_table
+    from ...models.checkpoint import Checkpoint, load_checkpoint
+    from ...models.config import get_config
+    from ...models.data import default_class_spec, find_pairs, split_validation
+    from ...models.glnet import GLNet
+    from ...models.training import train
+
+    out = Path(args.out)
+    options = _options(args)
+    stored: Dict[str, Any] = {}
+    if args.window is not None and not args.config:
+        # With --init or --resume the architecture, window included, is the checkpoint's.
+        raise InputError("--window sets the window of a new model: use it with --config, not with --init or --resume")
+    if args.resume:
+        if args.init or args.config:
+            raise InputError("--resume continues the run saved in --out; do not give --init or --config")
+        given = [flag for name, flag in _TRAINING_OPTIONS if _given(args, name)]
+        if given:
+            raise InputError(f"--resume takes the training options from {out}; drop {', '.join(given)}")
+        if not out.is_file():
+            raise InputError(f"--resume: {out} does not exist")
+        start = load_checkpoint(out)
+        if not start.train_state:
+            raise InputError(f"--resume: {out} holds a finished run; to train it further use --init {out} and a new --out")
+        stored = dict(start.provenance)
+    else:
+        if out.exists() and not args.overwrite:
+            raise InputError(f"{out} already exists; pass --overwrite to replace it or --resume to continue its run")
+        if not out.parent.is_dir():
+            raise InputError(f"output folder {out.parent} does not exist")
+        if not args.init and not args.config:
+            raise InputError("give a starting point: --init CKPT (e.g. from `glnet init-model`) or --config tiny|lite|paper")
+        options.validate()
+
+    data = args.data or stored.get("data")
+    if not data:
+        raise InputError("--data DIR is required")
+    layout = args.layout or stored.get("layout") or "auto"
+    val_dir = args.val or stored.get("val")
+    fraction = args.val_fraction if args.val_fraction is not None else stored.get("val_fraction", 0.1)
+
+    pairs = find_pairs(data, layout)
+    if val_dir:  # given now, or by the run being resumed
+        train_pairs, val_pairs = list(pairs), list(find_pairs(val_dir, layout))
+    else:
+        train_pairs, val_pairs = split_validation(pairs, float(fraction))
+
+    if not args.resume:
+        if args.init:
+            start = load_checkpoint(args.init)
+            if args.classes:
+                table = load_class_table(args.classes)
+                if not _same_classes(table, start.classes):
+                    raise InputError(
+                        f"--classes {args.classes} ({len(table)} classes) differs from the classes of {args.init} "
+                        f"({len(start.classes)}: {', '.join(start.classes.names)}); drop --classes or start with --config"
+                    )
+        else:
+            spec = args.classes or default_class_spec(pairs.layout)
+            if spec is None:
+                raise InputError("--classes is needed with --config for this layout (deepglobe, inria, a count N, or TABLE.json)")
+            table = load_class_table(spec)
+            torch.manual_seed(options.seed)
+            start = Checkpoint(GLNet(_config_with_window(get_config(args.config), args.window), len(table)), table)
+        resolution = _resolution(train_pairs)
+        if resolution is not None:
+            start.resolution_m = resolution
+
+    provenance = {
+        "data": str(Path(data).resolve()),
+        "layout": pairs.layout,
+        "val": str(Path(val_dir).resolve()) if val_dir else None,
+        "val_fraction": None if val_dir else float(fraction),
+        "train_images": len(train_pairs),
+        "val_images": len(val_pairs),
+        "init": stored.get("init") if args.resume else (str(Path(args.init).resolve()) if args.init else f"random {args.config}"),
+    }
+    if not options.quiet:
+        note = f"{len(train_pairs)} training and {len(val_pairs)} validation images ({pairs.layout} layout)"
+        if pairs.skipped:
+            note += f"; {len(pairs.skipped)} images without a mask skipped"
+        print(note, file=sys.stderr)
+    written: List[int] = []
+    try:
+        result = train(
+            start,
+            train_pairs,
+            val_pairs,
+            options,
+            out=out,
+            resume=args.resume,
+            provenance=provenance,
+            on_epoch_end=lambda report: written.append(report.epoch),
+        )
+    except KeyboardInterrupt:
+        # Say how to continue, then let the command line report the interrupt.
+        if written or args.resume:
+            print(f"{out} holds the last finished epoch: continue with `glnet train --resume --out {out}`", file=sys.stderr)
+        raise
+    if not options.quiet:
+        finals = result.provenance.get("final_val_miou", {})
+        text = ", ".join(f"{s} {v:.4f}" if v is not None else f"{s} -" for s, v in finals.items())
+        print(f"wrote {out} (validation mIoU: {text})")
+    return 0

@@ -1,0 +1,771 @@
+"""Windowed, bounded-memory reading of any GDAL raster for the inference engine.
+
+:func:`open_raster` opens a raster, checks it once up front (readable,
+non-empty, not truncated, the right number of bands) and returns a
+:class:`RasterInput`. Its :meth:`RasterInput.read` returns one window at a
+time as an 8-bit ``(h, w, C)`` image plus a validity mask, so a raster of any
+size is processed with memory bounded by the window size.
+
+What the model sees
+-------------------
+- **Bands**: ``bands`` (1-based, in model order, repeats allowed, e.g.
+  ``(1, 1, 1)`` for a grey image) or, by default, all bands when the raster
+  has exactly as many bands as the model, or the first ``model_bands`` when
+  one more band follows that GDAL marks as alpha.
+- **8 bits**: 8-bit data are passed unchanged. Other types (16-bit, 32-bit,
+  float) are mapped per band linearly from a range ``(lo, hi)`` to 0..255
+  (clipped, rounded half up). The range is the same for every window, so
+  windows agree where they meet: either ``input_range`` for every band, or,
+  by default, the 2nd and 98th percentiles of each band's valid pixels in a
+  sample read at open time (:attr:`RasterInput.input_range_per_band`): a
+  decimated read of the whole raster, at most 1024 px on the long side, for
+  rasters with overviews or up to 10^8 pixels; a grid of 32 x 32 small
+  windows for larger ones, which a decimated read would decode entirely. An
+  explicit ``input_range`` is applied to 8-bit data too (a contrast stretch
+  the user asked for).
+- **Validity** (:attr:`RasterInput.nodata_source`), first rule that applies:
+
+  ``"alpha"``: a band with colour interpretation alpha exists; pixels whose
+  alpha is 0 are invalid (also when ``bands`` does not include the alpha band).
+  ``"nodata"``: a nodata value is set; pixels where every chosen band that has
+  a nodata value equals it are invalid.
+  ``"mask"``: GDAL reports a per-dataset mask (an internal ``.msk`` mask or an
+  external ``.tif.msk`` file); pixels where it is 0 are invalid.
+  ``"none"``: every pixel is valid.
+
+  In floating-point rasters, pixels where a chosen band is NaN or infinite are
+  invalid in every case (the network cannot take them).
+- **Outside the raster**: reads are boundless; pixels outside are 0 and
+  invalid. Inside, the image values of invalid pixels are whatever the data
+  hold (exact reads) or 0 / their valid neighbours' (resampled reads): use
+  ``valid``, not the image, to tell them apart.
+
+Resampling
+----------
+``read(..., out_shape=(h, w))`` samples the window, whose offsets and size may
+be fractional, onto an ``h x w`` grid with Pillow's bilinear filter (a triangle
+whose support widens with the reduction factor, so downsampling is
+antialiased), generalised to fractional windows: for an integer window resized
+to its own size it is the identity, and for a whole raster it is
+:func:`glnet_core.resample.resize_float`. Invalid and outside pixels get zero
+weight, so nodata does not bleed into valid pixels; an output pixel is valid
+where at least half of its filter weight falls on valid pixels. The resampling
+is done here with numpy, not by GDAL, so that it does not depend on which
+overviews a file happens to have.
+
+Pixel size
+----------
+:attr:`RasterInput.ground_pixel_size_m` is the true ground size of one pixel
+at the raster centre, in metres along the ellipsoid (geodesic distance, with
+pyproj, between the centre pixel's edges). It includes the projection's scale
+factor: a Web Mercator (EPSG:3857) pixel of 1 "metre" at 60 degrees north is
+about 0.5 m on the ground; a UTM pixel differs from its nominal size by at
+most about 0.1 %.
+
+:attr:`RasterInput.pixel_size_m`, the one to compare with a model's
+resolution, is the nominal size (transform times the CRS's linear unit) for a
+projected CRS whose scale factor at the centre is within 1 %
+(:data:`NOMINAL_TOLERANCE`) of 1 (UTM, national grids: a "0.25 m" UTM raster
+is 0.25 m, so it runs at exactly half the resolution of a 0.5 m model), and
+the ground size otherwise (geographic CRSs, Web Mercator away from the
+equator). Without pyproj (it comes with geopandas, a dependency) both fall
+back to the nominal size times the CRS unit (projected; Web Mercator times
+cos(latitude)) or a spherical earth (geographic).
+
+Threads: a :class:`RasterInput` (like the GDAL dataset under it) must be used
+from one thread at a time.
+
+Compatible with rasterio 1.3+ and numpy 1.24+.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
+from rasterio.windows import Window
+
+from ..errors import InputError
+
+try:  # GDAL errors that rasterio does not wrap in RasterioError (same module in 1.3 and 1.4)
+    from rasterio._err import CPLE_BaseError
+except ImportError:  # pragma: no cover - a future rasterio without the private module
+    CPLE_BaseError = RasterioError  # type: ignore[misc,assignment]
+
+__all__ = [
+    "RasterInput",
+    "open_raster",
+    "ground_pixel_size",
+    "nominal_pixel_size",
+    "NOMINAL_TOLERANCE",
+    "PERCENTILES",
+    "SAMPLE_SIZE",
+    "SAMPLE_FULL_READ_PIXELS",
+    "SAMPLE_GRID",
+]
+
+#: Percentiles of the valid pixels that map to 0 and 255 for non-8-bit data.
+PERCENTILES = (2.0, 98.0)
+#: Long side, in pixels, of the decimated whole-raster read the percentiles come from.
+SAMPLE_SIZE = 1024
+#: Rasters up to this many pixels (or with overviews) are sampled by one decimated
+#: read; larger ones by SAMPLE_GRID x SAMPLE_GRID small windows (a decimated read
+#: decodes every block of the file: minutes for a 100 000 x 100 000 raster).
+SAMPLE_FULL_READ_PIXELS = 100_000_000
+SAMPLE_GRID = 32
+#: pixel_size_m is the nominal size when it is within this fraction of the ground size.
+NOMINAL_TOLERANCE = 0.01
+
+# Everything GDAL can raise through rasterio for a bad file. RasterioIOError is
+# listed on its own: in rasterio 1.3 it derives from OSError, not RasterioError.
+_GDAL_ERRORS = (RasterioError, RasterioIOError, CPLE_BaseError)
+# Source values per resampling chunk (per band): bounds the float32 work arrays
+# to a few tens of MB whatever the window and the reduction factor.
+_CHUNK_VALUES = 4_000_000
+# Values per float64 strip when mapping to 8 bits (8 MB).
+_MAP_CHUNK_VALUES = 1_000_000
+_BAND_NAMES = {3: ("red", "green", "blue")}
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence rasterio's NotGeoreferencedWarning (plain JPEG/PNG are fine inputs)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        yield
+
+
+def _cause(exc: BaseException) -> str:
+    """GDAL's own message for an error: rasterio often says only 'see previous exception'."""
+    messages = []
+    seen = set()
+    e: Optional[BaseException] = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        text = " ".join(str(e).split())
+        text = text.rstrip(".")
+        if text and "See previous exception" not in text and not any(text in m for m in messages):
+            messages.append(text)
+        e = e.__cause__ or e.__context__
+    return "; ".join(messages) or exc.__class__.__name__
+
+
+def _round_half_up(value: float) -> int:
+    return int(math.floor(value + 0.5))
+
+
+def _is_integer(value: float) -> bool:
+    return abs(value - round(value)) < 1e-9
+
+
+def ground_pixel_size(crs, transform: Affine, width: int, height: int) -> Optional[Tuple[float, float]]:
+    """Ground size in metres of one pixel (along a row, along a column) at the raster centre.
+
+    Parameters
+    ----------
+    crs:
+        The raster's :class:`rasterio.crs.CRS`, or None.
+    transform:
+        Its pixel-to-CRS affine transform.
+    width, height:
+        Its size in pixels (locates the centre).
+
+    Returns
+    -------
+    (x, y) or None:
+        Geodesic length on the CRS's ellipsoid of one pixel step along a row
+        (x) and along a column (y), measured across the centre pixel; None
+        without a CRS, or when the CRS has no known unit or ellipsoid.
+    """
+    if crs is None:
+        return None
+    # Written out rather than `transform * (x, y)`: affine 3 deprecates `*`, affine 2 lacks `@`.
+    a, b, c, d, e, f = (transform.a, transform.b, transform.c, transform.d, transform.e, transform.f)
+    cx = a * width / 2.0 + b * height / 2.0 + c
+    cy = d * width / 2.0 + e * height / 2.0 + f
+    # Half a pixel either side of the centre, along a row and along a column.
+    xs = [cx - a / 2, cx + a / 2, cx - b / 2, cx + b / 2]
+    ys = [cy - d / 2, cy + d / 2, cy - e / 2, cy + e / 2]
+    try:
+        import pyproj
+
+        pcrs = pyproj.CRS.from_wkt(crs.to_wkt())
+        geodetic = pcrs.geodetic_crs
+        if geodetic is None:
+            raise ValueError("no geodetic CRS")
+        lon, lat = pyproj.Transformer.from_crs(pcrs, geodetic, always_xy=True).transform(xs, ys)
+        geod = pcrs.get_geod()
+        if geod is None:
+            raise ValueError("no ellipsoid")
+        _, _, dist = geod.inv(lon[0::2], lat[0::2], lon[1::2], lat[1::2])
+        size = (float(dist[0]), float(dist[1]))
+        if all(math.isfinite(v) and v > 0 for v in size):
+            return size
+    except Exception:  # pyproj missing, or a CRS it cannot handle: fall back below
+        pass
+    col_step = math.hypot(a, d)
+    row_step = math.hypot(b, e)
+    if crs.is_geographic:
+        # Spherical earth (mean radius); degrees of longitude shrink with cos(latitude).
+        radius = 6371008.8
+        k = math.pi / 180.0 * radius
+        coslat = math.cos(math.radians(cy))
+        return (k * math.hypot(a * coslat, d), k * math.hypot(b * coslat, e))
+    unit = _linear_unit(crs)
+    if unit is None:
+        return None
+    scale = 1.0
+    try:
+        epsg = crs.to_epsg()
+    except Exception:
+        epsg = None
+    if epsg in (3857, 3785, 900913):
+        # Web Mercator (spherical): ground size is the nominal size times cos(latitude).
+        lat = 2.0 * math.atan(math.exp(cy / 6378137.0)) - math.pi / 2.0
+        scale = math.cos(lat)
+    return (col_step * unit * scale, row_step * unit * scale)
+
+
+def nominal_pixel_size(crs, transform: Affine) -> Optional[Tuple[float, float]]:
+    """Pixel size (along a row, along a column) in metres from the transform and the CRS's linear unit.
+
+    Returns None without a CRS, for a geographic CRS (degrees are no length),
+    or when the CRS's unit is unknown.
+    """
+    if crs is None or crs.is_geographic:
+        return None
+    unit = _linear_unit(crs)
+    if unit is None:
+        return None
+    return (math.hypot(transform.a, transform.d) * unit, math.hypot(transform.b, transform.e) * unit)
+
+
+def _linear_unit(crs) -> Optional[float]:
+    """Metres per CRS unit of a projected or local CRS, or None."""
+    try:
+        return float(crs.linear_units_factor[1])  # rasterio >= 1.3; raises for local CRSs
+    except Exception:
+        pass
+    try:  # local / engineering CRSs: pyproj knows the axis unit
+        import pyproj
+
+        axis = pyproj.CRS.from_wkt(crs.to_wkt()).axis_info[0]
+        if axis.unit_conversion_factor and axis.unit_name.lower() != "degree":
+            return float(axis.unit_conversion_factor)
+    except Exception:
+        pass
+    if str(getattr(crs, "linear_units", "")).lower() in ("metre", "meter", "m", "metres", "meters"):
+        return 1.0
+    return None
+
+
+def _axis_taps(offset: float, length: float, n_out: int, n_src: int):
+    """Pillow-style bilinear taps of ``n_out`` output pixels over source span ``[offset, offset + length)``.
+
+    Returns ``(index, weight_in, weight_all)``: ``index`` (n_out, T) absolute
+    source indexes clipped into the raster, ``weight_in`` the weights of taps
+    inside the raster (0 for taps outside), ``weight_all`` (n_out,) the total
+    weight including outside taps (the validity fraction's denominator).
+    """
+    scale = length / n_out
+    filterscale = max(scale, 1.0)
+    centres = offset + (np.arange(n_out, dtype=np.float64) + 0.5) * scale
+    taps = int(math.ceil(2 * filterscale)) + 2
+    first = np.floor(centres - filterscale - 0.5).astype(np.int64)
+    index = first[:, None] + np.arange(taps, dtype=np.int64)[None, :]
+    weight = np.maximum(0.0, 1.0 - np.abs(index + 0.5 - centres[:, None]) / filterscale)
+    weight_all = weight.sum(axis=1)
+    inside = (index >= 0) & (index < n_src)
+    weight_in = np.where(inside, weight, 0.0)
+    return np.clip(index, 0, n_src - 1), weight_in, weight_all
+
+
+class RasterInput:
+    """An open raster, read window by window as 8-bit images with a validity mask.
+
+    Create it with :func:`open_raster`. Use it as a context manager or call
+    :meth:`close`.
+
+    Attributes
+    ----------
+    path: the file name as given.
+    width, height: raster size in pixels.
+    crs: :class:`rasterio.crs.CRS` or None.
+    transform: pixel-to-CRS :class:`affine.Affine` (identity without georeferencing).
+    georeferenced: whether the raster has a CRS or a geotransform.
+    bands: 1-based source band indexes fed to the model, in model order.
+    band_count: number of bands in the source.
+    alpha_band: 1-based index of the alpha band, or None.
+    dtype: source data type name (``"uint8"``, ``"uint16"``, ...).
+    nodata_source: ``"alpha"``, ``"nodata"``, ``"mask"`` or ``"none"``.
+    nodata_values: per chosen band, its nodata value or None.
+    pixel_size_m: size (x, y) of a pixel in metres to compare with a model's resolution, or None
+        (nominal for projected CRSs with little scale distortion, else the ground size: see the module docstring).
+    ground_pixel_size_m: true ground size (x, y) of the centre pixel in metres, or None.
+    input_range_per_band: per chosen band the ``(lo, hi)`` mapped to 0..255, or None (8-bit data passed unchanged).
+    block_shape: (rows, cols) of the source's storage blocks (windows aligned to them read fastest).
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        model_bands: int,
+        bands: Optional[Sequence[int]] = None,
+        input_range: Optional[Tuple[float, float]] = None,
+        band_names: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Open and check ``path``; see :func:`open_raster`."""
+        self.path = os.fspath(path)
+        self._ds = None
+        if model_bands < 1:
+            raise ValueError(f"model_bands must be positive, got {model_bands}")
+        self._check_file()
+        try:
+            with _quiet():
+                self._ds = rasterio.open(self.path)
+        except _GDAL_ERRORS as exc:
+            text = _cause(exc)
+            if "not recognized" in text or "not recognised" in text:
+                raise InputError(f"{self.path} is not a raster GDAL can read") from None
+            raise InputError(f"GDAL cannot open {self.path}: {text}") from None
+        try:
+            self._setup(model_bands, bands, input_range, band_names)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening -----------------------------------------------------------
+
+    def _check_file(self) -> None:
+        # GDAL virtual paths (/vsicurl/..., /vsizip/...) and URLs are not local files.
+        if self.path.startswith("/vsi") or "://" in self.path:
+            return
+        p = Path(self.path)
+        if not p.exists():
+            raise InputError(f"{self.path} does not exist")
+        if p.is_file() and p.stat().st_size == 0:
+            raise InputError(f"{self.path} is empty (0 bytes), not a raster")
+
+    def _setup(self, model_bands, bands, input_range, band_names) -> None:
+        ds = self._ds
+        with _quiet():
+            self.width = int(ds.width)
+            self.height = int(ds.height)
+            self.crs = ds.crs
+            self.transform = ds.transform
+        if self.width <= 0 or self.height <= 0 or ds.count <= 0:
+            raise InputError(f"{self.path} is empty ({self.width} x {self.height} pixels, {ds.count} bands)")
+        self.georeferenced = self.crs is not None or not self.transform.is_identity
+        self.band_count = int(ds.count)
+
+        alpha = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
+        self.alpha_band: Optional[int] = alpha[0] if alpha else None
+        self.bands = self._choose_bands(model_bands, bands, band_names)
+        # Mixed band types are rare; read them all as the type numpy finds for them together.
+        self.dtype = str(np.result_type(*[np.dtype(ds.dtypes[b - 1]) for b in self.bands]))
+        if np.dtype(self.dtype).kind == "c":
+            raise InputError(f"{self.path} has complex-valued bands ({self.dtype}); convert them to a real type first")
+        self._float = np.dtype(self.dtype).kind == "f"
+
+        self.nodata_values: Tuple[Optional[float], ...] = tuple(ds.nodatavals[b - 1] for b in self.bands)
+        if self.alpha_band is not None:
+            self.nodata_source = "alpha"
+        elif any(v is not None for v in self.nodata_values):
+            self.nodata_source = "nodata"
+        elif any(MaskFlags.per_dataset in ds.mask_flag_enums[b - 1] for b in self.bands):
+            self.nodata_source = "mask"
+        else:
+            self.nodata_source = "none"
+        # Unique source bands to read (alpha too), and where each model band is among them.
+        wanted = list(dict.fromkeys(list(self.bands) + ([self.alpha_band] if self.nodata_source == "alpha" else [])))
+        self._read_indexes: List[int] = wanted
+        self._band_pos = [wanted.index(b) for b in self.bands]
+        self._alpha_pos = wanted.index(self.alpha_band) if self.nodata_source == "alpha" else None
+
+        try:
+            self.block_shape: Tuple[int, int] = tuple(int(v) for v in ds.block_shapes[self.bands[0] - 1])  # type: ignore[assignment]
+        except Exception:
+            self.block_shape = (1, self.width)
+        self.ground_pixel_size_m = ground_pixel_size(self.crs, self.transform, self.width, self.height)
+        nominal = nominal_pixel_size(self.crs, self.transform)
+        self.pixel_size_m = self.ground_pixel_size_m
+        if nominal is not None and (
+            self.ground_pixel_size_m is None
+            or all(abs(g / n - 1.0) <= NOMINAL_TOLERANCE for g, n in zip(self.ground_pixel_size_m, nominal))
+        ):
+            # The CRS's metres are ground metres to within NOMINAL_TOLERANCE: keep the
+            # round nominal size, so that a 0.25 m raster is exactly half a 0.5 m model's.
+            self.pixel_size_m = nominal
+
+        # Truncated or damaged files: GDAL opens them, reading fails. Read the first
+        # and the last pixel (their whole blocks are decoded) so that this shows now,
+        # not hours into a run. The last block is at the end of a GDAL-written file.
+        self._lo: Optional[np.ndarray] = None
+        self._scale: Optional[np.ndarray] = None
+        self.input_range_per_band: Optional[Tuple[Tuple[float, float], ...]] = None
+        self._read_source(Window(0, 0, 1, 1))
+        self._read_source(Window(self.width - 1, self.height - 1, 1, 1))
+
+        if input_range is not None:
+            lo, hi = (float(v) for v in input_range)
+            if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+                raise InputError(f"the input range must be two finite numbers LOW,HIGH with LOW < HIGH, got {lo:g},{hi:g}")
+            self._set_ranges([(lo, hi)] * len(self.bands))
+        elif self.dtype != "uint8":
+            self._set_ranges(self._percentile_ranges())
+
+    def _choose_bands(self, model_bands: int, bands: Optional[Sequence[int]], band_names) -> Tuple[int, ...]:
+        names = tuple(band_names) if band_names is not None else _BAND_NAMES.get(model_bands)
+        expects = f"the model expects {model_bands}" + (f" ({', '.join(names)})" if names else "")
+        count = self.band_count
+        if bands is not None:
+            chosen = tuple(bands)
+            if len(chosen) != model_bands:
+                raise InputError(
+                    f"{self.path}: --bands lists {len(chosen)} band(s), {expects}"
+                )
+            bad = [b for b in chosen if not isinstance(b, (int, np.integer)) or isinstance(b, bool) or not 1 <= b <= count]
+            if bad:
+                raise InputError(
+                    f"{self.path}: --bands {','.join(str(b) for b in chosen)} names band(s) "
+                    f"{','.join(str(b) for b in bad)}, but the raster has bands 1 to {count}"
+                )
+            return tuple(int(b) for b in chosen)
+        if count == model_bands:
+            return tuple(range(1, count + 1))
+        if count == model_bands + 1 and self.alpha_band == count:
+            return tuple(range(1, model_bands + 1))
+        example = ",".join(str(i) for i in range(1, model_bands + 1)) if count >= model_bands else ",".join(["1"] * model_bands)
+        raise InputError(
+            f"{self.path} has {count} band(s), {expects}: choose them with --bands, e.g. --bands {example}"
+        )
+
+    def _set_ranges(self, ranges: Sequence[Tuple[float, float]]) -> None:
+        self.input_range_per_band = tuple((float(lo), float(hi)) for lo, hi in ranges)
+        self._lo = np.array([lo for lo, _ in ranges], dtype=np.float64)
+        self._scale = np.array([255.0 / (hi - lo) for lo, hi in ranges], dtype=np.float64)
+
+    def _sample(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Values ``(C, n)`` and validity ``(n,)`` of about SAMPLE_SIZE**2 pixels spread over the raster.
+
+        A decimated whole-raster read (GDAL nearest neighbour) where that is
+        cheap: the file has overviews, or it is at most SAMPLE_FULL_READ_PIXELS
+        pixels. Otherwise a decimated read would decode every block of a huge
+        file, so a regular grid of SAMPLE_GRID x SAMPLE_GRID small windows is
+        read instead.
+        """
+        ds = self._check_open()
+        has_overviews = bool(ds.overviews(self.bands[0]))
+        if has_overviews or self.width * self.height <= SAMPLE_FULL_READ_PIXELS:
+            f = min(1.0, SAMPLE_SIZE / max(self.width, self.height))
+            shape = (max(1, _round_half_up(self.height * f)), max(1, _round_half_up(self.width * f)))
+            # Never holds more than the small output array.
+            data, valid = self._read_source(Window(0, 0, self.width, self.height), out_shape=shape)
+            return data.reshape(data.shape[0], -1), valid.reshape(-1)
+        side = max(1, SAMPLE_SIZE // SAMPLE_GRID)
+        parts, oks = [], []
+        for i in range(SAMPLE_GRID):
+            for j in range(SAMPLE_GRID):
+                # Window centres at (i + 0.5) / SAMPLE_GRID of the raster: spread evenly, away from the edges.
+                r = min(max(0, int((i + 0.5) * self.height / SAMPLE_GRID) - side // 2), self.height - 1)
+                c = min(max(0, int((j + 0.5) * self.width / SAMPLE_GRID) - side // 2), self.width - 1)
+                data, ok = self._read_source(Window(c, r, min(side, self.width - c), min(side, self.height - r)))
+                parts.append(data.reshape(data.shape[0], -1))
+                oks.append(ok.reshape(-1))
+        return np.concatenate(parts, axis=1), np.concatenate(oks)
+
+    def _percentile_ranges(self) -> List[Tuple[float, float]]:
+        """Per band, the PERCENTILES of the valid pixels of a sample of the raster (see :meth:`_sample`)."""
+        data, valid = self._sample()
+        ranges = []
+        for k in range(len(self.bands)):
+            values = data[k][valid]
+            if values.size == 0:
+                # Nothing valid in the sample: fall back to the type's range (integers) or 0..1.
+                dt = np.dtype(self.dtype)
+                lo, hi = (float(np.iinfo(dt).min), float(np.iinfo(dt).max)) if dt.kind in "iu" else (0.0, 1.0)
+            else:
+                lo, hi = (float(v) for v in np.percentile(values.astype(np.float64), PERCENTILES))
+                if not hi > lo:  # a constant band: anything above the constant is bright
+                    hi = lo + 1.0
+            ranges.append((lo, hi))
+        return ranges
+
+    # -- reading -----------------------------------------------------------
+
+    def _read_source(self, window: Window, out_shape: Optional[Tuple[int, int]] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """Raw values ``(C, h, w)`` in the source type and validity ``(h, w)`` of an in-raster window.
+
+        With ``out_shape``, GDAL decimates with nearest neighbour (percentile sample only).
+        Non-finite float values are set to 0 and marked invalid.
+        """
+        ds = self._check_open()
+        shape = None if out_shape is None else (len(self._read_indexes),) + tuple(out_shape)
+        try:
+            raw = ds.read(self._read_indexes, window=window, out_shape=shape, resampling=Resampling.nearest)
+            mask = None
+            if self.nodata_source == "mask":
+                mshape = None if out_shape is None else tuple(out_shape)
+                mask = ds.read_masks(self.bands[0], window=window, out_shape=mshape, resampling=Resampling.nearest)
+        except _GDAL_ERRORS as exc:
+            raise InputError(
+                f"{self.path} is damaged or truncated: reading rows {window.row_off:g} to "
+                f"{window.row_off + window.height:g}, columns {window.col_off:g} to "
+                f"{window.col_off + window.width:g} failed ({_cause(exc)})"
+            ) from None
+        # A view, not a copy, in the usual case (model bands first, in order).
+        n = len(self.bands)
+        data = raw[:n] if self._band_pos == list(range(n)) else raw[self._band_pos]
+        if data.dtype != np.dtype(self.dtype):
+            data = data.astype(self.dtype)
+        h, w = data.shape[1:]
+        if self.nodata_source == "alpha":
+            valid = raw[self._alpha_pos] != 0
+        elif self.nodata_source == "nodata":
+            hit = None
+            for k, nd in enumerate(self.nodata_values):
+                if nd is None:
+                    continue
+                eq = self._equals(data[k], nd)
+                hit = eq if hit is None else (hit & eq)
+            valid = ~hit if hit is not None else np.ones((h, w), dtype=bool)
+        elif self.nodata_source == "mask":
+            valid = mask != 0
+        else:
+            valid = np.ones((h, w), dtype=bool)
+        if self._float:
+            finite = np.isfinite(data).all(axis=0)
+            if not finite.all():
+                valid = valid & finite
+                data = np.where(np.isfinite(data), data, 0).astype(data.dtype)
+        return data, valid
+
+    @staticmethod
+    def _equals(band: np.ndarray, nodata: float) -> np.ndarray:
+        """``band == nodata`` without numpy casting surprises (NaN, values the type cannot hold)."""
+        dt = band.dtype
+        if dt.kind == "f":
+            if math.isnan(nodata):
+                return np.isnan(band)
+            return band == dt.type(nodata)
+        info = np.iinfo(dt)
+        if float(nodata).is_integer() and info.min <= nodata <= info.max:
+            return band == dt.type(int(nodata))
+        return np.zeros(band.shape, dtype=bool)  # a nodata value this type cannot hold matches nothing
+
+    def _to_uint8(self, data: np.ndarray) -> np.ndarray:
+        """``(C, h, w)`` source values (or resampled floats) to an ``(h, w, C)`` uint8 image."""
+        c, h, w = data.shape
+        if self._lo is None and data.dtype == np.uint8:
+            return np.ascontiguousarray(data.transpose(1, 2, 0))
+        out = np.empty((h, w, c), dtype=np.uint8)
+        step = max(1, _MAP_CHUNK_VALUES // max(w, 1))
+        for k in range(c):
+            # float64 (exact for every integer type), a strip of rows at a time to bound memory.
+            for r in range(0, h, step):
+                x = data[k, r : r + step].astype(np.float64)
+                if self._lo is not None:
+                    x -= self._lo[k]
+                    x *= self._scale[k]
+                x += 0.5
+                np.floor(x, out=x)
+                np.clip(x, 0, 255, out=x)
+                out[r : r + step, :, k] = x
+        return out
+
+    def read(
+        self,
+        row_off: float,
+        col_off: float,
+        height: float,
+        width: float,
+        out_shape: Optional[Tuple[int, int]] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """One window as an 8-bit image and its validity.
+
+        Parameters
+        ----------
+        row_off, col_off:
+            Top-left corner of the window in raster pixels; fractional and
+            negative values are allowed.
+        height, width:
+            Window size in raster pixels (positive, fractional allowed); the
+            window may extend past the raster (boundless read).
+        out_shape:
+            ``(h, w)`` to resample the window to (see the module docstring).
+            Default: ``(round(height), round(width))``; an integer window is
+            then read as is, a fractional one resampled.
+
+        Returns
+        -------
+        (image, valid):
+            ``image`` ``(h, w, C)`` uint8 in model band order, 0 outside the
+            raster; ``valid`` ``(h, w)`` bool, False outside the raster and
+            where the data are nodata.
+
+        Raises
+        ------
+        InputError
+            If GDAL fails to read the data (damaged or truncated file).
+        ValueError
+            For a non-positive window or output size, or a closed raster.
+        """
+        self._check_open()
+        if not (height > 0 and width > 0):
+            raise ValueError(f"window size must be positive, got {height} x {width}")
+        if out_shape is None:
+            oh, ow = max(1, _round_half_up(height)), max(1, _round_half_up(width))
+        else:
+            oh, ow = (int(v) for v in out_shape)
+            if oh <= 0 or ow <= 0:
+                raise ValueError(f"out_shape must be positive, got {out_shape}")
+        if all(_is_integer(v) for v in (row_off, col_off)) and _is_integer(height) and _is_integer(width) \
+                and (oh, ow) == (round(height), round(width)):
+            return self._read_exact(int(round(row_off)), int(round(col_off)), oh, ow)
+        return self._read_resampled(float(row_off), float(col_off), float(height), float(width), oh, ow)
+
+    def _read_exact(self, row: int, col: int, h: int, w: int) -> Tuple[np.ndarray, np.ndarray]:
+        c = len(self.bands)
+        image = np.zeros((h, w, c), dtype=np.uint8)
+        valid = np.zeros((h, w), dtype=bool)
+        r0, r1 = max(row, 0), min(row + h, self.height)
+        c0, c1 = max(col, 0), min(col + w, self.width)
+        if r0 < r1 and c0 < c1:
+            # Read only the part inside the raster and pad ourselves: cheaper and
+            # more predictable than rasterio's boundless (VRT-based) reads.
+            data, ok = self._read_source(Window(c0, r0, c1 - c0, r1 - r0))
+            image[r0 - row : r1 - row, c0 - col : c1 - col] = self._to_uint8(data)
+            valid[r0 - row : r1 - row, c0 - col : c1 - col] = ok
+        return image, valid
+
+    def _read_resampled(
+        self, row: float, col: float, height: float, width: float, oh: int, ow: int
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        c = len(self.bands)
+        image = np.zeros((oh, ow, c), dtype=np.uint8)
+        valid = np.zeros((oh, ow), dtype=bool)
+        yi, yw, yall = _axis_taps(row, height, oh, self.height)
+        xi, xw, xall = _axis_taps(col, width, ow, self.width)
+        used_x = xw > 0
+        if not used_x.any() or not (yw > 0).any():
+            return image, valid  # entirely outside the raster
+        cmin, cmax = int(xi[used_x].min()), int(xi[used_x].max()) + 1
+        xi_local = (np.clip(xi, cmin, cmax - 1) - cmin).astype(np.intp)
+        xw32 = xw.astype(np.float32)
+        src_w = cmax - cmin
+        # Output rows per chunk: keep the source strip near _CHUNK_VALUES values per band.
+        rows_per_out = max(height / oh, 1.0) * 2 + 1
+        step = max(1, int(_CHUNK_VALUES / (src_w * rows_per_out)))
+        for i0 in range(0, oh, step):
+            i1 = min(oh, i0 + step)
+            wy = yw[i0:i1]
+            used_y = wy > 0
+            if not used_y.any():
+                continue
+            rmin, rmax = int(yi[i0:i1][used_y].min()), int(yi[i0:i1][used_y].max()) + 1
+            yi_local = (np.clip(yi[i0:i1], rmin, rmax - 1) - rmin).astype(np.intp)
+            wy32 = wy.astype(np.float32)
+            data, ok = self._read_source(Window(cmin, rmin, src_w, rmax - rmin))
+            v = ok.astype(np.float32)
+            # Vertical pass, validity-weighted: A = sum_t wy * v * x, B = sum_t wy * v.
+            b_rows = np.zeros((i1 - i0, src_w), dtype=np.float32)
+            for t in range(yi_local.shape[1]):
+                b_rows += wy32[:, t : t + 1] * v[yi_local[:, t]]
+            den = np.zeros((i1 - i0, ow), dtype=np.float32)
+            for t in range(xi_local.shape[1]):
+                den += xw32[None, :, t] * b_rows[:, xi_local[:, t]]
+            values = np.zeros((c, i1 - i0, ow), dtype=np.float32)
+            for k in range(c):
+                xv = data[k].astype(np.float32) * v
+                a_rows = np.zeros((i1 - i0, src_w), dtype=np.float32)
+                for t in range(yi_local.shape[1]):
+                    a_rows += wy32[:, t : t + 1] * xv[yi_local[:, t]]
+                num = np.zeros((i1 - i0, ow), dtype=np.float32)
+                for t in range(xi_local.shape[1]):
+                    num += xw32[None, :, t] * a_rows[:, xi_local[:, t]]
+                values[k] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+            image[i0:i1] = self._to_uint8(values)
+            # Valid where at least half of the filter's weight (outside taps included) is on valid pixels.
+            total = (yall[i0:i1, None] * xall[None, :]).astype(np.float32)
+            valid[i0:i1] = den >= 0.5 * total - 1e-6
+        return image, valid
+
+    # -- life cycle --------------------------------------------------------
+
+    def _check_open(self):
+        if self._ds is None:
+            raise ValueError(f"{self.path} is closed")
+        return self._ds
+
+    def close(self) -> None:
+        """Release the GDAL dataset; further reads raise ValueError. Safe to call twice."""
+        ds, self._ds = self._ds, None
+        if ds is not None:
+            ds.close()
+
+    def __enter__(self) -> "RasterInput":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        """A one-line summary for logs: size, bands, type, validity source, pixel size."""
+        size = "unknown pixel size" if self.pixel_size_m is None else f"{self.pixel_size_m[0]:.4g} x {self.pixel_size_m[1]:.4g} m pixels"
+        return (
+            f"{self.path}: {self.width} x {self.height} px, bands {','.join(map(str, self.bands))} of {self.band_count} "
+            f"({self.dtype}), validity from {self.nodata_source}, {size}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<RasterInput {self.describe()}>"
+
+
+def open_raster(
+    path: PathLike,
+    model_bands: int,
+    bands: Optional[Sequence[int]] = None,
+    input_range: Optional[Tuple[float, float]] = None,
+    band_names: Optional[Sequence[str]] = None,
+) -> RasterInput:
+    """Open a raster for windowed inference, checking it up front.
+
+    Parameters
+    ----------
+    path:
+        Any raster GDAL reads (GeoTIFF, COG, JPEG, PNG, VRT, ``/vsi...`` paths).
+    model_bands:
+        Number of bands the model takes.
+    bands:
+        1-based source bands in model order (repeats allowed); default: see
+        the module docstring.
+    input_range:
+        ``(lo, hi)`` mapped linearly to 0..255 for every band; default: 8-bit
+        data unchanged, other types from per-band percentiles.
+    band_names:
+        Names of the model's bands for error messages (default ``red, green,
+        blue`` for 3 bands).
+
+    Returns
+    -------
+    RasterInput
+
+    Raises
+    ------
+    InputError
+        One line naming the file and the cause: the file is missing, empty,
+        not a raster, damaged or truncated, has the wrong number of bands, or
+        ``bands`` / ``input_range`` are invalid.
+    """
+    return RasterInput(path, model_bands, bands=bands, input_range=input_range, band_names=band_names)
