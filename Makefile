@@ -44,13 +44,14 @@ QGIS_DEPS_TOOL := PYTHONPATH=$(QGIS_PROFILE)/python/plugins $(QGIS_PYTHON) -m gl
 # The plugin archive `make plugin-zip` writes.
 PLUGIN_ZIP := dist/glnet.zip
 
-.PHONY: help install demo test test-python test-qgis venv-prerequisites qgis-setup qgis-packages plugin-zip translations clean distclean
+.PHONY: help install demo lint test test-python test-qgis venv-prerequisites qgis-setup qgis-packages plugin-zip translations clean distclean
 
 help:
 	@echo "make install    create $(VENV)/ and install glnet with the cpu, train and test extras"
 	@echo "make demo       install, then segment the shipped sample scene with the shipped demo model"
 	@echo "                (summary, mask, polygons and preview in $(DEMO_OUT)/)"
-	@echo "make test       set up everything the tests need, then run the whole test suite"
+	@echo "make lint       ruff (pyflakes, pycodestyle errors, import order, bugbear) and mypy over the package"
+	@echo "make test       set up everything the tests need, then make lint and the whole test suite"
 	@echo "make qgis-setup install QGIS 3.22 (apt, when missing) and the plugin's dependencies, link this"
 	@echo "                checkout as QGIS plugin glnet and enable it (idempotent)"
 	@echo "make plugin-zip $(PLUGIN_ZIP) for QGIS's Plugins > Install from ZIP"
@@ -84,8 +85,15 @@ venv-prerequisites:
 # pytest's own exit status reaches make unchanged, so a failing test and
 # status 5 ("no tests were collected") both fail the target.
 test: $(TEST_SETUP)
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-qgis
+
+# Static checks; configured in pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: install
+	$(VENV)/bin/ruff check .
+	@mkdir -p build/lint && ln -sfn ../.. build/lint/glnet
+	$(VENV)/bin/mypy
 
 # The suite in .venv (tests/qgis/ is left to test-qgis: it needs QGIS's Python).
 test-python:
