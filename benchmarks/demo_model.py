@@ -246,42 +246,46 @@ def step_export(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) ->
 def predict_single_branch(ckpt_path: Path, scene: Path, out_mask: Path) -> None:
     """Class mask of ``scene`` from a checkpoint's global branch alone, on the scene's grid.
 
-    The scene is cut into the checkpoint's windows as ``glnet segment`` cuts
-    it (same function, default margin); each window goes through the stage-1
-    branch exactly as in training (:func:`glnet_core.preprocess.prepare_window`),
-    its logits are upsampled bilinearly to the window and the argmax of the
-    window's core is written.
+    The scene is streamed through the engine's window loop
+    (:func:`glnet_core.engine.window_loop.run_windows`: the windows ``glnet
+    segment`` cuts, default margin, on the scene's own grid); each window goes
+    through the stage-1 branch exactly as in training
+    (:func:`glnet_core.engine.preprocess.prepare_window`), its logits are
+    upsampled bilinearly to the window and the argmax of the window's core is
+    written.
     """
     import torch
     import torch.nn.functional as F
 
-    from glnet.glnet_core.formats.class_mask import MaskWriter
+    from glnet.glnet_core.engine.grid import ModelGrid
     from glnet.glnet_core.engine.preprocess import prepare_window
-    from glnet.glnet_core.formats.raster_input import open_raster
+    from glnet.glnet_core.engine.window_loop import run_windows
     from glnet.glnet_core.engine.windows import raster_windows
+    from glnet.glnet_core.formats.class_mask_writer import MaskWriter
+    from glnet.glnet_core.formats.raster_input import open_raster
     from glnet.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(ckpt_path)
     model, cfg = ckpt.model.eval(), ckpt.config
+
+    def classify(w, image, valid):
+        prep = prepare_window(image, cfg.size_g, cfg.size_p, ckpt.normalisation)
+        with torch.no_grad():
+            logits = model.forward_global(torch.from_numpy(prep.image_g)[None]).logits
+            up = F.interpolate(logits.float(), size=tuple(prep.window.shape[1:]), mode="bilinear", align_corners=False)
+        h, wd = prep.valid
+        core = w.core_in_window
+        classes = up[0, :, :h, :wd].argmax(0).to(torch.uint8).numpy()[core].copy()
+        classes[~valid[core]] = 255
+        return [classes]
+
     raster = open_raster(scene, cfg.in_channels)
     try:
         writer = MaskWriter(out_mask, width=raster.width, height=raster.height, crs=raster.crs,
                             transform=raster.transform, classes=ckpt.classes, kind="classes", overwrite=True)
         try:
-            for w in raster_windows(raster.height, raster.width, cfg.window):
-                image, valid = raster.read(w.rows.start, w.cols.start, w.rows.size, w.cols.size)
-                prep = prepare_window(image, cfg.size_g, cfg.size_p, ckpt.normalisation)
-                with torch.no_grad():
-                    logits = model.forward_global(torch.from_numpy(prep.image_g)[None]).logits
-                    up = F.interpolate(logits.float(), size=tuple(prep.window.shape[1:]), mode="bilinear",
-                                       align_corners=False)
-                h, wd = prep.valid
-                classes = up[0, :, :h, :wd].argmax(0).to(torch.uint8).numpy()
-                r0, r1 = w.core_rows.start - w.rows.start, w.core_rows.stop - w.rows.start
-                c0, c1 = w.core_cols.start - w.cols.start, w.core_cols.stop - w.cols.start
-                core = classes[r0:r1, c0:c1].copy()
-                core[~valid[r0:r1, c0:c1]] = 255
-                writer.write(w.core_rows.start, w.core_cols.start, core)
+            grid = ModelGrid((raster.height, raster.width))
+            run_windows(raster, grid, raster_windows(raster.height, raster.width, cfg.window), classify, [writer])
             writer.close()
             writer.commit()
         except BaseException:
@@ -380,7 +384,7 @@ def lookalike_scores(work: Path, opts: argparse.Namespace, results: Dict[str, An
     import rasterio
 
     from glnet.glnet_core.formats.classes import load_class_table
-    from glnet.glnet_core.samples.synth import generate_scene
+    from glnet.glnet_core.samples.landscape import generate_scene
 
     ignored = set(load_class_table("deepglobe").ignored_ids) | {255}
     counts = {label: np.zeros(4, np.int64) for label in results}  # inside correct, inside, outside correct, outside
@@ -434,7 +438,7 @@ def step_table(work: Path, record: Dict[str, Any]) -> None:
 
 def step_ship(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> None:
     """Demo bundle (GLNet, fp16, provenance + held-out scores in the manifest) and sample scene into ``opts.ship``."""
-    from glnet.glnet_core.engine.bundle import sha256_file
+    from glnet.glnet_core.engine.bundle_files import sha256_file
     from glnet.models.checkpoint import load_checkpoint, save_checkpoint
 
     ship = Path(opts.ship)

@@ -1,6 +1,7 @@
 """Export a glnet checkpoint to a model bundle: ONNX subgraphs plus manifest.json.
 
-The bundle is written to a temporary folder beside the target, verified
+The bundle is written to its hidden part folder beside the target
+(:func:`glnet.glnet_core.formats.outputs.atomic_folder`), verified
 (onnxruntime against PyTorch, see :mod:`export.verify`) and only then renamed
 into place, so a failed or interrupted export leaves nothing behind.
 """
@@ -9,35 +10,31 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
 
-from ..glnet_core.engine.bundle import FORMAT, FORMAT_VERSION, sha256_file, validate_manifest
-from ..glnet_core.errors import GlnetError
-from ..glnet_core.engine.onnx_glnet import GRAPHS_FOR_MODE, SHARED_NAMES
+from ..glnet_core.engine.bundle import FORMAT, FORMAT_VERSION, validate_manifest
+from ..glnet_core.engine.bundle_files import sha256_file
+from ..glnet_core.engine.modes import MODE_NAMES, graphs_for_modes
+from ..glnet_core.engine.predictor import SHARED_NAMES
 from ..glnet_core.engine.tiling import patch_layout
+from ..glnet_core.errors import ExportError
+from ..glnet_core.formats.outputs import atomic_folder, check_folder_target
 from ..models.checkpoint import Checkpoint
 from ..models.glnet import GLNet, crop_boxes, crop_shared
 from .subgraphs import AggregationGraph, GlobalGraph, L2GGraph, LocalGraph
 
-__all__ = ["ExportError", "export_bundle", "PRECISIONS", "DEFAULT_OPSET"]
+__all__ = ["export_bundle", "PRECISIONS", "DEFAULT_OPSET"]
 
 PRECISIONS = ("fp32", "fp16")
 DEFAULT_OPSET = 17
 BAND_NAMES = {1: ["grey"], 3: ["red", "green", "blue"], 4: ["red", "green", "blue", "nir"]}
-
-
-class ExportError(GlnetError):
-    """The export could not be written or did not verify."""
 
 
 def _example_inputs(model: GLNet) -> Dict[str, Tuple[torch.Tensor, ...]]:
@@ -74,7 +71,7 @@ def _dynamic_axes(name: str) -> Dict[str, Dict[int, str]]:
     return {}
 
 
-def _wrapper(model: GLNet, name: str) -> torch.nn.Module:
+def _wrapper(model: GLNet, name: str) -> Union[GlobalGraph, LocalGraph, L2GGraph, AggregationGraph]:
     if name == "global":
         return GlobalGraph(model)
     if name == "local":
@@ -186,7 +183,7 @@ def export_bundle(
     out: Path,
     precision: str = "fp32",
     opset: int = DEFAULT_OPSET,
-    modes: Sequence[str] = ("full", "g2l"),
+    modes: Sequence[str] = MODE_NAMES,
     overwrite: bool = False,
     checkpoint_path: Optional[Path] = None,
     verify_windows: int = 2,
@@ -223,27 +220,26 @@ def export_bundle(
     Raises
     ------
     ExportError
-        If ``out`` exists (without ``overwrite``), its folder is missing, or
-        the verification fails (fp32: relative error above 1e-4 or argmax
+        If ``out`` exists (without ``overwrite``), is a file, its folder is
+        missing (see :func:`~glnet.glnet_core.formats.outputs.check_folder_target`),
+        or the verification fails (fp32: relative error above 1e-4 or argmax
         agreement below 99.9 %).
+    OutputWriteError
+        If writing the bundle fails (a full disk); nothing is left behind.
     """
     from .verify import verify_bundle_dir
 
     out = Path(out)
     if precision not in PRECISIONS:
         raise ExportError(f"unknown precision {precision!r}; choose fp32 or fp16")
-    if out.exists() and not overwrite:
-        raise ExportError(f"{out} already exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise ExportError(f"output folder {out.parent} does not exist")
-    unknown = [m for m in modes if m not in GRAPHS_FOR_MODE]
+    check_folder_target(out, overwrite=overwrite, error=ExportError)
+    unknown = [m for m in modes if m not in MODE_NAMES]
     if unknown or not modes:
-        raise ExportError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from full, g2l")
+        raise ExportError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODE_NAMES)}")
     model = ckpt.model.eval()
     manifest = build_manifest_base(ckpt, precision, opset, modes, checkpoint_path)
-    graphs = sorted({g for m in modes for g in GRAPHS_FOR_MODE[m]}, key=list(GRAPHS_FOR_MODE["full"] + GRAPHS_FOR_MODE["g2l"]).index)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-    try:
+    graphs = graphs_for_modes(modes)
+    with atomic_folder(out, overwrite=overwrite, error=ExportError) as tmp:
         examples = _example_inputs(model)
         for name in graphs:
             path = tmp / f"{name}.onnx"
@@ -270,10 +266,6 @@ def export_bundle(
         manifest["verification"] = {precision: figures}
         _write_manifest(manifest, tmp, out)
         _check_figures(figures, precision)
-        _replace_dir(tmp, out, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
@@ -291,15 +283,3 @@ def _check_figures(figures: Dict[str, Any], precision: str) -> None:
             f"argmax agreement {figures['argmax_agreement'] * 100:.3f} % (limit 99.9 %)"
         )
 
-
-def _replace_dir(tmp: Path, out: Path, overwrite: bool) -> None:
-    if out.exists():
-        if not overwrite:
-            raise ExportError(f"{out} already exists; pass --overwrite to replace it")
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..glnet_core.engine.onnx_glnet import SHARED_NAMES
+from ..glnet_core.engine.predictor import SHARED_NAMES
 from ..models.fpn import SharedFeatures, bilinear
 from ..models.glnet import GLNet
 

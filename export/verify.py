@@ -1,6 +1,6 @@
 """Verification of a bundle: its ONNX chain against the PyTorch model.
 
-The subgraphs run through :class:`glnet_core.onnx_glnet.OnnxGLNet`, chained
+The subgraphs run through :class:`glnet_core.engine.predictor.WindowPredictor`, chained
 exactly as the engine chains them, on random windows; the PyTorch model runs
 :meth:`GLNet.predict` on the same prepared inputs. Figures per mode: the
 largest score difference relative to the largest score magnitude, and the
@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from ..glnet_core.engine.bundle import load_bundle
-from ..glnet_core.engine.onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet
+from ..glnet_core.engine.modes import graphs_for_modes
+from ..glnet_core.engine.predictor import WindowPredictor
 from ..glnet_core.engine.preprocess import prepare_window
-from ..glnet_core.engine.runtime import create_sessions
+from ..glnet_core.engine.runtime import open_bundle_sessions
 from ..models.glnet import GLNet
 
 __all__ = ["verify_bundle_dir", "verification_windows"]
@@ -38,11 +39,8 @@ def verify_bundle_dir(path: Path, model: GLNet, windows: int = 2, seed: int = 0,
     bundle = load_bundle(path)
     model = model.eval()
     modes = list(bundle.manifest["modes"])
-    names = sorted({g for m in modes for g in GRAPHS_FOR_MODE[m]})
-    sessions, providers = create_sessions({n: bundle.graph_source(n) for n in names}, device="cpu")
-    for n, s in sessions.items():
-        bundle.check_session_io(n, s)
-    onnx_model = OnnxGLNet(sessions, bundle.manifest["size_p"], bundle.manifest["min_overlap"], len(bundle.classes))
+    sessions, providers = open_bundle_sessions(bundle, graphs_for_modes(modes), device="cpu")
+    onnx_model = WindowPredictor(sessions, bundle.manifest["size_p"], bundle.manifest["min_overlap"], len(bundle.classes))
     rng = np.random.default_rng(seed)
     cfg = model.config
     per_mode: Dict[str, Any] = {}

@@ -1,8 +1,28 @@
-"""Exception types of glnet. The command line prints ``glnet: error: <message>`` for any of them."""
+"""Exception types of glnet: every exception class of the package is defined here.
+
+The command line prints ``glnet: error: <message>`` for any :class:`GlnetError`
+and exits with status 1 for a failure of the machine (:class:`MachineError`:
+a full disk, a write the operating system refused), 2 for any other (an error
+in what the user gave: a bad input, option or output path).
+"""
 
 from __future__ import annotations
 
-__all__ = ["GlnetError", "InputError", "ClassTableError", "CheckpointError", "Cancelled"]
+__all__ = [
+    "GlnetError",
+    "InputError",
+    "ClassTableError",
+    "CheckpointError",
+    "BundleError",
+    "ExportError",
+    "DeviceError",
+    "MissingExtraError",
+    "OutputPathError",
+    "MachineError",
+    "OutputWriteError",
+    "LayoutError",
+    "Cancelled",
+]
 
 
 class GlnetError(Exception):
@@ -18,7 +38,66 @@ class ClassTableError(GlnetError):
 
 
 class CheckpointError(GlnetError):
-    """A model checkpoint that cannot be loaded."""
+    """A model checkpoint that cannot be loaded or written."""
+
+
+class BundleError(GlnetError):
+    """A model bundle that cannot be used: missing, damaged, or inconsistent. One-line message."""
+
+
+class ExportError(GlnetError):
+    """A checkpoint that cannot be exported to a bundle, or an export that did not verify."""
+
+
+class DeviceError(GlnetError):
+    """onnxruntime is missing or cannot run on the requested device."""
+
+
+class MissingExtraError(GlnetError):
+    """A command needs an optional dependency that is not installed.
+
+    Parameters
+    ----------
+    message:
+        The one-line hint, e.g. ``'train' needs the training extras: pip install 'glnet[train]'``.
+    command:
+        The command that needs it.
+    module:
+        The top-level module that is missing (``torch``, ``onnxruntime``, ...).
+    """
+
+    def __init__(self, message: str, *, command: str, module: str) -> None:
+        super().__init__(message)
+        self.command = command
+        self.module = module
+
+
+class OutputPathError(InputError):
+    """An output path that cannot be used: it exists, is the wrong kind, or its folder is missing.
+
+    Raised by :mod:`glnet.glnet_core.formats.outputs` before any work is done.
+    """
+
+
+class MachineError(GlnetError):
+    """The machine failed, not the input: a full disk, a refused write (``glnet`` exits with status 1)."""
+
+
+class OutputWriteError(MachineError):
+    """Writing, syncing or renaming an output failed with an operating-system error.
+
+    Raised by :mod:`glnet.glnet_core.formats.outputs` (and writers using its
+    :func:`~glnet.glnet_core.formats.outputs.write_failed`); the part files
+    are removed first, so nothing is left behind.
+    """
+
+
+class LayoutError(ValueError):
+    """Raised for sizes that admit no patch or window layout (zero or negative sizes).
+
+    A ``ValueError`` rather than a :class:`GlnetError`: callers check sizes
+    first, so reaching it is a programming error.
+    """
 
 
 class Cancelled(GlnetError):

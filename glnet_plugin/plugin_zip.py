@@ -14,12 +14,17 @@ Run with any Python 3 (``make plugin-zip``)::
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
+
+if __package__:
+    from ..glnet_core.formats import outputs
+else:  # run as a script (make plugin-zip): the checkout's glnet_core as a top-level package
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    outputs = importlib.import_module("glnet_core.formats.outputs")
 
 __all__ = ["PLUGIN_FOLDER", "plugin_files", "build_zip"]
 
@@ -75,28 +80,38 @@ def plugin_files(root: Path) -> List[Tuple[Path, str]]:
 
 
 def build_zip(root: Path, out: Path, overwrite: bool = True) -> Path:
-    """Write the plugin archive ``out`` (atomically: a temporary name, then renamed).
+    """Write the plugin archive ``out`` atomically (its hidden part file, then renamed).
+
+    Parameters
+    ----------
+    root:
+        The checkout (the folder holding ``metadata.txt``).
+    out:
+        The archive to write; missing folders above it are created.
+    overwrite:
+        Replace an existing ``out`` (the default: ``make plugin-zip`` rebuilds it).
+
+    Returns
+    -------
+    Path
+        ``out``.
 
     Raises
     ------
-    FileExistsError
-        When ``out`` exists and ``overwrite`` is false.
+    OutputPathError
+        When ``out`` exists and ``overwrite`` is false, or is a folder.
+    OutputWriteError
+        When writing fails (a full disk); nothing is left behind.
+    FileNotFoundError
+        When ``root`` is not the checkout (see :func:`plugin_files`).
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".glnet-zip-", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with outputs.atomic_file(out, overwrite=overwrite, option="--out") as part:
+        with zipfile.ZipFile(part, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(zipfile.ZipInfo(f"{PLUGIN_FOLDER}/"), "")
             for src, name in plugin_files(root):
                 zf.write(src, name)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -59,7 +59,7 @@ class GlnetProvider(QgsProcessingProvider):
         # table formats of zonal_stats. Imported here (numpy only), not at
         # module level, so listing the provider never needs glnet_core.
         try:
-            from ..glnet_core.products.vectorize import DRIVERS
+            from ..glnet_core.formats.vector_layers import DRIVERS
             from ..glnet_core.products.zonal_stats import OUTPUT_FORMATS
         except ImportError:
             return super().supportedOutputVectorLayerExtensions()

@@ -2,13 +2,13 @@
 
 The class names and colours come from glnet_core (the names and colour table
 ``glnet segment`` writes into the mask, or a bundle's class table, through
-:func:`glnet_core.vectorize.class_styles`); this module only turns that list
+:func:`glnet_core.formats.class_mask.class_styles`); this module only turns that list
 of ``(class id, name, (r, g, b))`` into QGIS renderers:
 
 - the class mask: a paletted raster renderer, one entry per class with its
   colour and its name as label (nodata 255 stays transparent);
 - the polygons: a categorized renderer on ``class_id`` with the same colours
-  and labels, as the GeoPackage's default style (glnet_core.layer_style).
+  and labels, as the GeoPackage's default style (glnet_core.formats.layer_style).
 
 Processing loads an algorithm's outputs after it finished, in the main
 thread; :func:`style_on_completion` attaches a
@@ -47,17 +47,17 @@ __all__ = [
     "style_on_completion",
 ]
 
-#: ``(class id, name, (r, g, b))``, as glnet_core.vectorize.class_styles returns it.
+#: ``(class id, name, (r, g, b))``, as glnet_core.formats.class_mask.class_styles returns it.
 ClassStyle = Tuple[int, str, Tuple[int, int, int]]
 
 #: Kinds of layers :func:`apply_style` styles.
 MASK = "mask"
 POLYGONS = "polygons"
 
-#: The polygons' class attribute (glnet_core.vectorize writes it).
+#: The polygons' class attribute (glnet_core.formats.vector_layers writes it).
 CLASS_FIELD = "class_id"
 
-# The outline of every polygon fill, as in glnet_core.layer_style's QML.
+# The outline of every polygon fill, as in glnet_core.formats.layer_style's QML.
 _OUTLINE = "35,35,35,255"
 
 
@@ -105,7 +105,7 @@ class ClassStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
     def __init__(self, kind: str, styles: Sequence[ClassStyle]) -> None:
         super().__init__()
         self.kind = kind
-        self.styles = [(int(c), str(n), tuple(int(v) for v in rgb)) for c, n, rgb in styles]
+        self.styles: List[ClassStyle] = [(int(c), str(n), (int(rgb[0]), int(rgb[1]), int(rgb[2]))) for c, n, rgb in styles]
 
     def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> None:  # noqa: N802
         apply_style(layer, self.kind, self.styles)

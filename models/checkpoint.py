@@ -16,17 +16,16 @@ weights_only=True)`` reads (only tensors, numbers, strings, lists and dicts)::
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import torch
 
-from ..glnet_core.formats.classes import ClassTable
-from ..glnet_core.errors import CheckpointError
 from ..glnet_core.engine.preprocess import Normalisation
+from ..glnet_core.errors import CheckpointError
+from ..glnet_core.formats.classes import ClassTable
+from ..glnet_core.formats.outputs import atomic_file, write_failed
 from .config import GLNetConfig
 from .glnet import GLNet
 
@@ -56,19 +55,38 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def save_checkpoint(ckpt: Checkpoint, path: Union[str, Path], overwrite: bool = False) -> Path:
-    """Write a checkpoint atomically (temporary file, then rename).
+def save_checkpoint(
+    ckpt: Checkpoint, path: Union[str, Path], overwrite: bool = False, option: Optional[str] = None
+) -> Path:
+    """Write a checkpoint atomically (its hidden part file, then renamed).
+
+    Parameters
+    ----------
+    ckpt:
+        The checkpoint.
+    path:
+        The file to write.
+    overwrite:
+        Replace an existing ``path``.
+    option:
+        The command-line option that named ``path`` (``"--out"``), named in
+        error messages; ``None`` for none.
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Raises
     ------
     CheckpointError
-        If ``path`` exists and ``overwrite`` is false, or its folder does not exist.
+        If ``path`` exists without ``overwrite``, is a folder or not a regular
+        file, or its folder does not exist
+        (:func:`~glnet.glnet_core.formats.outputs.check_file_target`).
+    OutputWriteError
+        If writing fails (a full disk); nothing is left behind.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise CheckpointError(f"{path} already exists; pass --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise CheckpointError(f"output folder {path.parent} does not exist")
     provenance = dict(ckpt.provenance)
     provenance.setdefault("created", _now())
     payload = {
@@ -82,14 +100,11 @@ def save_checkpoint(ckpt: Checkpoint, path: Union[str, Path], overwrite: bool = 
         "provenance": provenance,
         "train_state": ckpt.train_state,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, overwrite=overwrite, option=option, error=CheckpointError) as part:
+        try:
+            torch.save(payload, part)
+        except (OSError, RuntimeError) as exc:  # torch's file writer reports a failed write as RuntimeError
+            raise write_failed(path, exc, option) from None
     return path
 
 

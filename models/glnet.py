@@ -40,14 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..glnet_core.engine.modes import FULL, MODE_NAMES
 from ..glnet_core.engine.tiling import PatchBox, feature_box, patch_layout
 from .config import GLNetConfig
 from .fpn import BranchOutput, FPNHead, SharedFeatures, bilinear
 from .resnet import ResNet
 
-__all__ = ["Branch", "GLNet", "MODES", "published_parameter_count"]
-
-MODES = ("full", "g2l")
+__all__ = ["Branch", "GLNet", "published_parameter_count"]
 
 
 class Branch(nn.Module):
@@ -119,7 +118,7 @@ class GLNet(nn.Module):
     # -------------------------------------------------------------- inference
     @torch.no_grad()
     def predict(
-        self, image_g: torch.Tensor, window: torch.Tensor, mode: str = "full", patch_batch: int = 6
+        self, image_g: torch.Tensor, window: torch.Tensor, mode: str = FULL, patch_batch: int = 6
     ) -> torch.Tensor:
         """Class scores of one window, as the published evaluation computes them.
 
@@ -132,7 +131,7 @@ class GLNet(nn.Module):
             ``(1, C, H, W)`` normalised window, ``H, W >= size_p`` (pad smaller
             windows first).
         mode:
-            ``"full"`` or ``"g2l"``.
+            An inference mode (:data:`glnet.glnet_core.engine.modes.MODE_NAMES`).
         patch_batch:
             Patches per local-branch batch (affects speed and memory only).
 
@@ -143,8 +142,8 @@ class GLNet(nn.Module):
             (nearest) to the patch size and summed where patches overlap.
             The class map is its argmax over dimension 0.
         """
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if mode not in MODE_NAMES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODE_NAMES)}")
         size = tuple(window.shape[-2:])
         p = self.config.size_p
         if size[0] < p or size[1] < p:
@@ -152,7 +151,7 @@ class GLNet(nn.Module):
         boxes = patch_layout(size[0], size[1], p, self.config.min_overlap)
         g = self.forward_global(image_g)
         scores = torch.zeros((self.n_classes,) + size, dtype=torch.float32, device=window.device)
-        full = mode == "full"
+        full = mode == FULL
         merger = LocalMerger(g.shared, size, boxes) if full else None
         # Full mode: the aggregation conv is linear, so its local half is applied
         # to each patch at once and only n_classes channels wait for stage 3.

@@ -13,6 +13,7 @@ from typing import Tuple
 import numpy as np
 import torch
 
+from ..glnet_core.engine.modes import FULL
 from ..glnet_core.engine.preprocess import Normalisation, prepare_window
 from .glnet import GLNet
 
@@ -23,7 +24,7 @@ __all__ = ["predict_window"]
 def predict_window(
     model: GLNet,
     image_hwc: np.ndarray,
-    mode: str = "full",
+    mode: str = FULL,
     normalisation: Normalisation | None = None,
     patch_batch: int = 6,
 ) -> Tuple[np.ndarray, np.ndarray]:

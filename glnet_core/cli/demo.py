@@ -6,8 +6,8 @@ Imports neither onnxruntime nor Pillow at import time (see :mod:`glnet_core.cli`
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Optional
+
+from ..engine.modes import DEFAULT_MODE, MODE_NAMES, MODES_HELP
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -41,37 +41,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model bundle to run instead of the shipped glnet_core/samples/data/demo-lite.glnet")
     parser.add_argument("--scene", metavar="RASTER",
                         help="raster to segment instead of the shipped glnet_core/samples/data/sample-scene.tif")
-    parser.add_argument("--mode", choices=("full", "g2l"), default="full",
-                        help="GLNet inference mode: full (default, with the local-to-global pass) or g2l")
+    parser.add_argument("--mode", choices=MODE_NAMES, default=DEFAULT_MODE, help="GLNet inference mode: " + MODES_HELP)
     parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; the summary is still printed")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet demo``; returns the exit status."""
-    from ..samples.demo import format_summary, qgis_instructions, run_demo
     from ..errors import InputError
-    from .progress_bar import ProgressBar
-    from ..engine.segment import Callbacks, Progress
+    from ..samples.demo import format_summary, qgis_instructions, run_demo
+    from ..progress_bar import BarCallbacks
 
     if args.threads is not None and args.threads < 1:
         raise InputError("--threads must be at least 1")
-    bar: Optional[ProgressBar] = None
-
-    def progress(p: Progress) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            bar = ProgressBar(p.patches_total, "demo", sys.stderr)
-        bar.set(p.patches_done, f"window {min(p.windows_done + 1, p.windows_total)}/{p.windows_total}")
-
-    try:
+    with BarCallbacks("demo", quiet=bool(args.quiet)) as bar:
         result = run_demo(args.out, args.model, args.scene, overwrite=args.overwrite, mode=args.mode,
-                          threads=args.threads, callbacks=Callbacks(progress=progress))
-    finally:
-        if bar is not None:
-            bar.close()
+                          threads=args.threads, callbacks=bar.callbacks(log=False))
     print(format_summary(result))
     print(qgis_instructions(result))
     return 0

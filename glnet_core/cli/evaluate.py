@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet evaluate``; returns the exit status."""
-    from ..products.evaluate import check_json_output, evaluate, format_report, write_json
+    from ..products.evaluate import evaluate
+    from ..products.reports import check_json_output, format_report, write_json
 
     # Fail before the (possibly long) comparison when the report cannot be written.
     out = check_json_output(args.json) if args.json else None

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..engine.modes import MODE_NAMES
+
 __all__ = ["add_arguments", "run"]
 
 DESCRIPTION = """\
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
                         help="fp32 (default) or fp16: weights stored as float16 (half the size), arithmetic in float32")
     parser.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default 17)")
-    parser.add_argument("--modes", default="full,g2l", metavar="full,g2l",
+    parser.add_argument("--modes", default=",".join(MODE_NAMES), metavar=",".join(MODE_NAMES),
                         help="inference modes the bundle supports (default both; g2l alone skips the stage-3 graphs)")
     parser.add_argument("--verify-windows", type=int, default=2, metavar="K",
                         help="random windows per mode used by the verification (default 2)")
@@ -43,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _checkpoint_for(bundle_path: Path, manifest: dict, given) -> Path:
-    from ..engine.bundle import BundleError, sha256_file
+    from ..engine.bundle_files import sha256_file
+    from ..errors import BundleError
 
     if given:
         return Path(given)
@@ -60,11 +63,12 @@ def _checkpoint_for(bundle_path: Path, manifest: dict, given) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.bundle import load_bundle
-    from ..errors import InputError
-    from ...models.checkpoint import load_checkpoint
-    from ...export.onnx_export import ExportError, export_bundle
+    from ...export.onnx_export import export_bundle
     from ...export.verify import verify_bundle_dir
+    from ...models.checkpoint import load_checkpoint
+    from ..engine.bundle import load_bundle
+    from ..errors import ExportError, InputError
+    from ..formats.outputs import check_folder_target
 
     log = (lambda *_: None) if args.quiet else (lambda line: print(line, flush=True))
     if args.verify:
@@ -84,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("export needs CKPT and --out NAME.glnet (or --verify BUNDLE)")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     ckpt_path = Path(args.checkpoint)
+    # Before the (slow) checkpoint load: a bad --out fails at once.
+    check_folder_target(Path(args.out), overwrite=args.overwrite, option="--out", error=ExportError)
     ckpt = load_checkpoint(ckpt_path)
     manifest = export_bundle(
         ckpt, Path(args.out), precision=args.precision, opset=args.opset, modes=modes,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..engine.bundle import sha256_file
+from ..engine.bundle_files import sha256_file
 
 __all__ = ["add_arguments", "run"]
 
@@ -42,16 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..formats.classes import load_class_table
-    from ..errors import CheckpointError
     from ...models.checkpoint import Checkpoint, save_checkpoint
     from ...models.published import import_published
+    from ..errors import CheckpointError
+    from ..formats.classes import load_class_table
+    from ..formats.outputs import check_file_target
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise CheckpointError(f"{out} already exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise CheckpointError(f"output folder {out.parent} does not exist")
+    out = check_file_target(args.out, overwrite=args.overwrite, option="--out", error=CheckpointError)
     classes = load_class_table(args.classes)
     model = import_published(args.global_path, args.g2l, args.l2g, len(classes))
     provenance = {
@@ -66,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         Checkpoint(model=model, classes=classes, resolution_m=args.resolution or None, provenance=provenance),
         out,
         overwrite=args.overwrite,
+        option="--out",
     )
     print(f"wrote {out} (paper configuration, {len(classes)} classes)")
     return 0

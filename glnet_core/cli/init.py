@@ -16,8 +16,9 @@ import argparse
 import math
 from pathlib import Path
 
-from ..errors import CheckpointError
 from ...models.config import CONFIGS
+from ..errors import CheckpointError
+from ..formats.outputs import check_file_target
 
 __all__ = ["DESCRIPTION", "add_arguments", "run"]
 
@@ -108,23 +109,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _check_output(path: Path, overwrite: bool) -> None:
-    """Refuse a bad output path before the (possibly slow) model construction.
-
-    Raises
-    ------
-    CheckpointError
-        If ``path`` is a folder, its folder does not exist, or it exists and
-        ``overwrite`` is false.
-    """
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; give the checkpoint's file name")
-    if not path.parent.is_dir():
-        raise CheckpointError(f"output folder {path.parent} does not exist")
-    if path.exists() and not overwrite:
-        raise CheckpointError(f"{path} already exists; pass --overwrite to replace it")
-
-
 def run(args: argparse.Namespace) -> int:
     """Build the model, save the checkpoint and print a one-line summary.
 
@@ -141,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
     Raises
     ------
     CheckpointError
-        For an output path that cannot be used (see :func:`_check_output`).
+        For an output path that cannot be used (see
+        :func:`~glnet.glnet_core.formats.outputs.check_file_target`).
+    OutputWriteError
+        If writing the checkpoint fails (a full disk).
     ClassTableError
         If ``--classes`` is not a valid class table.
     """
@@ -149,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
     # Cheap checks first: a bad path or class table fails before torch loads.
     out = Path(args.out)
-    _check_output(out, args.overwrite)
+    check_file_target(out, overwrite=args.overwrite, option="--out", error=CheckpointError)
     classes = load_class_table(args.classes)
 
     # Heavy imports here, not at module level (see the module docstring).
@@ -173,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         "torch_version": str(torch.__version__),
     }
     ckpt = Checkpoint(model=model, classes=classes, resolution_m=args.resolution, provenance=provenance)
-    save_checkpoint(ckpt, out, overwrite=args.overwrite)
+    save_checkpoint(ckpt, out, overwrite=args.overwrite, option="--out")
     n_params = sum(p.numel() for p in model.parameters())
     print(
         f"wrote {out}: config {config.name}, {len(classes)} classes ({classes.name}), "

@@ -19,11 +19,12 @@ time: ``glnet --help`` and ``glnet COMMAND --help`` must work on an install
 without the optional extras. Import heavy modules inside ``run``.
 
 Errors: a :class:`~glnet.glnet_core.errors.GlnetError` (and an ``OSError``,
-such as a file that cannot be written) is printed as one line
-``glnet: error: <message>`` on stderr; ``--debug`` shows the traceback
-instead. Exit statuses: 0 success, 1 a command's own failure or an
-operating-system error, 2 bad arguments or a
-:class:`~glnet.glnet_core.errors.GlnetError`, 130 interrupted.
+such as a file that cannot be written, and a ``MemoryError``) is printed as
+one line ``glnet: error: <message>`` on stderr; ``--debug`` shows the
+traceback instead. Exit statuses: 0 success, 1 a failure of the machine (a
+:class:`~glnet.glnet_core.errors.MachineError` such as a write that failed, an
+``OSError``, no memory left), 2 bad arguments or input (any other
+:class:`~glnet.glnet_core.errors.GlnetError`), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from types import ModuleType
 from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from ... import __version__
-from ..errors import GlnetError
+from ..errors import GlnetError, MachineError, MissingExtraError
 
-__all__ = ["CommandSpec", "COMMANDS", "MissingExtraError", "build_parser", "main"]
+__all__ = ["CommandSpec", "COMMANDS", "build_parser", "main"]
 
 PROG = "glnet"
 
@@ -78,8 +79,8 @@ class CommandSpec:
 
 
 # The registry. Modules are imported when the parser is built; a module that
-# does not exist (yet) is skipped, so a command appears as soon as its module
-# lands. Planned later: vectorize, evaluate, stats.
+# does not exist (a typo, a module not written yet) is an error, not a command
+# silently missing: tests/cli/test_cli.py imports every one.
 COMMANDS: Tuple[CommandSpec, ...] = (
     CommandSpec(
         "init-model",
@@ -145,14 +146,10 @@ _MISSING_HINTS: Dict[str, str] = {
 }
 
 
-class MissingExtraError(GlnetError):
-    """A command needs an optional dependency that is not installed."""
-
-    def __init__(self, command: str, module: str):
-        hint = _MISSING_HINTS.get(module, "'{cmd}' needs the Python module '" + module + "', which is not installed")
-        super().__init__(hint.format(cmd=command))
-        self.command = command
-        self.module = module
+def _missing_extra(command: str, module: str) -> MissingExtraError:
+    """The one-line error for ``command`` missing the optional module ``module``."""
+    hint = _MISSING_HINTS.get(module, "'{cmd}' needs the Python module '" + module + "', which is not installed")
+    return MissingExtraError(hint.format(cmd=command), command=command, module=module)
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -173,7 +170,7 @@ class _Formatter(argparse.HelpFormatter):
             if any(line[:1].isspace() for line in lines):
                 out.append("\n".join(indent + line for line in lines))
             else:
-                out.append(textwrap.fill(" ".join(l.strip() for l in lines), width, initial_indent=indent, subsequent_indent=indent))
+                out.append(textwrap.fill(" ".join(line.strip() for line in lines), width, initial_indent=indent, subsequent_indent=indent))
         return "\n\n".join(out)
 
 
@@ -195,25 +192,36 @@ def _load(spec: CommandSpec) -> Tuple[Optional[ModuleType], Optional[str]]:
     Returns
     -------
     (module, missing):
-        ``(module, None)`` when it imports; ``(None, None)`` when the module
-        itself does not exist (the command is skipped); ``(None, dep)`` when
-        it exists but imports an optional dependency ``dep`` that is missing
-        (the command is listed, and running it prints the install hint).
+        ``(module, None)`` when it imports and provides ``add_arguments`` and
+        ``run``; ``(None, dep)`` when it exists but imports an optional
+        dependency ``dep`` that is missing (the command is listed, and
+        running it prints the install hint).
 
     Raises
     ------
+    ImportError
+        When the registered module (or a package above it) does not exist,
+        or lacks ``add_arguments`` or ``run``: a registry bug, shown rather
+        than a command silently missing.
     Exception
         Whatever else the import raises: a broken command module is a bug
         and should be seen, not hidden.
     """
     try:
-        return importlib.import_module(spec.module), None
+        module = importlib.import_module(spec.module)
     except ModuleNotFoundError as exc:
-        if exc.name == spec.module:
-            return None, None
+        if exc.name and (spec.module == exc.name or spec.module.startswith(exc.name + ".")):
+            raise ImportError(
+                f"command {spec.name!r} is registered with the module {spec.module}, which does not exist; "
+                "fix COMMANDS in glnet_core/cli/main.py"
+            ) from exc
         if _top_level(exc.name) in _MISSING_HINTS:
             return None, _top_level(exc.name)
         raise
+    for name in ("add_arguments", "run"):
+        if not callable(getattr(module, name, None)):
+            raise ImportError(f"command {spec.name!r}: its module {spec.module} has no function {name}()")
+    return module, None
 
 
 def _description(module: ModuleType) -> str:
@@ -222,7 +230,7 @@ def _description(module: ModuleType) -> str:
 
 
 def build_parser(commands: Sequence[CommandSpec] = COMMANDS) -> argparse.ArgumentParser:
-    """The ``glnet`` argument parser with every command whose module exists.
+    """The ``glnet`` argument parser with every registered command.
 
     Parameters
     ----------
@@ -245,7 +253,7 @@ def build_parser(commands: Sequence[CommandSpec] = COMMANDS) -> argparse.Argumen
         ),
         epilog=(
             "Run 'glnet COMMAND --help' for the options of a command.\n\n"
-            "Exit status: 0 success, 1 failure, 2 bad arguments or input (one line "
+            "Exit status: 0 success, 1 failure (e.g. a full disk), 2 bad arguments or input (one line "
             "'glnet: error: ...' on stderr), 130 interrupted."
         ),
     )
@@ -258,8 +266,6 @@ def build_parser(commands: Sequence[CommandSpec] = COMMANDS) -> argparse.Argumen
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for spec in commands:
         module, missing = _load(spec)
-        if module is None and missing is None:
-            continue
         if module is not None:
             summary = getattr(module, "HELP", None) or spec.help
             p = sub.add_parser(spec.name, help=summary, description=_description(module) or summary, formatter_class=_Formatter)
@@ -268,7 +274,7 @@ def build_parser(commands: Sequence[CommandSpec] = COMMANDS) -> argparse.Argumen
         else:
             # The module exists but cannot be imported here: list the command
             # and let running it print how to install what is missing.
-            error = MissingExtraError(spec.name, missing or "")
+            error = _missing_extra(spec.name, missing or "")
             p = sub.add_parser(
                 spec.name, help=spec.help, description=f"{spec.help}.\n\n{error}", formatter_class=_Formatter
             )
@@ -327,19 +333,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         spec: CommandSpec = args._spec
         for dep in _EXTRA_MODULES.get(spec.extra or "", ()):
             if not _module_available(dep):
-                raise MissingExtraError(spec.name, dep)
+                raise _missing_extra(spec.name, dep)
         try:
             return int(args._run(args) or 0)
         except ModuleNotFoundError as exc:
             # A command imported an optional dependency lazily and it is missing.
             if _top_level(exc.name) in _MISSING_HINTS:
-                raise MissingExtraError(spec.name, _top_level(exc.name)) from exc
+                raise _missing_extra(spec.name, _top_level(exc.name)) from exc
             raise
     except GlnetError as exc:
         if debug:
             raise
         _fail(str(exc))
-        return EXIT_USAGE
+        # The machine failed (a full disk): 1, like an OSError; the input was bad: 2.
+        return EXIT_FAILURE if isinstance(exc, MachineError) else EXIT_USAGE
     except KeyboardInterrupt:
         if debug:
             raise
@@ -351,6 +358,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         if debug:
             raise
         _fail(_os_error_message(exc))
+        return EXIT_FAILURE
+    except MemoryError:
+        if debug:
+            raise
+        _fail("out of memory")
         return EXIT_FAILURE
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List
+
+from ..engine.modes import DEFAULT_MODE, MODE_NAMES, MODES_HELP
+from ..engine.runtime import DEVICES
+from .input_options import BANDS_HELP, INPUT_RANGE_HELP, parse_bands, parse_input_range
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -36,26 +38,6 @@ removes the partial outputs. A run that was killed can be continued with
 """
 
 
-def _bands(text: str) -> Tuple[int, ...]:
-    try:
-        out = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected band numbers like 1,2,3, got {text!r}") from None
-    if not out or any(v < 1 for v in out):
-        raise argparse.ArgumentTypeError("band numbers start at 1")
-    return out
-
-
-def _range(text: str) -> Tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected MIN,MAX, got {text!r}") from None
-    if not hi > lo:
-        raise argparse.ArgumentTypeError("MAX must be larger than MIN")
-    return lo, hi
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.add_argument("input", metavar="INPUT", help="raster to segment")
@@ -75,17 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vector-format", metavar="FORMAT",
                         help='GPKG, GeoJSON, FlatGeobuf or "ESRI Shapefile" (default: from the extension)')
     parser.add_argument("--layer", metavar="NAME", help="layer name in the GeoPackage (default: the file name)")
-    parser.add_argument("--mode", choices=["full", "g2l"], default="full",
-                        help="full (default): GLNet with the local-to-global pass; g2l: global-to-local only (faster)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    parser.add_argument("--mode", choices=MODE_NAMES, default=DEFAULT_MODE, help=MODES_HELP)
+    parser.add_argument("--device", choices=DEVICES, default=DEVICES[0],
                         help="auto (default): CUDA when onnxruntime-gpu and a GPU work, else the CPU; "
                              "cuda without a working CUDA is an error")
-    parser.add_argument("--bands", type=_bands, metavar="1,2,3",
-                        help="raster bands (1-based) to feed the model's inputs, in the model's order (red, green, blue); "
-                             "needed when the band count does not match the model")
-    parser.add_argument("--input-range", type=_range, metavar="MIN,MAX",
-                        help="for 16-bit or float rasters: values mapped to 0..255 (default: the 2nd and 98th "
-                             "percentiles of each band)")
+    parser.add_argument("--bands", type=parse_bands, metavar="1,2,3", help=BANDS_HELP)
+    parser.add_argument("--input-range", type=parse_input_range, metavar="MIN,MAX", help=INPUT_RANGE_HELP)
     parser.add_argument("--window", type=int, metavar="PX",
                         help="GLNet window side in pixels of the model's resolution (default: the bundle's, 2448 for paper)")
     parser.add_argument("--margin", type=int, metavar="PX",
@@ -107,50 +84,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .progress_bar import ProgressBar
-    from ..engine.segment import Callbacks, Progress, SegmentOptions, segment
+    from ..engine.options import EngineOptions, InputOptions, OutputOptions
+    from ..formats.outputs import check_file_target, write_json
+    from ..products.pipeline import PolygonOptions, run_pipeline
+    from ..progress_bar import BarCallbacks
 
-    quiet = bool(args.quiet)
-    bar: Optional[ProgressBar] = None
-
-    def log(message: str) -> None:
-        if not quiet:
-            if bar is not None:
-                bar.close()
-            print(message, file=sys.stderr, flush=True)
-
-    def progress(p: Progress) -> None:
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            bar = ProgressBar(p.patches_total, "segment", sys.stderr)
-        bar.set(p.patches_done, f"window {min(p.windows_done + 1, p.windows_total)}/{p.windows_total}")
-
-    opts = SegmentOptions(
-        mode=args.mode, device=args.device, bands=args.bands, window=args.window, margin=args.margin,
-        upsample=args.upsample, batch=args.batch, threads=args.threads, resume=args.resume,
-        overwrite=args.overwrite, input_range=args.input_range, match_resolution=not args.no_resample,
-        min_area_m2=args.min_area, simplify=args.simplify, vector_format=args.vector_format, vector_layer=args.layer,
-    )
+    engine = EngineOptions(mode=args.mode, device=args.device, window=args.window, margin=args.margin,
+                           upsample=args.upsample, batch=args.batch, threads=args.threads)
+    reading = InputOptions(bands=args.bands, input_range=args.input_range, match_resolution=not args.no_resample)
+    output = OutputOptions(args.out_mask, args.out_confidence, overwrite=args.overwrite, resume=args.resume)
+    polygons = PolygonOptions(args.out_vector, min_area_m2=args.min_area, simplify=args.simplify,
+                              vector_format=args.vector_format, vector_layer=args.layer)
     if args.profile:
-        profile_path = Path(args.profile)
-        if not profile_path.parent.is_dir():
-            from ..errors import InputError
-
-            raise InputError(f"output folder {profile_path.parent} does not exist")
-    try:
-        result = segment(args.input, args.model, args.out_mask, args.out_confidence, opts, Callbacks(progress, log),
-                         out_vector=args.out_vector)
-    finally:
-        if bar is not None:
-            bar.close()
+        check_file_target(args.profile, overwrite=True, option="--profile")
+    with BarCallbacks("segment", quiet=bool(args.quiet)) as bar:
+        result = run_pipeline(args.input, args.model, output, engine, reading, polygons, bar.callbacks())
     prof = result.profile
     if args.profile:
-        Path(args.profile).write_text(json.dumps(prof, indent=2) + "\n", encoding="utf-8")
-    if not quiet:
-        outs: List[str] = [str(p) for p in (result.mask, result.confidence, result.vector) if p is not None]
-        print(f"wrote {', '.join(outs)}: {result.windows} window(s), {prof['patches']} patches, "
-              f"{prof['total_s']:.1f} s (network {prof['network_s']:.1f} s), peak RSS {prof['peak_rss_mb']:.0f} MB",
+        write_json(args.profile, prof, overwrite=True, option="--profile")
+    if not args.quiet:
+        seg = result.segment
+        outs: List[str] = [str(p) for p in (seg.mask, seg.confidence, polygons.vector) if p is not None]
+        print(f"wrote {', '.join(outs)}: {seg.windows} window(s), {seg.patches} patches, "
+              f"{prof['total_s']:.1f} s (network {prof['network_s']:.1f} s), peak RSS {seg.peak_rss_mb:.0f} MB",
               file=sys.stderr)
     return 0

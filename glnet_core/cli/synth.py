@@ -52,7 +52,8 @@ Examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``glnet synth``."""
-    from ..samples.synth import COMPRESSIONS, MAX_SIZE, MIN_SIZE
+    from ..samples.dataset import COMPRESSIONS
+    from ..samples.landscape import MAX_SIZE, MIN_SIZE
 
     parser.add_argument("--out", required=True, metavar="DIR", help="data set folder to write (new or empty; see --overwrite)")
     parser.add_argument("--n", required=True, type=int, metavar="N", help="number of scenes")
@@ -102,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet synth``; returns the exit status."""
-    from ..samples.synth import SceneInfo, SynthOptions, write_dataset
+    from ..samples.dataset import SceneInfo, SynthOptions, write_dataset
 
     opts = SynthOptions(
         n=args.n,

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import InputError
+from ..formats.outputs import check_file_target
+from .input_options import BANDS_HELP, INPUT_RANGE_HELP, parse_bands, parse_input_range
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -60,6 +62,8 @@ _TRAINING_OPTIONS = (
     ("seed", "--seed"),
     ("no_augment", "--no-augment"),
     ("no_amp", "--no-amp"),
+    ("bands", "--bands"),
+    ("input_range", "--input-range"),
 )
 
 
@@ -110,6 +114,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="class table: deepglobe, inria, a class count N, or a TABLE.json (default: the --init checkpoint's "
         "classes, or the preset of a deepglobe / inria layout)",
+    )
+    data.add_argument(
+        "--bands",
+        type=parse_bands,
+        default=None,
+        metavar="1,2,3",
+        help=f"{BANDS_HELP}. Images are read exactly as glnet segment reads its input: give segment the same "
+        "--bands and --input-range",
+    )
+    data.add_argument(
+        "--input-range",
+        type=parse_input_range,
+        default=None,
+        metavar="MIN,MAX",
+        help=f"{INPUT_RANGE_HELP}; the percentiles are each image's own, so a fixed range trains and serves alike",
     )
     data.add_argument(
         "--layout",
@@ -259,17 +278,23 @@ def _options(args: argparse.Namespace):
         device=args.device,
         amp=not bool(args.no_amp),
         quiet=bool(args.quiet),
+        bands=pick("bands", None),
+        input_range=pick("input_range", None),
     )
 
 
 def _resolution(pairs: Sequence[Any]) -> Optional[float]:
-    """Median ground pixel size of the training images, when every one has one."""
+    """Median pixel size of the training images, when every one has one.
+
+    Each image's is the size ``glnet segment`` compares with a model's
+    resolution (:func:`glnet.models.data.pixel_size_m`).
+    """
     from ...models.data import pixel_size_m
 
-    sizes = [pixel_size_m(p.image) for p in pairs]
-    if not sizes or any(s is None for s in sizes):
+    found = [pixel_size_m(p.image) for p in pairs]
+    sizes = sorted(s for s in found if s is not None)
+    if not sizes or len(sizes) < len(found):
         return None
-    sizes.sort()
     return float(sizes[len(sizes) // 2])
 
 
@@ -295,12 +320,12 @@ def run(args: argparse.Namespace) -> int:
     """
     import torch
 
-    from ..formats.classes import load_class_table
     from ...models.checkpoint import Checkpoint, load_checkpoint
     from ...models.config import get_config
     from ...models.data import default_class_spec, find_pairs, split_validation
     from ...models.glnet import GLNet
     from ...models.training import train
+    from ..formats.classes import load_class_table
 
     out = Path(args.out)
     options = _options(args)
@@ -321,10 +346,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--resume: {out} holds a finished run; to train it further use --init {out} and a new --out")
         stored = dict(start.provenance)
     else:
-        if out.exists() and not args.overwrite:
-            raise InputError(f"{out} already exists; pass --overwrite to replace it or --resume to continue its run")
-        if not out.parent.is_dir():
-            raise InputError(f"output folder {out.parent} does not exist")
+        check_file_target(
+            out, overwrite=args.overwrite, hint="pass --overwrite to replace it or --resume to continue its run", error=InputError
+        )
         if not args.init and not args.config:
             raise InputError("give a starting point: --init CKPT (e.g. from `glnet init-model`) or --config tiny|lite|paper")
         options.validate()

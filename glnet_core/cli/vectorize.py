@@ -66,23 +66,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet vectorize``; returns the exit status."""
-    from .progress_bar import ProgressBar
+    from ..formats.outputs import check_file_target
     from ..products.vectorize import vectorize
+    from ..progress_bar import BarCallbacks
 
+    # Before the bundle is read: a bad --out fails at once, naming the option.
+    check_file_target(args.out, overwrite=args.overwrite, option="--out")
     classes = None
     if args.model:
         from ..engine.bundle import load_bundle
 
         classes = load_bundle(args.model).classes
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = ProgressBar(total, "vectorize")
-        bar.set(done)
-
-    try:
+    with BarCallbacks("vectorize") as bar:
         result = vectorize(
             args.mask,
             args.out,
@@ -93,11 +88,8 @@ def run(args: argparse.Namespace) -> int:
             layer=args.layer,
             overwrite=args.overwrite,
             confidence_path=args.confidence,
-            progress=progress,
+            callbacks=bar.callbacks(log=False),
         )
-    finally:
-        if bar is not None:
-            bar.close()
     for w in result.warnings:
         print(f"glnet: warning: {w}", file=sys.stderr)
     total = sum(result.areas_m2.values())

@@ -8,8 +8,8 @@ before any onnxruntime session exists:
 1. ``manifest.json`` is present, UTF-8, valid JSON without duplicate keys or
    NaN / Infinity;
 2. its ``format`` and ``format_version`` are ones this glnet reads;
-3. it conforms to ``manifest.schema.json`` (checked by the small validator in
-   this module: QGIS's Python has no ``jsonschema``);
+3. it conforms to ``manifest.schema.json`` (checked by the small validator of
+   :mod:`.manifest_schema`: QGIS's Python has no ``jsonschema``);
 4. it is consistent (:func:`validate_manifest`: the graphs each mode needs are
    present, sizes agree with ``model.config``, class ids are contiguous, the
    normalisation has one value per band);
@@ -20,42 +20,32 @@ graph's inputs and outputs are the ones the manifest declares.
 
 Every failure is a :class:`BundleError` whose message is one line naming the
 bundle and, for manifest problems, the JSON path of the first problem. The
-format itself is documented in ``docs/bundle-format.md``.
+format itself is documented in ``docs/bundle-format.md``. The folder and zip
+readers and the checksums are in :mod:`.bundle_files`.
 
 This module imports neither torch, onnx, onnxruntime nor jsonschema.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import os
 import re
-import zipfile
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ..errors import BundleError, ClassTableError
 from ..formats.classes import ClassTable
-from ..errors import ClassTableError, GlnetError
+from .bundle_files import MANIFEST_NAME, open_bundle_files, parse_manifest
+from .manifest_schema import is_json_type, json_type, schema_problem, show_value
+from .modes import GRAPH_NAMES, MODES
 from .preprocess import Normalisation
 
 __all__ = [
-    "BundleError",
     "Bundle",
     "FORMAT",
     "FORMAT_VERSION",
-    "SCHEMA_PATH",
-    "MANIFEST_NAME",
-    "GRAPH_NAMES",
-    "MODE_GRAPHS",
-    "sha256_file",
-    "sha256_bytes",
-    "load_schema",
-    "required_graphs",
-    "schema_problem",
     "validate_manifest",
     "load_bundle",
     "session_io_spec",
@@ -63,20 +53,6 @@ __all__ = [
 
 FORMAT = "glnet-bundle"
 FORMAT_VERSION = 1
-SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
-MANIFEST_NAME = "manifest.json"
-
-# The subgraphs a bundle may hold, in the order they run, and which of them
-# each inference mode needs.
-GRAPH_NAMES: Tuple[str, ...] = ("global", "local", "aggregation_g2l", "l2g", "aggregation_full")
-MODE_GRAPHS: Dict[str, Tuple[str, ...]] = {
-    "g2l": ("global", "local", "aggregation_g2l"),
-    "full": ("global", "local", "l2g", "aggregation_full"),
-}
-
-# A manifest is a few kilobytes; the cap keeps a corrupt or hostile bundle
-# from making us read (or decompress) gigabytes before failing.
-MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 # onnxruntime's NodeArg.type strings -> the manifest's dtype names.
 _ORT_DTYPES = {
@@ -91,382 +67,8 @@ _ORT_DTYPES = {
     "tensor(bool)": "bool",
 }
 
-_HASH_BLOCK = 1 << 20
-
-
-class BundleError(GlnetError):
-    """A model bundle that cannot be used: missing, damaged, or inconsistent. One-line message."""
-
-
-# --------------------------------------------------------------------------- checksums
-
-
-def sha256_file(path: Union[str, Path]) -> str:
-    """SHA-256 of a file's contents, as 64 lowercase hex digits.
-
-    Parameters
-    ----------
-    path:
-        The file; read in 1 MiB blocks, so size does not matter.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    OSError
-        If the file cannot be read.
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_HASH_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    """SHA-256 of ``data``, as 64 lowercase hex digits."""
-    return hashlib.sha256(data).hexdigest()
-
-
-# --------------------------------------------------------------------------- schema validator
-#
-# A deliberately small JSON Schema (draft 2020-12) validator: only the
-# keywords below, which is what manifest.schema.json uses. A schema using any
-# other keyword is rejected when loaded, so a constraint can never be ignored
-# silently. tests/test_bundle.py cross-checks it against the jsonschema package.
-
-_SUPPORTED_KEYWORDS = frozenset(
-    {
-        "type", "enum", "const",
-        "minLength", "maxLength", "pattern",
-        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-        "items", "minItems", "maxItems", "uniqueItems",
-        "properties", "required", "additionalProperties", "minProperties", "maxProperties",
-        "anyOf", "oneOf", "$ref", "$defs",
-    }
-)
-_ANNOTATION_KEYWORDS = frozenset({"$schema", "$id", "$comment", "title", "description", "default", "examples"})
-
-_Path = Tuple[Union[str, int], ...]
-
-
-@dataclass(frozen=True)
-class _Problem:
-    path: _Path
-    message: str
-    # "type" when the instance at ``path`` has the wrong JSON type: anyOf /
-    # oneOf use it to prefer the branch whose type did match.
-    kind: str = "value"
-
-
-def _check_schema_keywords(schema: Any, where: str = "#") -> None:
-    """Reject a schema that uses a keyword the validator does not implement.
-
-    Raises
-    ------
-    ValueError
-        Naming the keyword and where it is; this is a bug in the schema file.
-    """
-    if isinstance(schema, bool):
-        return
-    if not isinstance(schema, dict):
-        raise ValueError(f"manifest schema: {where} is not a schema object")
-    for key, value in schema.items():
-        if key in _ANNOTATION_KEYWORDS:
-            continue
-        if key not in _SUPPORTED_KEYWORDS:
-            raise ValueError(f"manifest schema: keyword {key!r} at {where} is not supported by glnet's validator")
-        if key in ("properties", "$defs"):
-            for name, sub in value.items():
-                _check_schema_keywords(sub, f"{where}/{key}/{name}")
-        elif key in ("items", "additionalProperties"):
-            _check_schema_keywords(value, f"{where}/{key}")
-        elif key in ("anyOf", "oneOf"):
-            for i, sub in enumerate(value):
-                _check_schema_keywords(sub, f"{where}/{key}/{i}")
-
-
-@lru_cache(maxsize=1)
-def _schema() -> Dict[str, Any]:
-    with open(SCHEMA_PATH, encoding="utf-8") as f:
-        schema = json.load(f)
-    _check_schema_keywords(schema)
-    return schema
-
-
-def load_schema() -> Dict[str, Any]:
-    """The manifest JSON Schema (a copy; the packaged file is read once).
-
-    Returns
-    -------
-    dict
-
-    Raises
-    ------
-    OSError
-        If the packaged ``manifest.schema.json`` is missing (a broken install).
-    ValueError
-        If it uses a keyword the built-in validator does not support.
-    """
-    return copy.deepcopy(_schema())
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _is_type(value: Any, name: str) -> bool:
-    # JSON Schema semantics: booleans are not numbers, and 2.0 is an integer.
-    if name == "null":
-        return value is None
-    if name == "boolean":
-        return isinstance(value, bool)
-    if name == "integer":
-        if isinstance(value, bool):
-            return False
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if name == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if name == "string":
-        return isinstance(value, str)
-    if name == "array":
-        return isinstance(value, list)
-    if name == "object":
-        return isinstance(value, dict)
-    raise ValueError(f"manifest schema: unknown type {name!r}")
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """Equality as JSON Schema defines it (``true != 1``, ``1 == 1.0``)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
-def _show(value: Any, limit: int = 40) -> str:
-    """A short JSON rendering of ``value`` for a one-line message."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _resolve_ref(ref: str, root: Dict[str, Any]) -> Any:
-    if not ref.startswith("#"):
-        raise ValueError(f"manifest schema: only local $ref are supported, got {ref!r}")
-    node: Any = root
-    for part in [p for p in ref[1:].split("/") if p]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        try:
-            node = node[part]
-        except (KeyError, TypeError):
-            raise ValueError(f"manifest schema: $ref {ref!r} does not resolve") from None
-    return node
-
-
-def _first_problem(value: Any, schema: Any, root: Dict[str, Any], path: _Path) -> Optional[_Problem]:
-    """The first way ``value`` violates ``schema``, or ``None`` if it conforms.
-
-    Keywords are checked in a fixed order (``$ref``, type, const / enum,
-    then the type-specific ones, then anyOf / oneOf) so the reported problem
-    is deterministic. As in JSON Schema, a keyword for another type (say
-    ``minimum`` on a string) does not apply.
-    """
-    if schema is True:
-        return None
-    if schema is False:
-        return _Problem(path, "is not allowed here")
-
-    if "$ref" in schema:
-        problem = _first_problem(value, _resolve_ref(schema["$ref"], root), root, path)
-        if problem:
-            return problem
-
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_is_type(value, t) for t in types):
-            return _Problem(path, f"expected {' or '.join(types)}, got {_json_type(value)} {_show(value)}", "type")
-
-    if "const" in schema and not _json_equal(value, schema["const"]):
-        return _Problem(path, f"must be {_show(schema['const'])}, got {_show(value)}")
-    if "enum" in schema and not any(_json_equal(value, e) for e in schema["enum"]):
-        allowed = ", ".join(_show(e) for e in schema["enum"])
-        return _Problem(path, f"must be one of {allowed}; got {_show(value)}")
-
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            what = "must not be empty" if schema["minLength"] == 1 else f"needs at least {schema['minLength']} characters"
-            return _Problem(path, what)
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            return _Problem(path, f"allows at most {schema['maxLength']} characters, has {len(value)}")
-        # re.search, not fullmatch: JSON Schema patterns are unanchored.
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            return _Problem(path, f"{_show(value)} does not match pattern {schema['pattern']}")
-
-    if _is_type(value, "number"):
-        if "minimum" in schema and value < schema["minimum"]:
-            return _Problem(path, f"{_show(value)} is less than the minimum {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            return _Problem(path, f"{_show(value)} is more than the maximum {schema['maximum']}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            return _Problem(path, f"{_show(value)} must be greater than {schema['exclusiveMinimum']}")
-        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-            return _Problem(path, f"{_show(value)} must be less than {schema['exclusiveMaximum']}")
-
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            return _Problem(path, f"needs at least {schema['minItems']} items, has {len(value)}")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            return _Problem(path, f"allows at most {schema['maxItems']} items, has {len(value)}")
-        if schema.get("uniqueItems"):
-            for i in range(len(value)):
-                for j in range(i):
-                    if _json_equal(value[i], value[j]):
-                        return _Problem(path + (i,), f"repeats item {j} ({_show(value[i])}); items must be unique")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                problem = _first_problem(item, schema["items"], root, path + (i,))
-                if problem:
-                    return problem
-
-    if isinstance(value, dict):
-        for key in schema.get("required", ()):
-            if key not in value:
-                return _Problem(path, f"missing required property {key!r}")
-        if "minProperties" in schema and len(value) < schema["minProperties"]:
-            return _Problem(path, f"needs at least {schema['minProperties']} entries, has {len(value)}")
-        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-            return _Problem(path, f"allows at most {schema['maxProperties']} entries, has {len(value)}")
-        props = schema.get("properties", {})
-        for key, sub in props.items():
-            if key in value:
-                problem = _first_problem(value[key], sub, root, path + (key,))
-                if problem:
-                    return problem
-        extra = schema.get("additionalProperties", True)
-        for key in value:
-            if key in props:
-                continue
-            if extra is False:
-                allowed = ", ".join(props) or "none"
-                return _Problem(path, f"unexpected property {key!r} (allowed: {allowed})")
-            problem = _first_problem(value[key], extra, root, path + (key,))
-            if problem:
-                return problem
-
-    if "anyOf" in schema:
-        problems = [_first_problem(value, sub, root, path) for sub in schema["anyOf"]]
-        if all(problems):
-            return _combine(path, value, schema["anyOf"], problems)  # type: ignore[arg-type]
-    if "oneOf" in schema:
-        problems = [_first_problem(value, sub, root, path) for sub in schema["oneOf"]]
-        matches = sum(p is None for p in problems)
-        if matches == 0:
-            return _combine(path, value, schema["oneOf"], problems)  # type: ignore[arg-type]
-        if matches > 1:
-            return _Problem(path, f"{_show(value)} matches more than one of the allowed forms")
-    return None
-
-
-def _combine(path: _Path, value: Any, branches: Sequence[Any], problems: Sequence[_Problem]) -> _Problem:
-    """One message for a value that fits none of the anyOf / oneOf branches."""
-    # A branch whose type matched explains the failure best (``0`` for
-    # "integer >= 1 or a name" should say "less than the minimum 1").
-    for problem in problems:
-        if not (problem.kind == "type" and problem.path == path):
-            return problem
-    types: List[str] = []
-    for branch in branches:
-        t = branch.get("type") if isinstance(branch, dict) else None
-        for name in t if isinstance(t, list) else [t] if t else []:
-            if name not in types:
-                types.append(name)
-    expected = " or ".join(types) if types else "one of the allowed forms"
-    return _Problem(path, f"expected {expected}, got {_json_type(value)} {_show(value)}", "type")
-
-
-def _format_path(path: _Path) -> str:
-    """``("graphs", "local", "inputs", 0, "shape")`` -> ``graphs.local.inputs[0].shape``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out or "(top level)"
-
-
-def schema_problem(instance: Any, schema: Optional[Dict[str, Any]] = None) -> Optional[str]:
-    """The first violation of a JSON Schema, as ``"json.path: message"``, or ``None``.
-
-    Only the schema is checked here, not the semantic rules of
-    :func:`validate_manifest`.
-
-    Parameters
-    ----------
-    instance:
-        Parsed JSON (dicts, lists, str, int, float, bool, None).
-    schema:
-        The schema; the bundle manifest schema when ``None``. Must use only
-        the keywords this validator supports.
-
-    Returns
-    -------
-    str or None
-
-    Raises
-    ------
-    ValueError
-        If ``schema`` uses an unsupported keyword or an unresolvable ``$ref``.
-    """
-    if schema is None:
-        schema = _schema()
-    else:
-        _check_schema_keywords(schema)
-    problem = _first_problem(instance, schema, schema, ())
-    return None if problem is None else f"{_format_path(problem.path)}: {problem.message}"
-
 
 # --------------------------------------------------------------------------- manifest validation
-
-
-def required_graphs(modes: Iterable[str]) -> Tuple[str, ...]:
-    """The graphs the given inference modes need, in :data:`GRAPH_NAMES` order.
-
-    Raises
-    ------
-    KeyError
-        For a mode other than ``"full"`` and ``"g2l"``.
-    """
-    needed = set()
-    for mode in modes:
-        needed.update(MODE_GRAPHS[mode])
-    return tuple(g for g in GRAPH_NAMES if g in needed)
 
 
 def _manifest_error(source: str, where: str, message: str) -> BundleError:
@@ -503,17 +105,17 @@ def validate_manifest(manifest: Any, source: str) -> None:
     except RecursionError:
         raise _manifest_error(source, "(top level)", "nested too deeply") from None
     if not isinstance(manifest, dict):
-        raise _manifest_error(source, "(top level)", f"expected an object, got {_json_type(manifest)}")
+        raise _manifest_error(source, "(top level)", f"expected an object, got {json_type(manifest)}")
     # Format and version first: a newer bundle would otherwise fail on some
     # field this glnet does not know, which hides the real cause.
     fmt = manifest.get("format")
     if "format" in manifest and fmt != FORMAT:
-        raise _manifest_error(source, "format", f"{_show(fmt)} is not {FORMAT!r}; this is not a glnet model bundle")
-    version = manifest.get("format_version")
-    if _is_type(version, "integer") and version != FORMAT_VERSION:
+        raise _manifest_error(source, "format", f"{show_value(fmt)} is not {FORMAT!r}; this is not a glnet model bundle")
+    version: Any = manifest.get("format_version")
+    if is_json_type(version, "integer") and version != FORMAT_VERSION:
         advice = "update glnet" if version > FORMAT_VERSION else "re-export the bundle with this glnet"
         raise BundleError(
-            f"bundle {source}: unsupported bundle format version {_show(version)} "
+            f"bundle {source}: unsupported bundle format version {show_value(version)} "
             f"(this glnet reads version {FORMAT_VERSION}); {advice}"
         )
     try:
@@ -533,7 +135,7 @@ def _check_semantics(m: Dict[str, Any], source: str) -> None:
 
     graphs: Dict[str, Any] = m["graphs"]
     for mode in m["modes"]:
-        for name in MODE_GRAPHS[mode]:
+        for name in MODES[mode].graphs:
             if name not in graphs:
                 raise fail("graphs", f"mode {mode!r} needs graph {name!r}, which is missing")
 
@@ -542,7 +144,7 @@ def _check_semantics(m: Dict[str, Any], source: str) -> None:
         # The schema pattern is unanchored at a trailing newline in Python's
         # re ("$" matches before it); file names must be exact.
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.onnx", graph["file"]):
-            raise fail(f"graphs.{name}.file", f"{_show(graph['file'])} is not a plain .onnx file name")
+            raise fail(f"graphs.{name}.file", f"{show_value(graph['file'])} is not a plain .onnx file name")
         if not re.fullmatch(r"[0-9a-f]{64}", graph["sha256"]):
             raise fail(f"graphs.{name}.sha256", "is not 64 lowercase hex digits")
         if graph["file"] in files:
@@ -580,199 +182,6 @@ def _check_semantics(m: Dict[str, Any], source: str) -> None:
         raise fail("classes", str(exc)) from None
 
 
-# --------------------------------------------------------------------------- reading
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
-    # json.loads keeps the last of duplicate keys silently; a manifest with
-    # two "sha256" entries is ambiguous, so refuse it.
-    out: Dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _parse_manifest(data: bytes, source: str) -> Any:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BundleError(f"bundle {source}: {MANIFEST_NAME} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise BundleError(
-            f"bundle {source}: {MANIFEST_NAME} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
-    except _DuplicateKey as exc:
-        raise BundleError(f"bundle {source}: {MANIFEST_NAME} has the key {str(exc)!r} twice in one object") from None
-    except ValueError as exc:
-        raise BundleError(f"bundle {source}: {MANIFEST_NAME} is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise BundleError(f"bundle {source}: {MANIFEST_NAME} is nested too deeply") from None
-
-
-class _Reader:
-    """Access to the files of a bundle, in a folder or a zip."""
-
-    source: str
-
-    def manifest_bytes(self) -> bytes:
-        raise NotImplementedError
-
-    def graph(self, file: str, expected_sha256: str) -> Tuple[Union[str, bytes], int]:
-        """Check a graph file's checksum; return what onnxruntime should open, and its size."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    def _checksum_error(self, file: str, actual: str, expected: str, size: int) -> BundleError:
-        return BundleError(
-            f"bundle {self.source}: {file} fails its checksum (sha256 {actual[:12]}..., manifest says "
-            f"{expected[:12]}...; {size} bytes): the file is damaged or was changed after export; "
-            "download or export the bundle again"
-        )
-
-
-class _FolderReader(_Reader):
-    def __init__(self, folder: Path, source: str) -> None:
-        self.folder = folder
-        self.source = source
-
-    def manifest_bytes(self) -> bytes:
-        path = self.folder / MANIFEST_NAME
-        if not path.is_file():
-            raise BundleError(f"bundle {self.source}: the folder has no {MANIFEST_NAME}; is it a glnet bundle (NAME.glnet)?")
-        try:
-            if path.stat().st_size > MAX_MANIFEST_BYTES:
-                raise BundleError(f"bundle {self.source}: {MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES} bytes")
-            return path.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"bundle {self.source}: cannot read {MANIFEST_NAME}: {exc.strerror or exc}") from None
-
-    def graph(self, file: str, expected_sha256: str) -> Tuple[Union[str, bytes], int]:
-        path = self.folder / file
-        if not path.is_file():
-            raise BundleError(f"bundle {self.source}: graph file {file} is missing")
-        try:
-            size = path.stat().st_size
-            actual = sha256_file(path)
-        except OSError as exc:
-            raise BundleError(f"bundle {self.source}: cannot read {file}: {exc.strerror or exc}") from None
-        if actual != expected_sha256:
-            raise self._checksum_error(file, actual, expected_sha256, size)
-        # A path, not bytes: onnxruntime reads it itself, so a large model is
-        # not held in memory twice.
-        return str(path), size
-
-
-def _unsafe_member(name: str) -> bool:
-    """Whether a zip member name could point outside the archive's folder."""
-    if name.startswith(("/", "\\")) or "\\" in name or "\x00" in name:
-        return True
-    if re.match(r"[A-Za-z]:", name):  # a Windows drive
-        return True
-    return any(part == ".." for part in PurePosixPath(name).parts)
-
-
-class _ZipReader(_Reader):
-    """Reads members into memory; nothing is extracted, so nothing needs cleaning up."""
-
-    def __init__(self, path: Path, source: str) -> None:
-        self.source = source
-        try:
-            self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise BundleError(f"bundle {source}: not a readable zip file ({exc})") from None
-        try:
-            infos = self.zip.infolist()
-            for info in infos:
-                if _unsafe_member(info.filename):
-                    raise BundleError(
-                        f"bundle {source}: zip member {info.filename!r} has an unsafe path (absolute or with '..'); refusing the zip"
-                    )
-            self.members = {info.filename: info for info in infos if not info.is_dir()}
-            self.prefix = self._find_prefix()
-        except BaseException:
-            self.zip.close()
-            raise
-
-    def _find_prefix(self) -> str:
-        """The folder inside the zip that holds the bundle ("" for the top level)."""
-        candidates = []
-        for name in self.members:
-            parts = name.split("/")
-            if parts == [MANIFEST_NAME]:
-                candidates.append("")
-            # macOS Finder adds __MACOSX/ with resource forks; never a bundle.
-            elif len(parts) == 2 and parts[1] == MANIFEST_NAME and parts[0] != "__MACOSX":
-                candidates.append(parts[0] + "/")
-        if not candidates:
-            raise BundleError(
-                f"bundle {self.source}: the zip has no {MANIFEST_NAME} at its top level or in a folder "
-                "(NAME.glnet/); is it a glnet bundle?"
-            )
-        if len(candidates) > 1:
-            folders = ", ".join(repr(c or "(top level)") for c in sorted(candidates))
-            raise BundleError(f"bundle {self.source}: the zip holds several bundles ({folders}); put one bundle per zip")
-        return candidates[0]
-
-    def _read(self, file: str, limit: Optional[int] = None) -> bytes:
-        info = self.members.get(self.prefix + file)
-        if info is None:
-            what = "graph file " if file != MANIFEST_NAME else ""
-            raise BundleError(f"bundle {self.source}: {what}{file} is missing from the zip")
-        if limit is not None and info.file_size > limit:
-            raise BundleError(f"bundle {self.source}: {file} is larger than {limit} bytes")
-        try:
-            return self.zip.read(info)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
-            # Bad CRC, truncated archive, encrypted member, unknown compression.
-            raise BundleError(f"bundle {self.source}: cannot read {file} from the zip ({exc})") from None
-
-    def manifest_bytes(self) -> bytes:
-        return self._read(MANIFEST_NAME, MAX_MANIFEST_BYTES)
-
-    def graph(self, file: str, expected_sha256: str) -> Tuple[Union[str, bytes], int]:
-        data = self._read(file)
-        actual = sha256_bytes(data)
-        if actual != expected_sha256:
-            raise self._checksum_error(file, actual, expected_sha256, len(data))
-        # Bytes: onnxruntime.InferenceSession accepts a serialized model, and
-        # keeping the checked bytes means what runs is what was checked.
-        return data, len(data)
-
-    def close(self) -> None:
-        self.zip.close()
-
-
-def _open_reader(path: Path, source: str) -> _Reader:
-    if not path.exists():
-        raise BundleError(f"bundle {source}: no such file or folder")
-    if path.is_dir():
-        return _FolderReader(path, source)
-    if not path.is_file():
-        raise BundleError(f"bundle {source}: neither a folder nor a file")
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise BundleError(f"bundle {source}: cannot read it: {exc.strerror or exc}") from None
-    if not zipfile.is_zipfile(path):
-        raise BundleError(f"bundle {source}: neither a bundle folder (NAME.glnet) nor a zip file")
-    return _ZipReader(path, source)
-
-
 # --------------------------------------------------------------------------- the bundle
 
 
@@ -805,7 +214,7 @@ def session_io_spec(session: Any) -> Dict[str, List[Dict[str, Any]]]:
     def entries(args: Sequence[Any]) -> List[Dict[str, Any]]:
         out = []
         for arg in args:
-            shape = []
+            shape: List[Any] = []
             for dim in arg.shape:
                 if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0:
                     shape.append(dim)
@@ -845,7 +254,7 @@ def _io_mismatch(declared: Sequence[Dict[str, Any]], actual: Sequence[Any], inpu
             # Outputs: onnxruntime's shape inference may fix a dim the ONNX
             # file leaves symbolic, so only two different fixed sizes conflict.
             if inputs or _fixed(want):
-                return f"{arg.name}: dimension {i} is {_show(want)} in the manifest, fixed to {have} in the graph"
+                return f"{arg.name}: dimension {i} is {show_value(want)} in the manifest, fixed to {have} in the graph"
     return None
 
 
@@ -967,7 +376,7 @@ class Bundle:
         """
         if mode not in self.modes:
             raise BundleError(f"bundle {self.path}: does not support mode {mode!r} (it supports {', '.join(self.modes)})")
-        return MODE_GRAPHS[mode]
+        return MODES[mode].graphs
 
     def graph_spec(self, name: str) -> Dict[str, Any]:
         """The manifest entry of a graph: ``file``, ``sha256``, ``inputs``, ``outputs``.
@@ -1068,9 +477,9 @@ def load_bundle(path: Union[str, Path, "os.PathLike[str]"]) -> Bundle:
     if bundle_path.name == MANIFEST_NAME and bundle_path.is_file():
         bundle_path = bundle_path.parent
         source = os.fspath(bundle_path)
-    reader = _open_reader(bundle_path, source)
+    reader = open_bundle_files(bundle_path, source)
     try:
-        manifest = _parse_manifest(reader.manifest_bytes(), source)
+        manifest = parse_manifest(reader.manifest_bytes(), source)
         validate_manifest(manifest, source)
         sources: Dict[str, Union[str, bytes]] = {}
         sizes: Dict[str, int] = {}

@@ -10,63 +10,21 @@ engine (no PIL, no torch) and the PyTorch reference give the same global input.
 
 ``resize_uint8`` is bit-exact with Pillow for 8-bit images; ``resize_float``
 uses the same filter in double precision (Pillow's float-image path) for 16-bit
-and floating-point rasters.
+and floating-point rasters. The filter's taps come from
+:mod:`glnet_core.formats.bilinear_filter`, which the raster input's resampled
+reads use too.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Tuple
-
 import numpy as np
+
+from ..formats.bilinear_filter import bilinear_taps
 
 __all__ = ["bilinear_taps", "resize_uint8", "resize_float"]
 
 # Pillow's fixed-point precision for 8-bit images: 32 - 8 - 2 bits.
 _PRECISION_BITS = 22
-
-
-def bilinear_taps(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Source indices and weights of Pillow's bilinear filter along one axis.
-
-    Parameters
-    ----------
-    in_size, out_size:
-        Source and destination lengths, both positive.
-
-    Returns
-    -------
-    (index, weight):
-        Two ``(out_size, taps)`` arrays: ``out[i] = sum_k in[index[i, k]] *
-        weight[i, k]``. Unused taps have weight 0 and a valid index.
-
-    Raises
-    ------
-    ValueError
-        If a size is not positive.
-    """
-    if in_size <= 0 or out_size <= 0:
-        raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
-    scale = in_size / out_size
-    filterscale = max(scale, 1.0)
-    support = 1.0 * filterscale
-    taps = int(math.ceil(support)) * 2 + 1
-    index = np.zeros((out_size, taps), dtype=np.int64)
-    weight = np.zeros((out_size, taps), dtype=np.float64)
-    inv = 1.0 / filterscale
-    for i in range(out_size):
-        center = (i + 0.5) * scale
-        lo = max(int(center - support + 0.5), 0)  # int() truncates, as C's cast does
-        hi = min(int(center + support + 0.5), in_size)
-        x = np.arange(hi - lo, dtype=np.float64)
-        w = np.maximum(0.0, 1.0 - np.abs((x + lo - center + 0.5) * inv))
-        total = w.sum()
-        if total != 0.0:
-            w = w / total
-        index[i, : hi - lo] = np.arange(lo, hi)
-        index[i, hi - lo :] = lo
-        weight[i, : hi - lo] = w
-    return index, weight
 
 
 def _fixed_point(weight: np.ndarray) -> np.ndarray:

@@ -1,20 +1,26 @@
-"""onnxruntime sessions for a bundle's subgraphs: device choice and provider reporting."""
+"""onnxruntime sessions for a bundle's subgraphs: device choice and provider reporting.
+
+The one place glnet opens onnxruntime sessions. :func:`open_bundle_sessions`
+opens the subgraphs of a bundle and checks each one's inputs and outputs
+against the manifest (segment, the export verification, ``glnet info
+--check-io``); :func:`create_sessions` opens graphs from paths or bytes.
+"""
 
 from __future__ import annotations
 
 import ctypes
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..errors import GlnetError
+from ..errors import BundleError, DeviceError, GlnetError
 
-__all__ = ["RuntimeError_", "DEVICES", "import_onnxruntime", "providers_for", "create_sessions", "release_free_memory"]
+if TYPE_CHECKING:
+    from .bundle import Bundle
+
+__all__ = ["DEVICES", "import_onnxruntime", "providers_for", "create_sessions", "open_bundle_sessions",
+           "release_free_memory"]
 
 DEVICES = ("auto", "cpu", "cuda")
-
-
-class RuntimeError_(GlnetError):
-    """onnxruntime is missing or cannot run on the requested device."""
 
 
 def import_onnxruntime():
@@ -22,7 +28,7 @@ def import_onnxruntime():
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
-        raise RuntimeError_(
+        raise DeviceError(
             "onnxruntime is not installed: pip install 'glnet[cpu]' (or 'glnet[gpu]' for CUDA; never both)"
         ) from None
     return onnxruntime
@@ -33,29 +39,52 @@ def providers_for(device: str) -> List[str]:
 
     Raises
     ------
-    RuntimeError_
+    DeviceError
         ``cuda`` without onnxruntime's CUDA provider, or an unknown device.
     """
     ort = import_onnxruntime()
     if device not in DEVICES:
-        raise RuntimeError_(f"unknown device {device!r}; choose auto, cpu or cuda")
+        raise DeviceError(f"unknown device {device!r}; choose auto, cpu or cuda")
     available = ort.get_available_providers()
     if device == "cpu":
         return ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" in available:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "cuda":
-        raise RuntimeError_(
+        raise DeviceError(
             "--device cuda: onnxruntime has no CUDA provider here (install onnxruntime-gpu instead of onnxruntime, "
             "with a matching CUDA runtime)"
         )
     return ["CPUExecutionProvider"]
 
 
+def _load_error(name: str, message: str) -> GlnetError:
+    return DeviceError(f"onnxruntime cannot load the {name} subgraph: {message}")
+
+
 def create_sessions(
-    sources: Dict[str, object], device: str = "auto", threads: Optional[int] = None
-) -> Tuple[Dict[str, object], List[str]]:
+    sources: Dict[str, object],
+    device: str = "auto",
+    threads: Optional[int] = None,
+    optimise: bool = True,
+    load_error: Callable[[str, str], GlnetError] = _load_error,
+) -> Tuple[Dict[str, Any], List[str]]:
     """Create one session per graph source (path or bytes).
+
+    Parameters
+    ----------
+    sources:
+        ``{graph name: path or serialized model}``.
+    device:
+        ``auto``, ``cpu`` or ``cuda`` (:func:`providers_for`).
+    threads:
+        onnxruntime's intra-op threads; None: all cores.
+    optimise:
+        Apply onnxruntime's graph optimisations (False when only the graphs'
+        signatures are wanted: opening is then much faster).
+    load_error:
+        ``load_error(name, message)`` is the error raised when onnxruntime
+        cannot load a graph.
 
     Returns
     -------
@@ -65,14 +94,15 @@ def create_sessions(
 
     Raises
     ------
-    RuntimeError_
-        If a session cannot be created, or ``cuda`` was required and a
-        session did not get it.
+    DeviceError
+        If a session cannot be created (or ``load_error``'s error), or
+        ``cuda`` was required and a session did not get it.
     """
     ort = import_onnxruntime()
     wanted = providers_for(device)
     opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    level = ort.GraphOptimizationLevel
+    opts.graph_optimization_level = level.ORT_ENABLE_ALL if optimise else level.ORT_DISABLE_ALL
     opts.log_severity_level = 3
     # Without the CPU arena, memory a run freed goes back to the allocator
     # instead of staying reserved at its peak: peak RSS drops by a third for
@@ -80,7 +110,7 @@ def create_sessions(
     opts.enable_cpu_mem_arena = False
     if threads:
         opts.intra_op_num_threads = int(threads)
-    sessions: Dict[str, object] = {}
+    sessions: Dict[str, Any] = {}
     used: List[str] = []
     # Largest graphs first, returning the loader's temporary copies to the
     # system after each: loading peaks at about 2.5x a graph's weights, and
@@ -90,16 +120,59 @@ def create_sessions(
             s = ort.InferenceSession(src, sess_options=opts, providers=wanted)
         except Exception as exc:  # onnxruntime raises its own exception types
             msg = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-            raise RuntimeError_(f"onnxruntime cannot load the {name} subgraph: {msg}") from None
+            raise load_error(name, msg) from None
         got = s.get_providers()
         if device == "cuda" and "CUDAExecutionProvider" not in got:
-            raise RuntimeError_("--device cuda: onnxruntime could not initialise CUDA (check the CUDA and cuDNN libraries)")
+            raise DeviceError("--device cuda: onnxruntime could not initialise CUDA (check the CUDA and cuDNN libraries)")
         for p in got:
             if p not in used:
                 used.append(p)
         sessions[name] = s
         release_free_memory()
     return {name: sessions[name] for name in sources}, used
+
+
+def open_bundle_sessions(
+    bundle: "Bundle",
+    graphs: Optional[Sequence[str]] = None,
+    device: str = "auto",
+    threads: Optional[int] = None,
+    optimise: bool = True,
+) -> Tuple[Dict[str, Any], List[str]]:
+    """Sessions of a bundle's subgraphs, each checked against the manifest.
+
+    Parameters
+    ----------
+    bundle:
+        A loaded bundle (:func:`glnet_core.engine.bundle.load_bundle`).
+    graphs:
+        The graphs to open (e.g. a mode's, :data:`glnet_core.engine.modes.MODES`);
+        None: every graph the bundle holds.
+    device, threads, optimise:
+        As :func:`create_sessions`.
+
+    Returns
+    -------
+    (sessions, providers):
+        As :func:`create_sessions`.
+
+    Raises
+    ------
+    BundleError
+        If onnxruntime cannot load a graph file, or a graph's inputs and
+        outputs are not the manifest's.
+    DeviceError
+        onnxruntime missing, or ``cuda`` without a working CUDA.
+    """
+    names = bundle.graph_names if graphs is None else tuple(graphs)
+
+    def load_error(name: str, message: str) -> GlnetError:
+        return BundleError(f"bundle {bundle.path}: onnxruntime cannot open {bundle.graph_file(name)}: {message}")
+
+    sessions, providers = create_sessions({n: bundle.graph_source(n) for n in names}, device, threads, optimise, load_error)
+    for name, session in sessions.items():
+        bundle.check_session_io(name, session)
+    return sessions, providers
 
 
 def _source_size(src: object) -> int:
@@ -120,12 +193,14 @@ def release_free_memory() -> None:
     global _LIBC
     if _LIBC is None:
         try:
-            _LIBC = ctypes.CDLL("libc.so.6")
-            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+            libc = ctypes.CDLL("libc.so.6")
+            libc.malloc_trim.argtypes = [ctypes.c_size_t]
+            _LIBC = libc
         except (OSError, AttributeError):
             _LIBC = False
-    if _LIBC:
+    if isinstance(_LIBC, ctypes.CDLL):
         _LIBC.malloc_trim(0)
 
 
-_LIBC = None
+#: glibc, once loaded; False where it cannot be (not glibc).
+_LIBC: Union[ctypes.CDLL, bool, None] = None

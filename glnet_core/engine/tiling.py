@@ -18,11 +18,12 @@ Conventions
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import List, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+from ..errors import LayoutError
 
 __all__ = [
-    "LayoutError",
     "PatchBox",
     "FeatureBox",
     "round_half_even",
@@ -30,11 +31,8 @@ __all__ = [
     "patch_layout",
     "feature_box",
     "padded_size",
+    "WindowLayouts",
 ]
-
-
-class LayoutError(ValueError):
-    """Raised for sizes that admit no layout (zero or negative sizes)."""
 
 
 @dataclass(frozen=True)
@@ -188,3 +186,39 @@ def _feature_span(start: int, size: int, length: int, feature_length: int) -> Tu
     begin = round_half_even(start / length * feature_length)
     begin = min(max(begin, 0), feature_length - extent)
     return begin, begin + extent
+
+
+@dataclass
+class WindowLayouts:
+    """The patch layouts of a run's windows, each computed once.
+
+    A run's windows have few distinct sizes (the window size, and shorter
+    ones along the raster's edges), so layouts are kept per padded size:
+    the progress total, the predictor and the patch counts of a window all
+    use the same list.
+
+    Parameters
+    ----------
+    patch:
+        Patch size (``size_p``).
+    min_overlap:
+        Minimum overlap of neighbouring patches.
+    """
+
+    patch: int
+    min_overlap: int
+    _layouts: Dict[Tuple[int, int], List[PatchBox]] = field(default_factory=dict, repr=False)
+
+    def for_window(self, height: int, width: int) -> List[PatchBox]:
+        """The layout of a ``height x width`` window after padding (:func:`padded_size`, :func:`patch_layout`).
+
+        Raises
+        ------
+        LayoutError
+            As :func:`patch_layout`.
+        """
+        size = padded_size(height, width, self.patch)
+        layout = self._layouts.get(size)
+        if layout is None:
+            layout = self._layouts[size] = patch_layout(size[0], size[1], self.patch, self.min_overlap)
+        return layout

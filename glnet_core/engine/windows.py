@@ -8,8 +8,8 @@ so no output pixel comes from a window edge: the mosaic has no seams.
 
 Sizes are in the pixels of the grid the model runs on (the raster's own grid,
 or the resampled one when the model's ground resolution differs; see
-:mod:`glnet_core.segment`). The second tiling level, patches inside a window,
-is :mod:`glnet_core.tiling`.
+:mod:`glnet_core.engine.grid`). The second tiling level, patches inside a window,
+is :mod:`glnet_core.engine.tiling`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import List, Tuple
 
-from .tiling import LayoutError
+from ..errors import LayoutError
 
 __all__ = ["Span", "RasterWindow", "default_margin", "axis_windows", "raster_windows"]
 
@@ -47,6 +47,12 @@ class RasterWindow:
     cols: Span
     core_rows: Span
     core_cols: Span
+
+    @property
+    def core_in_window(self) -> Tuple[slice, slice]:
+        """The core as ``(rows, cols)`` slices of the window's own pixels."""
+        return (slice(self.core_rows.start - self.rows.start, self.core_rows.stop - self.rows.start),
+                slice(self.core_cols.start - self.cols.start, self.core_cols.stop - self.cols.start))
 
 
 def default_margin(window: int) -> int:
@@ -119,7 +125,7 @@ def raster_windows(height: int, width: int, window: int, margin: int | None = No
     m = default_margin(window) if margin is None else margin
     rows = axis_windows(height, window, m)
     cols = axis_windows(width, window, m)
-    out = []
+    out: List[RasterWindow] = []
     for r, rc in rows:
         for c, cc in cols:
             out.append(RasterWindow(len(out), r, c, rc, cc))

@@ -1,81 +1,93 @@
-"""Atomic, bounded-memory writing of the engine's single-band uint8 GeoTIFF outputs.
+"""The class-mask format, and the one way to read it.
 
-:class:`MaskWriter` writes a class mask (or a confidence map) on the input's
-grid block by block, as the engine produces them:
+A class mask (as ``glnet segment`` writes it, see :mod:`.class_mask_writer`)
+is a single-band GeoTIFF of class ids:
 
-- GeoTIFF, uint8, one band, tiled 512 x 512, DEFLATE (no predictor), nodata
-  255, ``BIGTIFF=IF_SAFER``; the input's size, CRS and transform (none when the
-  input has none). Areas never written are 255 (GDAL fills unwritten tiles with
-  the nodata value when the file is closed).
-- ``kind="classes"``: a colour table from the class colours (255 is
-  transparent) and the class names as GDAL category names. GeoTIFF cannot hold
-  category names and rasterio cannot write them, so they go into the GDAL PAM
-  sidecar ``NAME.aux.xml`` (``<CategoryNames>`` of band 1), which GDAL and QGIS
-  read.
-- ``kind="confidence"``: values 0..100 (percent), no colour table, unit
-  ``percent``.
-- Optional provenance ``tags`` (dataset metadata, e.g. the model and its
-  version).
+- **Pixels**: class ids ``0 .. 254``; 255 (:data:`~.classes.NODATA`) is
+  nodata, and so is the file's own nodata value when it declares another one.
+  Masks from other software are read when their band holds integers of any
+  width (uint8, int16, int32...); their valid values must still be class ids.
+- **Class names**: band 1's GDAL category names (value i -> i-th name) in the
+  PAM sidecar ``NAME.aux.xml`` (``<CategoryNames>``): GeoTIFF cannot hold
+  them. Names are read stripped of surrounding blanks, trailing empty names
+  (GDAL pads with them) dropped.
+- **Colours**: the band's colour table (255 has none; a GeoTIFF palette keeps
+  no alpha, so the other 255 entries all read as opaque).
 
-Atomicity: everything goes to a hidden part file next to the output,
-``.NAME.part`` (and ``.NAME.part.aux.xml``); :meth:`MaskWriter.commit` renames
-it to ``NAME`` at the very end, so ``NAME`` is never a half-written file.
-:meth:`MaskWriter.abort` deletes the part files and never touches ``NAME``.
-
-Resuming: :meth:`MaskWriter.close` (or leaving the ``with`` block without
-committing) keeps the part file; a new writer with ``resume=True`` reopens it
-and keeps what it holds. :meth:`MaskWriter.flush` makes the blocks written so
-far durable (GDAL writes a GeoTIFF's tile index only when the file is closed,
-so blocks written after the last flush are lost if the process is killed).
-
-Writes need not be aligned, but blocks aligned to the 512-pixel tiles are the
-cheapest: a compressed tile that is completed by a later write may have to be
-recompressed and stored again (the file then holds some dead space).
+Every reader of masks (evaluate, zonal stats, sieve, vectorize, the QGIS
+plugin's styles) goes through this module: :func:`open_class_mask` (open and
+check), :func:`read_class_ids` (a block of rows as uint8 ids, values checked),
+:func:`row_blocks` (the blocks), :func:`read_category_names`,
+:func:`mask_colours`, :func:`mask_class_table` / :func:`resolve_class_table`
+(the class table a mask describes itself with) and :func:`mask_class_info` /
+:func:`class_styles` (names and colours for styling a class layer).
 """
 
 from __future__ import annotations
 
+import colorsys
 import os
 import warnings
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-import rasterio
-from affine import Affine
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
-from rasterio.windows import Window
 
-from .classes import NODATA, ClassTable
-from ..errors import InputError
+from ..errors import ClassTableError, InputError
+from .classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
 from .xml_indent import indent_xml
 
-try:  # GDAL errors that rasterio does not wrap in RasterioError
-    from rasterio._err import CPLE_BaseError
-except ImportError:  # pragma: no cover
-    CPLE_BaseError = RasterioError  # type: ignore[misc,assignment]
+__all__ = [
+    "BLOCK_PIXELS",
+    "MAX_BLOCK_ROWS",
+    "RGB",
+    "ClassStyle",
+    "colour_table",
+    "category_names_xml",
+    "sidecar_path",
+    "read_category_names",
+    "open_dataset",
+    "check_class_mask",
+    "open_class_mask",
+    "mask_colours",
+    "mask_class_table",
+    "resolve_class_table",
+    "mask_class_info",
+    "class_styles",
+    "row_blocks",
+    "row_block_grid",
+    "holds_class_ids",
+    "read_class_ids",
+]
 
-__all__ = ["MaskWriter", "TILE_SIZE", "KINDS", "colour_table", "category_names_xml"]
+#: Pixels per block of :func:`row_blocks`: bounds the memory of every streaming step.
+BLOCK_PIXELS = 1 << 22
+#: Rows per block of :func:`row_blocks` at most.
+MAX_BLOCK_ROWS = 1024
 
-TILE_SIZE = 512
-KINDS = ("classes", "confidence")
-_GDAL_ERRORS = (RasterioError, CPLE_BaseError, OSError)
+RGB = Tuple[int, int, int]
+#: ``(class id, name, (r, g, b))``: one category of a styled class layer.
+ClassStyle = Tuple[int, str, RGB]
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 
+# ------------------------------------------------------------------ colours and names (writing)
 def colour_table(classes: ClassTable) -> Dict[int, tuple]:
     """The 256-entry RGBA colour table of a class mask.
 
     Class ``i`` gets its colour, opaque; 255 (nodata) and unused values are
     transparent black.
     """
-    table = {i: (0, 0, 0, 0) for i in range(256)}
+    table: Dict[int, tuple] = {i: (0, 0, 0, 0) for i in range(256)}
     for c in classes.classes:
         table[c.id] = tuple(int(v) for v in c.colour) + (255,)
     return table
 
 
-def category_names_xml(names, existing: Optional[bytes] = None) -> bytes:
+def category_names_xml(names: Iterable[object], existing: Optional[bytes] = None) -> bytes:
     """A GDAL PAM document with ``names`` as band 1's category names.
 
     Parameters
@@ -116,330 +128,355 @@ def category_names_xml(names, existing: Optional[bytes] = None) -> bytes:
     return ET.tostring(root, encoding="utf-8")
 
 
-def _same_transform(a: Affine, b: Affine) -> bool:
-    return all(abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y)) for x, y in zip(tuple(a)[:6], tuple(b)[:6]))
+# ------------------------------------------------------------------ names (reading)
+def sidecar_path(path: PathLike) -> Path:
+    """The GDAL PAM sidecar of a raster: ``PATH.aux.xml``."""
+    return Path(str(path) + ".aux.xml")
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file (or a folder's entries) to disk; best effort (not all systems allow it on folders)."""
+def read_category_names(path: PathLike) -> Optional[List[str]]:
+    """Band 1's GDAL category names from the PAM sidecar ``PATH.aux.xml``.
+
+    Returns
+    -------
+    list of str or None
+        The names (value i -> i-th name), each stripped, trailing empty names
+        dropped; ``None`` when there is no readable sidecar or it has no
+        category names.
+    """
+    aux = sidecar_path(path)
+    if not aux.is_file():
+        return None
     try:
-        fd = os.open(str(path), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        root = ET.fromstring(aux.read_bytes())
+    except (ET.ParseError, OSError):
+        return None
+    for band in root.iter("PAMRasterBand"):
+        if band.get("band", "1") != "1":
+            continue
+        cats = band.find("CategoryNames")
+        if cats is None:
+            continue
+        names = [(c.text or "").strip() for c in cats.findall("Category")]
+        while names and not names[-1]:
+            names.pop()
+        return names or None
+    return None
 
 
-class MaskWriter:
-    """Writes a uint8 single-band GeoTIFF on the input grid, atomically.
+# ------------------------------------------------------------------ opening
+@contextmanager
+def _quiet_rasterio() -> Iterator[None]:
+    # Opening a raster without georeferencing warns; readers handle that case themselves.
+    from rasterio.errors import NotGeoreferencedWarning
 
-    Blocks go to a hidden part file next to ``path`` (``.NAME.part``), renamed
-    to ``path`` by :meth:`commit`. Memory use is GDAL's block cache; the
-    raster is never held whole.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        yield
+
+
+def open_dataset(path: PathLike, role: str = "raster") -> Any:
+    """Open a raster with rasterio the way every mask reader does (no format check).
 
     Parameters
     ----------
     path:
-        The output GeoTIFF.
-    width, height:
-        Raster size in pixels (the input's).
-    crs:
-        The input's CRS (anything rasterio accepts), or None.
-    transform:
-        The input's pixel-to-CRS transform, or None / identity for none.
-    classes:
-        Class table for the colour table and category names (``kind="classes"``);
-        None writes neither.
-    kind:
-        ``"classes"`` or ``"confidence"`` (0-100 %, no colour table).
-    resume:
-        Reopen an existing part file and keep its content; it must exist and
-        have the same size and grid.
-    overwrite:
-        Allow :meth:`commit` to replace an existing ``path``.
-    tags:
-        Provenance metadata written as dataset tags (keys and values as strings).
+        The raster file.
+    role:
+        How messages name it (``"mask"``, ``"PRED"``, ``"confidence raster"``...).
+
+    Returns
+    -------
+    rasterio.io.DatasetReader
+        The open dataset (the caller closes it).
 
     Raises
     ------
     InputError
-        ``path`` exists without ``overwrite``, is a folder, its folder is
-        missing, or a part file to resume is missing or does not fit.
-    ValueError
-        For a bad ``kind`` or size.
+        If the file is missing, a folder, or not a raster GDAL can open.
     """
+    import rasterio
+    from rasterio.errors import RasterioError
 
-    def __init__(
-        self,
-        path: Union[str, "os.PathLike[str]"],
-        *,
-        width: int,
-        height: int,
-        crs,
-        transform: Optional[Affine],
-        classes: Optional[ClassTable],
-        kind: str = "classes",
-        resume: bool = False,
-        overwrite: bool = False,
-        tags: Optional[Mapping[str, object]] = None,
-    ) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        if int(width) <= 0 or int(height) <= 0:
-            raise ValueError(f"the output size must be positive, got {width} x {height}")
-        self.path = Path(path)
-        self.width, self.height = int(width), int(height)
-        self.crs = rasterio.crs.CRS.from_user_input(crs) if crs is not None else None
-        if transform is not None and Affine(*tuple(transform)[:6]).is_identity and self.crs is None:
-            transform = None  # an identity transform means "not georeferenced": write none
-        self.transform = Affine(*tuple(transform)[:6]) if transform is not None else None
-        self.classes = classes
-        self.kind = kind
-        self.overwrite = bool(overwrite)
-        self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
-        self.part_path = self.path.with_name("." + self.path.name + ".part")
-        self.aux_path = Path(str(self.path) + ".aux.xml")
-        self._part_aux = Path(str(self.part_path) + ".aux.xml")
-        self._ds = None
-        self._state = "open"  # "open" | "closed" (part kept) | "committed" | "aborted"
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{role} {p} does not exist")
+    if p.is_dir():
+        raise InputError(f"{role} {p} is a folder; give a raster file")
+    try:
+        with _quiet_rasterio():
+            return rasterio.open(str(p))
+    except (RasterioError, OSError) as exc:
+        raise InputError(f"cannot open {role} {p} as a raster: {' '.join(str(exc).split())}") from None
 
-        folder = self.path.parent
-        if not folder.is_dir():
-            raise InputError(f"the output folder {folder} does not exist; create it first")
-        if self.path.is_dir():
-            raise InputError(f"{self.path} is a folder; give a file name for the output")
-        if self.path.exists() and not self.overwrite:
-            raise InputError(f"{self.path} already exists; pass --overwrite to replace it")
-        if not os.access(str(folder), os.W_OK):
-            raise InputError(f"the output folder {folder} is not writable")
 
-        if resume:
-            self._ds = self._reopen_part()
-        else:
-            for stale in (self.part_path, self._part_aux):
-                if stale.exists():
-                    stale.unlink()
-            self._ds = self._create_part()
+def check_class_mask(ds: Any, path: PathLike, role: str = "mask") -> None:
+    """Check that an open raster is a class mask: one band of integers.
 
-    # -- opening -----------------------------------------------------------
-
-    def _create_part(self):
-        profile = dict(
-            driver="GTiff",
-            width=self.width,
-            height=self.height,
-            count=1,
-            dtype="uint8",
-            nodata=NODATA,
-            tiled=True,
-            blockxsize=TILE_SIZE,
-            blockysize=TILE_SIZE,
-            compress="deflate",
-            predictor=1,
-            bigtiff="IF_SAFER",
-            interleave="band",
+    Raises
+    ------
+    InputError
+        For several bands (an RGB image or colour mask) or a non-integer band.
+    """
+    if ds.count != 1:
+        raise InputError(
+            f"{role} {path} is not a class mask: it has {ds.count} bands "
+            "(a class mask has one band of class ids, as glnet segment writes it)"
         )
-        if self.crs is not None:
-            profile["crs"] = self.crs
-        if self.transform is not None:
-            profile["transform"] = self.transform
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                ds = rasterio.open(str(self.part_path), "w+", **profile)  # w+: read() works on a new file too
-        except _GDAL_ERRORS as exc:
-            raise InputError(f"cannot create {self.part_path}: {' '.join(str(exc).split())}") from None
-        try:
-            if self.kind == "classes":
-                ds.set_band_description(1, "land-cover class")
-                if self.classes is not None:
-                    # Before any pixel is written, so that GDAL stores a palette TIFF.
-                    ds.write_colormap(1, colour_table(self.classes))
-            else:
-                ds.set_band_description(1, "confidence (percent)")
-                ds.set_band_unit(1, "percent")
-            ds.update_tags(**{"glnet_kind": self.kind}, **{k: v for k, v in self.tags.items() if k != "glnet_kind"})
-        except BaseException:
-            ds.close()
-            raise
-        return ds
+    dtype = np.dtype(ds.dtypes[0])
+    if not np.issubdtype(dtype, np.integer):
+        raise InputError(
+            f"{role} {path} is not a class mask: its pixels are {dtype.name} "
+            "(a class mask holds integer class ids, as glnet segment writes it)"
+        )
 
-    def _reopen_part(self):
-        part = self.part_path
-        if not part.is_file():
-            raise InputError(f"cannot resume: {part} does not exist; run again without --resume")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                ds = rasterio.open(str(part), "r+")
-        except _GDAL_ERRORS as exc:
-            raise InputError(
-                f"cannot resume: {part} is damaged ({' '.join(str(exc).split())}); run again without --resume"
-            ) from None
-        problems = []
-        if (ds.width, ds.height, ds.count, ds.dtypes[0]) != (self.width, self.height, 1, "uint8"):
-            problems.append(f"{ds.width} x {ds.height} px, {ds.count} band(s) of {ds.dtypes[0]}")
-        if (ds.crs is None) != (self.crs is None) or (ds.crs is not None and ds.crs != self.crs):
-            problems.append("another CRS")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            theirs = ds.transform
-        if not _same_transform(theirs, self.transform or Affine.identity()):
-            problems.append("another transform")
-        kind = ds.tags().get("glnet_kind")
-        if kind is not None and kind != self.kind:
-            problems.append(f"kind {kind}")
-        if problems:
-            ds.close()
-            raise InputError(
-                f"cannot resume: {part} was written for another grid ({', '.join(problems)}); "
-                "run again without --resume"
+
+def open_class_mask(path: PathLike, role: str = "mask") -> Any:
+    """Open a class mask and check it (:func:`open_dataset`, :func:`check_class_mask`).
+
+    Returns
+    -------
+    rasterio.io.DatasetReader
+        The open dataset (the caller closes it).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable, or not a class mask.
+    """
+    ds = open_dataset(path, role)
+    try:
+        check_class_mask(ds, path, role)
+    except InputError:
+        ds.close()
+        raise
+    return ds
+
+
+# ------------------------------------------------------------------ classes a mask describes
+def mask_colours(ds: Any) -> Dict[int, RGB]:
+    """The colours of band 1's colour table: class id -> ``(r, g, b)``.
+
+    The nodata value 255 and entries with alpha 0 (in formats that keep alpha)
+    are left out; a mask without a colour table gives ``{}``.
+    """
+    try:
+        cmap = ds.colormap(1)
+    except ValueError:  # no colour table
+        return {}
+    out: Dict[int, RGB] = {}
+    for i, rgba in cmap.items():
+        if int(i) != NODATA and (len(rgba) < 4 or rgba[3] > 0):
+            out[int(i)] = (int(rgba[0]), int(rgba[1]), int(rgba[2]))
+    return out
+
+
+def mask_class_table(ds: Any, path: PathLike) -> Optional[ClassTable]:
+    """The class table a mask describes itself with (category names + colour table).
+
+    When the names are exactly those of a preset (``deepglobe``...), the
+    preset is returned, so that its ignore flags apply (glnet segment writes
+    the model's class names).
+
+    Returns
+    -------
+    ClassTable or None
+        ``None`` when the mask has no category names (or fewer than 2).
+    """
+    names = read_category_names(path)
+    if not names or len(names) < 2 or len(names) > NODATA:
+        return None
+    for preset in PRESETS.values():
+        if preset.names == names:
+            return preset
+    colours = mask_colours(ds)
+    seen = set()
+    classes = []
+    for i, name in enumerate(names):
+        # GDAL pads unnamed values with empty names; a table needs unique names.
+        if not name or name in seen:
+            name = f"class_{i}"
+        seen.add(name)
+        classes.append(ClassInfo(i, name, colours.get(i, (0, 0, 0))))
+    try:
+        return ClassTable(tuple(classes), "from-mask")
+    except ClassTableError:
+        return None
+
+
+def resolve_class_table(spec: Optional[str], ds: Any, path: PathLike, role: str = "mask") -> ClassTable:
+    """``--classes`` when given, else the mask's own names (see :func:`mask_class_table`).
+
+    Raises
+    ------
+    ClassTableError
+        When neither is available, or ``spec`` is not a valid table.
+    """
+    if spec:
+        return load_class_table(spec)
+    table = mask_class_table(ds, path)
+    if table is None:
+        raise ClassTableError(
+            f"{role} {path} has no class names (no <CategoryNames> in {sidecar_path(path).name}); "
+            "pass --classes deepglobe, a class count, or a JSON class table"
+        )
+    return table
+
+
+def mask_class_info(
+    mask_path: PathLike, classes: Optional[ClassTable] = None
+) -> Tuple[Dict[int, str], Dict[int, RGB], List[str]]:
+    """Names and colours of a mask's classes, for naming and styling its classes.
+
+    Names come from ``classes`` when given, else from the mask's category
+    names (:func:`read_category_names`); colours from ``classes``, else the
+    mask's colour table (:func:`mask_colours`). Ids without a name get none
+    here (:func:`class_styles` calls them ``class_<id>``); with no names at
+    all a warning says so, since a layer is then less useful.
+
+    Parameters
+    ----------
+    mask_path:
+        The mask GeoTIFF.
+    classes:
+        A class table (e.g. a bundle's ``classes``), or None.
+
+    Returns
+    -------
+    (names, colours, warnings):
+        Dicts keyed by class id for the ids 0..254 that have names or
+        colours, and the warnings.
+
+    Raises
+    ------
+    InputError
+        If the mask cannot be opened or is not a class mask.
+    """
+    names: Dict[int, str] = {}
+    colours: Dict[int, RGB] = {}
+    warns: List[str] = []
+    with open_class_mask(mask_path, "mask") as ds:
+        file_colours = mask_colours(ds)
+    if classes is not None:
+        for c in classes.classes:
+            names[c.id] = c.name
+            colours[c.id] = (int(c.colour[0]), int(c.colour[1]), int(c.colour[2]))
+    else:
+        for i, n in enumerate(read_category_names(mask_path) or []):
+            if n and i != NODATA:
+                names[i] = n
+        colours.update(file_colours)
+        if not names:
+            warns.append(
+                f"{mask_path} has no class names (no category names in {sidecar_path(mask_path).name}); "
+                "using class_<id>; pass --model BUNDLE for the model's names"
             )
-        return ds
+    return names, colours, warns
 
-    # -- writing -----------------------------------------------------------
 
-    def write(self, row_off: int, col_off: int, array: np.ndarray) -> None:
-        """Write an ``(h, w)`` uint8 block with its top-left pixel at ``(row_off, col_off)``.
+def _generic_colour(cid: int) -> RGB:
+    # Deterministic and well spread (golden-angle hue), so repeated runs match.
+    r, g, b = colorsys.hsv_to_rgb((cid * 0.618033988749895) % 1.0, 0.65, 0.95)
+    return int(r * 255), int(g * 255), int(b * 255)
 
-        Parts of the block outside the raster are dropped, so windows that
-        run past the right or bottom edge can be written whole.
 
-        Raises
-        ------
-        ValueError
-            If the writer is closed or the block is not a 2-D uint8 array.
-        InputError
-            If GDAL fails to write (disk full, ...).
-        """
-        ds = self._check_open()
-        array = np.asarray(array)
-        if array.ndim != 2 or array.dtype != np.uint8:
-            raise ValueError(f"a block must be a 2-D uint8 array, got {array.dtype} with shape {array.shape}")
-        row_off, col_off = int(row_off), int(col_off)
-        h, w = array.shape
-        r0, r1 = max(row_off, 0), min(row_off + h, self.height)
-        c0, c1 = max(col_off, 0), min(col_off + w, self.width)
-        if r0 >= r1 or c0 >= c1:
-            return
-        block = array[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off]
-        try:
-            ds.write(np.ascontiguousarray(block), 1, window=Window(c0, r0, c1 - c0, r1 - r0))
-        except _GDAL_ERRORS as exc:
-            raise InputError(f"writing {self.part_path} failed: {' '.join(str(exc).split())}") from None
+def class_styles(names: Dict[int, str], colours: Dict[int, RGB], ids: Sequence[int] = ()) -> List[ClassStyle]:
+    """The categories a styled class layer shows: ``(class id, name, (r, g, b))``.
 
-    def read(self, row_off: int, col_off: int, height: int, width: int) -> np.ndarray:
-        """Read back an in-raster block of the part file (e.g. to check a resumed run)."""
-        ds = self._check_open()
-        return ds.read(1, window=Window(int(col_off), int(row_off), int(width), int(height)))
+    One entry per class id that has a name or occurs in ``ids``, sorted by
+    id; ids without a name are called ``class_<id>``, ids without a colour
+    get a generated one (deterministic). The same list styles the polygons'
+    categorized renderer and the mask's palette.
 
-    def flush(self) -> None:
-        """Make every block written so far durable in the part file (close and reopen it).
+    Parameters
+    ----------
+    names, colours:
+        As :func:`mask_class_info` returns them.
+    ids:
+        Class ids that occur in the data (e.g. a vectorize result's ``counts``).
 
-        GDAL updates a GeoTIFF's tile index on disk only when the file is
-        closed; a resumed run (``resume=True``) sees exactly what was written
-        before the last flush (or :meth:`close`). The first flush stores the
-        tiles not yet written as 255. A flush costs the tile index and the
-        dirty tiles (about 15 ms for a 20 000 x 20 000 mask), so once per
-        engine window is fine, once per small block is not. A tile rewritten
-        after a flush is stored anew and its old copy becomes dead space: with
-        2000-pixel windows not aligned to the tiles and a flush after each,
-        the file came out about 1.5 times the size of a fresh copy.
-        """
-        self._check_open()
-        self._close_dataset()
-        self._ds = self._reopen_part()
+    Returns
+    -------
+    list of (int, str, (int, int, int))
+    """
+    present = sorted(set(int(i) for i in ids) | set(names))
+    return [(i, names.get(i, f"class_{i}"), tuple(colours.get(i, _generic_colour(i)))) for i in present]  # type: ignore[misc]
 
-    #: Another name for :meth:`flush`.
-    checkpoint = flush
 
-    # -- finishing ---------------------------------------------------------
+# ------------------------------------------------------------------ blocks
+def row_blocks(height: int, width: int, max_rows: int = MAX_BLOCK_ROWS, pixels: int = BLOCK_PIXELS) -> Iterator[Tuple[int, int]]:
+    """Row ranges ``[r0, r1)`` covering a raster, each at most ``pixels`` pixels (at least one row) and ``max_rows`` rows."""
+    rows = max(1, min(int(max_rows), int(pixels) // max(1, int(width))))
+    for r0 in range(0, int(height), rows):
+        yield r0, min(int(height), r0 + rows)
 
-    def _check_open(self):
-        if self._ds is None:
-            raise ValueError(f"the mask writer for {self.path} is {self._state}")
-        return self._ds
 
-    def _close_dataset(self) -> None:
-        ds, self._ds = self._ds, None
-        if ds is not None:
-            try:
-                ds.close()
-            except _GDAL_ERRORS as exc:
-                raise InputError(f"finishing {self.part_path} failed: {' '.join(str(exc).split())}") from None
+def row_block_grid(ds: Any, r0: int, r1: int) -> Tuple[Any, Tuple[float, float, float, float]]:
+    """The grid of rows ``[r0, r1)`` of a raster: its transform and its bounds ``(left, bottom, right, top)`` in the raster's CRS."""
+    from rasterio.windows import Window
 
-    def commit(self) -> Path:
-        """Close the part file, write the category names, and rename it to ``path``.
+    width, height = int(ds.width), int(r1) - int(r0)
+    transform = ds.window_transform(Window(0, int(r0), width, height))
+    xs, ys = [], []
+    for c, r in ((0, 0), (width, 0), (0, height), (width, height)):
+        # Explicit arithmetic: `transform * point` is deprecated in new affine, `@` missing in old.
+        xs.append(transform.c + transform.a * c + transform.b * r)
+        ys.append(transform.f + transform.d * c + transform.e * r)
+    return transform, (min(xs), min(ys), max(xs), max(ys))
 
-        Returns
-        -------
-        Path:
-            ``path``.
 
-        Raises
-        ------
-        InputError
-            If ``path`` appeared meanwhile without ``overwrite``, or closing or
-            renaming fails.
-        """
-        if self._state == "committed":
-            return self.path
-        if self._state == "aborted":
-            raise ValueError(f"the mask writer for {self.path} was aborted")
-        self._close_dataset()
-        self._state = "closed"
-        _fsync(self.part_path)
-        aux = None
-        if self.kind == "classes" and self.classes is not None:
-            existing = self._part_aux.read_bytes() if self._part_aux.is_file() else None
-            aux = category_names_xml(self.classes.names, existing)
-        elif self._part_aux.is_file():
-            aux = self._part_aux.read_bytes()  # whatever GDAL itself put there
-        if self.path.exists() and not self.overwrite:
-            raise InputError(f"{self.path} already exists; pass --overwrite to replace it")
-        try:
-            if aux is not None:
-                self._part_aux.write_bytes(aux)
-                _fsync(self._part_aux)
-                os.replace(str(self._part_aux), str(self.aux_path))
-            elif self.aux_path.exists():
-                # A sidecar left from the file being replaced would describe the wrong raster.
-                self.aux_path.unlink()
-            os.replace(str(self.part_path), str(self.path))
-        except OSError as exc:
-            raise InputError(f"cannot move {self.part_path} to {self.path}: {exc.strerror or exc}") from None
-        _fsync(self.path.parent)
-        self._state = "committed"
-        return self.path
+def holds_class_ids(ds: Any) -> bool:
+    """Whether a mask's raw values are already its class ids: uint8 with nodata 255 (or none), as glnet writes it."""
+    return np.dtype(ds.dtypes[0]) == np.uint8 and (ds.nodata is None or ds.nodata == NODATA)
 
-    def close(self) -> None:
-        """Close without committing; the part file stays for a later ``resume=True``."""
-        if self._state == "open":
-            self._close_dataset()
-            self._state = "closed"
 
-    def abort(self) -> None:
-        """Close and delete the part files; an existing ``path`` is never touched."""
-        if self._state == "committed":
-            return
-        try:
-            self._close_dataset()
-        except InputError:
-            pass  # the files are going anyway
-        for p in (self.part_path, self._part_aux):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-        self._state = "aborted"
+def read_class_ids(ds: Any, path: PathLike, r0: int, r1: int, n_classes: Optional[int] = None, role: str = "mask") -> np.ndarray:
+    """A class mask's rows ``[r0, r1)`` as uint8 class ids, 255 nodata, the values checked.
 
-    def __enter__(self) -> "MaskWriter":
-        return self
+    Nodata is 255 and the file's own nodata value; every other value must be
+    a class id: below ``n_classes`` when a class table is known, else 0..254.
 
-    def __exit__(self, *exc) -> None:
-        # Not an abort: an interrupted run keeps its part file so that it can resume.
-        self.close()
+    Parameters
+    ----------
+    ds:
+        The mask, opened with :func:`open_class_mask`.
+    path, role:
+        How messages name it.
+    r0, r1:
+        The rows (whole width).
+    n_classes:
+        The class table's size, or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(r1 - r0, width)`` uint8.
+
+    Raises
+    ------
+    InputError
+        For a value that is not a class id.
+    """
+    from rasterio.windows import Window
+
+    raw = ds.read(1, window=Window(0, int(r0), ds.width, int(r1) - int(r0)))
+    valid = raw != NODATA
+    if ds.nodata is not None:
+        valid &= raw != ds.nodata
+    vals = raw[valid]
+    if vals.size:
+        lo, hi = int(vals.min()), int(vals.max())
+        top = NODATA if n_classes is None else int(n_classes)
+        if lo < 0 or hi >= top:
+            bad = lo if lo < 0 else hi
+            if n_classes is None:
+                raise InputError(f"{role} {path} holds the value {bad}, which is not a class id (0-254, 255 nodata)")
+            raise InputError(
+                f"{role} {path} holds the value {bad}, which is not a class id of the class table "
+                f"({n_classes} classes, ids 0-{n_classes - 1}, 255 nodata); pass the right --classes"
+            )
+    if holds_class_ids(ds):
+        return raw  # already in the format: no copy
+    out = np.full(raw.shape, NODATA, dtype=np.uint8)
+    out[valid] = vals.astype(np.uint8)
+    return out

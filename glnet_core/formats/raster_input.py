@@ -1,10 +1,13 @@
-"""Windowed, bounded-memory reading of any GDAL raster for the inference engine.
+"""Windowed, bounded-memory reading of any GDAL raster as model input: the one input path.
 
 :func:`open_raster` opens a raster, checks it once up front (readable,
 non-empty, not truncated, the right number of bands) and returns a
 :class:`RasterInput`. Its :meth:`RasterInput.read` returns one window at a
 time as an 8-bit ``(h, w, C)`` image plus a validity mask, so a raster of any
-size is processed with memory bounded by the window size.
+size is processed with memory bounded by the window size. ``glnet segment``
+reads its input with it, and training reads its images with it
+(:mod:`glnet.models.data.images`), so a model is trained on the numbers it is
+served.
 
 What the model sees
 -------------------
@@ -12,17 +15,13 @@ What the model sees
   ``(1, 1, 1)`` for a grey image) or, by default, all bands when the raster
   has exactly as many bands as the model, or the first ``model_bands`` when
   one more band follows that GDAL marks as alpha.
-- **8 bits**: 8-bit data are passed unchanged. Other types (16-bit, 32-bit,
-  float) are mapped per band linearly from a range ``(lo, hi)`` to 0..255
-  (clipped, rounded half up). The range is the same for every window, so
-  windows agree where they meet: either ``input_range`` for every band, or,
-  by default, the 2nd and 98th percentiles of each band's valid pixels in a
-  sample read at open time (:attr:`RasterInput.input_range_per_band`): a
-  decimated read of the whole raster, at most 1024 px on the long side, for
-  rasters with overviews or up to 10^8 pixels; a grid of 32 x 32 small
-  windows for larger ones, which a decimated read would decode entirely. An
-  explicit ``input_range`` is applied to 8-bit data too (a contrast stretch
-  the user asked for).
+- **8 bits** (:mod:`glnet_core.formats.raster_stretch`): 8-bit data are
+  passed unchanged. Other types (16-bit, 32-bit, float) are mapped per band
+  linearly from a range ``(lo, hi)`` to 0..255, the same for every window:
+  ``input_range`` for every band, or by default the 2nd and 98th percentiles
+  of each band's valid pixels in a sample read at open time
+  (:attr:`RasterInput.input_range_per_band`). An explicit ``input_range`` is
+  applied to 8-bit data too (a contrast stretch the user asked for).
 - **Validity** (:attr:`RasterInput.nodata_source`), first rule that applies:
 
   ``"alpha"``: a band with colour interpretation alpha exists; pixels whose
@@ -43,34 +42,22 @@ What the model sees
 Resampling
 ----------
 ``read(..., out_shape=(h, w))`` samples the window, whose offsets and size may
-be fractional, onto an ``h x w`` grid with Pillow's bilinear filter (a triangle
-whose support widens with the reduction factor, so downsampling is
-antialiased), generalised to fractional windows: for an integer window resized
-to its own size it is the identity, and for a whole raster it is
-:func:`glnet_core.resample.resize_float`. Invalid and outside pixels get zero
-weight, so nodata does not bleed into valid pixels; an output pixel is valid
-where at least half of its filter weight falls on valid pixels. The resampling
-is done here with numpy, not by GDAL, so that it does not depend on which
-overviews a file happens to have.
+be fractional, onto an ``h x w`` grid with Pillow's bilinear filter
+(:mod:`glnet_core.formats.bilinear_filter`: a triangle whose support widens
+with the reduction factor, so downsampling is antialiased), generalised to
+fractional windows: for an integer window resized to its own size it is the
+identity, and for a whole raster it is
+:func:`glnet_core.engine.resample.resize_float`. Invalid and outside pixels get
+zero weight, so nodata does not bleed into valid pixels; an output pixel is
+valid where at least half of its filter weight falls on valid pixels. The
+resampling is done here with numpy, not by GDAL, so that it does not depend on
+which overviews a file happens to have.
 
 Pixel size
 ----------
-:attr:`RasterInput.ground_pixel_size_m` is the true ground size of one pixel
-at the raster centre, in metres along the ellipsoid (geodesic distance, with
-pyproj, between the centre pixel's edges). It includes the projection's scale
-factor: a Web Mercator (EPSG:3857) pixel of 1 "metre" at 60 degrees north is
-about 0.5 m on the ground; a UTM pixel differs from its nominal size by at
-most about 0.1 %.
-
-:attr:`RasterInput.pixel_size_m`, the one to compare with a model's
-resolution, is the nominal size (transform times the CRS's linear unit) for a
-projected CRS whose scale factor at the centre is within 1 %
-(:data:`NOMINAL_TOLERANCE`) of 1 (UTM, national grids: a "0.25 m" UTM raster
-is 0.25 m, so it runs at exactly half the resolution of a 0.5 m model), and
-the ground size otherwise (geographic CRSs, Web Mercator away from the
-equator). Without pyproj (it comes with geopandas, a dependency) both fall
-back to the nominal size times the CRS unit (projected; Web Mercator times
-cos(latitude)) or a spherical earth (geographic).
+:attr:`RasterInput.pixel_size_m` (the one to compare with a model's
+resolution) and :attr:`RasterInput.ground_pixel_size_m` follow the rules of
+:mod:`glnet_core.geo.crs` (:func:`~glnet_core.geo.crs.pixel_size`).
 
 Threads: a :class:`RasterInput` (like the GDAL dataset under it) must be used
 from one thread at a time.
@@ -89,41 +76,21 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import rasterio
-from affine import Affine
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from ..errors import InputError
+from ..geo.crs import pixel_size
+from .bilinear_filter import triangle_taps
+from .raster_stretch import Stretch, checked_range, percentile_ranges, read_sample, to_uint8
 
 try:  # GDAL errors that rasterio does not wrap in RasterioError (same module in 1.3 and 1.4)
     from rasterio._err import CPLE_BaseError
 except ImportError:  # pragma: no cover - a future rasterio without the private module
-    CPLE_BaseError = RasterioError  # type: ignore[misc,assignment]
+    CPLE_BaseError = RasterioError
 
-__all__ = [
-    "RasterInput",
-    "open_raster",
-    "ground_pixel_size",
-    "nominal_pixel_size",
-    "NOMINAL_TOLERANCE",
-    "PERCENTILES",
-    "SAMPLE_SIZE",
-    "SAMPLE_FULL_READ_PIXELS",
-    "SAMPLE_GRID",
-]
-
-#: Percentiles of the valid pixels that map to 0 and 255 for non-8-bit data.
-PERCENTILES = (2.0, 98.0)
-#: Long side, in pixels, of the decimated whole-raster read the percentiles come from.
-SAMPLE_SIZE = 1024
-#: Rasters up to this many pixels (or with overviews) are sampled by one decimated
-#: read; larger ones by SAMPLE_GRID x SAMPLE_GRID small windows (a decimated read
-#: decodes every block of the file: minutes for a 100 000 x 100 000 raster).
-SAMPLE_FULL_READ_PIXELS = 100_000_000
-SAMPLE_GRID = 32
-#: pixel_size_m is the nominal size when it is within this fraction of the ground size.
-NOMINAL_TOLERANCE = 0.01
+__all__ = ["RasterInput", "open_raster"]
 
 # Everything GDAL can raise through rasterio for a bad file. RasterioIOError is
 # listed on its own: in rasterio 1.3 it derives from OSError, not RasterioError.
@@ -131,8 +98,6 @@ _GDAL_ERRORS = (RasterioError, RasterioIOError, CPLE_BaseError)
 # Source values per resampling chunk (per band): bounds the float32 work arrays
 # to a few tens of MB whatever the window and the reduction factor.
 _CHUNK_VALUES = 4_000_000
-# Values per float64 strip when mapping to 8 bits (8 MB).
-_MAP_CHUNK_VALUES = 1_000_000
 _BAND_NAMES = {3: ("red", "green", "blue")}
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -148,7 +113,7 @@ def _quiet() -> Iterator[None]:
 
 def _cause(exc: BaseException) -> str:
     """GDAL's own message for an error: rasterio often says only 'see previous exception'."""
-    messages = []
+    messages: List[str] = []
     seen = set()
     e: Optional[BaseException] = exc
     while e is not None and id(e) not in seen:
@@ -169,122 +134,15 @@ def _is_integer(value: float) -> bool:
     return abs(value - round(value)) < 1e-9
 
 
-def ground_pixel_size(crs, transform: Affine, width: int, height: int) -> Optional[Tuple[float, float]]:
-    """Ground size in metres of one pixel (along a row, along a column) at the raster centre.
-
-    Parameters
-    ----------
-    crs:
-        The raster's :class:`rasterio.crs.CRS`, or None.
-    transform:
-        Its pixel-to-CRS affine transform.
-    width, height:
-        Its size in pixels (locates the centre).
-
-    Returns
-    -------
-    (x, y) or None:
-        Geodesic length on the CRS's ellipsoid of one pixel step along a row
-        (x) and along a column (y), measured across the centre pixel; None
-        without a CRS, or when the CRS has no known unit or ellipsoid.
-    """
-    if crs is None:
-        return None
-    # Written out rather than `transform * (x, y)`: affine 3 deprecates `*`, affine 2 lacks `@`.
-    a, b, c, d, e, f = (transform.a, transform.b, transform.c, transform.d, transform.e, transform.f)
-    cx = a * width / 2.0 + b * height / 2.0 + c
-    cy = d * width / 2.0 + e * height / 2.0 + f
-    # Half a pixel either side of the centre, along a row and along a column.
-    xs = [cx - a / 2, cx + a / 2, cx - b / 2, cx + b / 2]
-    ys = [cy - d / 2, cy + d / 2, cy - e / 2, cy + e / 2]
-    try:
-        import pyproj
-
-        pcrs = pyproj.CRS.from_wkt(crs.to_wkt())
-        geodetic = pcrs.geodetic_crs
-        if geodetic is None:
-            raise ValueError("no geodetic CRS")
-        lon, lat = pyproj.Transformer.from_crs(pcrs, geodetic, always_xy=True).transform(xs, ys)
-        geod = pcrs.get_geod()
-        if geod is None:
-            raise ValueError("no ellipsoid")
-        _, _, dist = geod.inv(lon[0::2], lat[0::2], lon[1::2], lat[1::2])
-        size = (float(dist[0]), float(dist[1]))
-        if all(math.isfinite(v) and v > 0 for v in size):
-            return size
-    except Exception:  # pyproj missing, or a CRS it cannot handle: fall back below
-        pass
-    col_step = math.hypot(a, d)
-    row_step = math.hypot(b, e)
-    if crs.is_geographic:
-        # Spherical earth (mean radius); degrees of longitude shrink with cos(latitude).
-        radius = 6371008.8
-        k = math.pi / 180.0 * radius
-        coslat = math.cos(math.radians(cy))
-        return (k * math.hypot(a * coslat, d), k * math.hypot(b * coslat, e))
-    unit = _linear_unit(crs)
-    if unit is None:
-        return None
-    scale = 1.0
-    try:
-        epsg = crs.to_epsg()
-    except Exception:
-        epsg = None
-    if epsg in (3857, 3785, 900913):
-        # Web Mercator (spherical): ground size is the nominal size times cos(latitude).
-        lat = 2.0 * math.atan(math.exp(cy / 6378137.0)) - math.pi / 2.0
-        scale = math.cos(lat)
-    return (col_step * unit * scale, row_step * unit * scale)
-
-
-def nominal_pixel_size(crs, transform: Affine) -> Optional[Tuple[float, float]]:
-    """Pixel size (along a row, along a column) in metres from the transform and the CRS's linear unit.
-
-    Returns None without a CRS, for a geographic CRS (degrees are no length),
-    or when the CRS's unit is unknown.
-    """
-    if crs is None or crs.is_geographic:
-        return None
-    unit = _linear_unit(crs)
-    if unit is None:
-        return None
-    return (math.hypot(transform.a, transform.d) * unit, math.hypot(transform.b, transform.e) * unit)
-
-
-def _linear_unit(crs) -> Optional[float]:
-    """Metres per CRS unit of a projected or local CRS, or None."""
-    try:
-        return float(crs.linear_units_factor[1])  # rasterio >= 1.3; raises for local CRSs
-    except Exception:
-        pass
-    try:  # local / engineering CRSs: pyproj knows the axis unit
-        import pyproj
-
-        axis = pyproj.CRS.from_wkt(crs.to_wkt()).axis_info[0]
-        if axis.unit_conversion_factor and axis.unit_name.lower() != "degree":
-            return float(axis.unit_conversion_factor)
-    except Exception:
-        pass
-    if str(getattr(crs, "linear_units", "")).lower() in ("metre", "meter", "m", "metres", "meters"):
-        return 1.0
-    return None
-
-
 def _axis_taps(offset: float, length: float, n_out: int, n_src: int):
-    """Pillow-style bilinear taps of ``n_out`` output pixels over source span ``[offset, offset + length)``.
+    """Pillow's bilinear taps of ``n_out`` output pixels over source span ``[offset, offset + length)``.
 
     Returns ``(index, weight_in, weight_all)``: ``index`` (n_out, T) absolute
     source indexes clipped into the raster, ``weight_in`` the weights of taps
     inside the raster (0 for taps outside), ``weight_all`` (n_out,) the total
     weight including outside taps (the validity fraction's denominator).
     """
-    scale = length / n_out
-    filterscale = max(scale, 1.0)
-    centres = offset + (np.arange(n_out, dtype=np.float64) + 0.5) * scale
-    taps = int(math.ceil(2 * filterscale)) + 2
-    first = np.floor(centres - filterscale - 0.5).astype(np.int64)
-    index = first[:, None] + np.arange(taps, dtype=np.int64)[None, :]
-    weight = np.maximum(0.0, 1.0 - np.abs(index + 0.5 - centres[:, None]) / filterscale)
+    index, weight = triangle_taps(offset, length, n_out)
     weight_all = weight.sum(axis=1)
     inside = (index >= 0) & (index < n_src)
     weight_in = np.where(inside, weight, 0.0)
@@ -358,7 +216,7 @@ class RasterInput:
             raise InputError(f"{self.path} is empty (0 bytes), not a raster")
 
     def _setup(self, model_bands, bands, input_range, band_names) -> None:
-        ds = self._ds
+        ds = self._check_open()
         with _quiet():
             self.width = int(ds.width)
             self.height = int(ds.height)
@@ -388,42 +246,34 @@ class RasterInput:
         else:
             self.nodata_source = "none"
         # Unique source bands to read (alpha too), and where each model band is among them.
-        wanted = list(dict.fromkeys(list(self.bands) + ([self.alpha_band] if self.nodata_source == "alpha" else [])))
+        alpha_read = [self.alpha_band] if self.alpha_band is not None and self.nodata_source == "alpha" else []
+        wanted = list(dict.fromkeys(list(self.bands) + alpha_read))
         self._read_indexes: List[int] = wanted
         self._band_pos = [wanted.index(b) for b in self.bands]
-        self._alpha_pos = wanted.index(self.alpha_band) if self.nodata_source == "alpha" else None
+        self._alpha_pos = wanted.index(alpha_read[0]) if alpha_read else None
 
         try:
-            self.block_shape: Tuple[int, int] = tuple(int(v) for v in ds.block_shapes[self.bands[0] - 1])  # type: ignore[assignment]
+            rows, cols = ds.block_shapes[self.bands[0] - 1]
+            self.block_shape: Tuple[int, int] = (int(rows), int(cols))
         except Exception:
             self.block_shape = (1, self.width)
-        self.ground_pixel_size_m = ground_pixel_size(self.crs, self.transform, self.width, self.height)
-        nominal = nominal_pixel_size(self.crs, self.transform)
-        self.pixel_size_m = self.ground_pixel_size_m
-        if nominal is not None and (
-            self.ground_pixel_size_m is None
-            or all(abs(g / n - 1.0) <= NOMINAL_TOLERANCE for g, n in zip(self.ground_pixel_size_m, nominal))
-        ):
-            # The CRS's metres are ground metres to within NOMINAL_TOLERANCE: keep the
-            # round nominal size, so that a 0.25 m raster is exactly half a 0.5 m model's.
-            self.pixel_size_m = nominal
+        size = pixel_size(self.crs, self.transform, self.width, self.height)
+        self.ground_pixel_size_m = size.ground
+        self.pixel_size_m = size.for_model
 
         # Truncated or damaged files: GDAL opens them, reading fails. Read the first
         # and the last pixel (their whole blocks are decoded) so that this shows now,
         # not hours into a run. The last block is at the end of a GDAL-written file.
-        self._lo: Optional[np.ndarray] = None
-        self._scale: Optional[np.ndarray] = None
+        self._stretch: Optional[Stretch] = None
         self.input_range_per_band: Optional[Tuple[Tuple[float, float], ...]] = None
         self._read_source(Window(0, 0, 1, 1))
         self._read_source(Window(self.width - 1, self.height - 1, 1, 1))
 
         if input_range is not None:
-            lo, hi = (float(v) for v in input_range)
-            if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-                raise InputError(f"the input range must be two finite numbers LOW,HIGH with LOW < HIGH, got {lo:g},{hi:g}")
-            self._set_ranges([(lo, hi)] * len(self.bands))
+            self._set_ranges([checked_range(input_range)] * len(self.bands))
         elif self.dtype != "uint8":
-            self._set_ranges(self._percentile_ranges())
+            data, valid = read_sample(self._read_source, self.width, self.height, bool(ds.overviews(self.bands[0])))
+            self._set_ranges(percentile_ranges(data, valid, self.dtype))
 
     def _choose_bands(self, model_bands: int, bands: Optional[Sequence[int]], band_names) -> Tuple[int, ...]:
         names = tuple(band_names) if band_names is not None else _BAND_NAMES.get(model_bands)
@@ -452,55 +302,8 @@ class RasterInput:
         )
 
     def _set_ranges(self, ranges: Sequence[Tuple[float, float]]) -> None:
-        self.input_range_per_band = tuple((float(lo), float(hi)) for lo, hi in ranges)
-        self._lo = np.array([lo for lo, _ in ranges], dtype=np.float64)
-        self._scale = np.array([255.0 / (hi - lo) for lo, hi in ranges], dtype=np.float64)
-
-    def _sample(self) -> Tuple[np.ndarray, np.ndarray]:
-        """Values ``(C, n)`` and validity ``(n,)`` of about SAMPLE_SIZE**2 pixels spread over the raster.
-
-        A decimated whole-raster read (GDAL nearest neighbour) where that is
-        cheap: the file has overviews, or it is at most SAMPLE_FULL_READ_PIXELS
-        pixels. Otherwise a decimated read would decode every block of a huge
-        file, so a regular grid of SAMPLE_GRID x SAMPLE_GRID small windows is
-        read instead.
-        """
-        ds = self._check_open()
-        has_overviews = bool(ds.overviews(self.bands[0]))
-        if has_overviews or self.width * self.height <= SAMPLE_FULL_READ_PIXELS:
-            f = min(1.0, SAMPLE_SIZE / max(self.width, self.height))
-            shape = (max(1, _round_half_up(self.height * f)), max(1, _round_half_up(self.width * f)))
-            # Never holds more than the small output array.
-            data, valid = self._read_source(Window(0, 0, self.width, self.height), out_shape=shape)
-            return data.reshape(data.shape[0], -1), valid.reshape(-1)
-        side = max(1, SAMPLE_SIZE // SAMPLE_GRID)
-        parts, oks = [], []
-        for i in range(SAMPLE_GRID):
-            for j in range(SAMPLE_GRID):
-                # Window centres at (i + 0.5) / SAMPLE_GRID of the raster: spread evenly, away from the edges.
-                r = min(max(0, int((i + 0.5) * self.height / SAMPLE_GRID) - side // 2), self.height - 1)
-                c = min(max(0, int((j + 0.5) * self.width / SAMPLE_GRID) - side // 2), self.width - 1)
-                data, ok = self._read_source(Window(c, r, min(side, self.width - c), min(side, self.height - r)))
-                parts.append(data.reshape(data.shape[0], -1))
-                oks.append(ok.reshape(-1))
-        return np.concatenate(parts, axis=1), np.concatenate(oks)
-
-    def _percentile_ranges(self) -> List[Tuple[float, float]]:
-        """Per band, the PERCENTILES of the valid pixels of a sample of the raster (see :meth:`_sample`)."""
-        data, valid = self._sample()
-        ranges = []
-        for k in range(len(self.bands)):
-            values = data[k][valid]
-            if values.size == 0:
-                # Nothing valid in the sample: fall back to the type's range (integers) or 0..1.
-                dt = np.dtype(self.dtype)
-                lo, hi = (float(np.iinfo(dt).min), float(np.iinfo(dt).max)) if dt.kind in "iu" else (0.0, 1.0)
-            else:
-                lo, hi = (float(v) for v in np.percentile(values.astype(np.float64), PERCENTILES))
-                if not hi > lo:  # a constant band: anything above the constant is bright
-                    hi = lo + 1.0
-            ranges.append((lo, hi))
-        return ranges
+        self._stretch = Stretch.of(ranges)
+        self.input_range_per_band = self._stretch.ranges
 
     # -- reading -----------------------------------------------------------
 
@@ -566,23 +369,7 @@ class RasterInput:
 
     def _to_uint8(self, data: np.ndarray) -> np.ndarray:
         """``(C, h, w)`` source values (or resampled floats) to an ``(h, w, C)`` uint8 image."""
-        c, h, w = data.shape
-        if self._lo is None and data.dtype == np.uint8:
-            return np.ascontiguousarray(data.transpose(1, 2, 0))
-        out = np.empty((h, w, c), dtype=np.uint8)
-        step = max(1, _MAP_CHUNK_VALUES // max(w, 1))
-        for k in range(c):
-            # float64 (exact for every integer type), a strip of rows at a time to bound memory.
-            for r in range(0, h, step):
-                x = data[k, r : r + step].astype(np.float64)
-                if self._lo is not None:
-                    x -= self._lo[k]
-                    x *= self._scale[k]
-                x += 0.5
-                np.floor(x, out=x)
-                np.clip(x, 0, 255, out=x)
-                out[r : r + step, :, k] = x
-        return out
+        return to_uint8(data, self._stretch)
 
     def read(
         self,

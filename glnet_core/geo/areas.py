@@ -9,6 +9,7 @@ One rule for the whole project (polygon attributes, zone statistics):
   (metres, feet...), as GIS users expect from a projected layer;
 * no CRS: planar areas in pixel units squared (there is nothing better).
 
+Which CRSs are Mercator, and their units, are :mod:`glnet_core.geo.crs`'s rules.
 Works with shapely 1.8 and 2.x.
 """
 
@@ -18,32 +19,14 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["uses_ellipsoid", "linear_unit_m", "polygon_areas_m2", "pixel_area_rows_m2"]
+from .crs import linear_unit_m, to_pyproj, uses_ellipsoid
+
+__all__ = ["polygon_areas_m2", "pixel_area_rows_m2"]
 
 
-def _pyproj_crs(crs):
-    import pyproj
-
-    return pyproj.CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
-
-
-def uses_ellipsoid(crs) -> bool:
-    """Whether areas in ``crs`` are computed on the ellipsoid (see module doc)."""
-    if crs is None:
-        return False
-    c = _pyproj_crs(crs)
-    if c.is_geographic:
-        return True
-    method = (c.coordinate_operation.method_name or "").lower() if c.coordinate_operation else ""
-    return "mercator" in method and "transverse" not in method
-
-
-def linear_unit_m(crs) -> float:
-    """Metres per unit of a projected CRS's first axis (1.0 when unknown)."""
-    if crs is None:
-        return 1.0
-    axis = _pyproj_crs(crs).axis_info[0]
-    return float(axis.unit_conversion_factor or 1.0)
+def _planar_unit_m(crs) -> float:
+    """Metres per CRS unit for planar areas: 1.0 without a CRS or with an unknown unit (pixel units)."""
+    return linear_unit_m(crs) or 1.0
 
 
 def _geod(c):
@@ -60,12 +43,12 @@ def _geod(c):
 def polygon_areas_m2(geoms: Sequence, crs) -> np.ndarray:
     """Ground area of each (multi)polygon in square metres (see module doc for the rule)."""
     if not uses_ellipsoid(crs):
-        f = linear_unit_m(crs) ** 2
+        f = _planar_unit_m(crs) ** 2
         return np.array([g.area * f for g in geoms], dtype=np.float64)
     import pyproj
     from shapely.ops import transform
 
-    c = _pyproj_crs(crs)
+    c = to_pyproj(crs)
     geod = _geod(c)
     # Geometries from GDAL rasters are x = longitude even where the CRS
     # defines latitude first (EPSG:4326), so geographic ones need no swap.
@@ -88,7 +71,7 @@ def pixel_area_rows_m2(crs, transform, row0: int, row1: int, col: float = 0.0) -
     """
     n = max(0, row1 - row0)
     if not uses_ellipsoid(crs):
-        a = abs(transform.a * transform.e - transform.b * transform.d) * linear_unit_m(crs) ** 2
+        a = abs(transform.a * transform.e - transform.b * transform.d) * _planar_unit_m(crs) ** 2
         return np.full(n, a, dtype=np.float64)
     from shapely.geometry import Polygon
 

@@ -28,19 +28,20 @@ Compatible with rasterio 1.3+, numpy 1.24+, shapely 1.8+, geopandas 0.12+.
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..geo.areas import pixel_area_rows_m2
+from ..callbacks import Callbacks
+from ..errors import InputError
+from ..formats.class_mask import open_class_mask, read_class_ids, resolve_class_table, row_block_grid, row_blocks
 from ..formats.classes import NODATA, ClassTable
-from ..errors import Cancelled, InputError
-from .evaluate import open_mask, resolve_class_table, row_blocks
-from ..geo.spatial_index import BoundsIndex
 from ..formats.gdal_env import with_bounded_gdal_cache
+from ..formats.outputs import atomic_file, check_file_target, write_failed
+from ..geo.areas import pixel_area_rows_m2
+from ..geo.spatial_index import BoundsIndex
 
 __all__ = ["OUTPUT_FORMATS", "ZonalStats", "overlap_groups", "zonal_stats", "write_stats", "check_output"]
 
@@ -160,18 +161,15 @@ def check_output(out: PathLike, overwrite: bool) -> str:
     Raises
     ------
     InputError
-        Unknown extension, missing folder, or an existing file without ``overwrite``.
+        Unknown extension, or (an :class:`~glnet.glnet_core.errors.OutputPathError`,
+        see :func:`~glnet.glnet_core.formats.outputs.check_file_target`) a
+        missing folder, a folder, or an existing file without ``overwrite``.
     """
     p = Path(out)
     suffix = p.suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise InputError(f"--out {p}: the output must end in .csv or .gpkg")
-    if not p.parent.is_dir():
-        raise InputError(f"the output folder {p.parent} does not exist; create it first")
-    if p.is_dir():
-        raise InputError(f"{p} is a folder; give a file name for --out")
-    if p.exists() and not overwrite:
-        raise InputError(f"{p} already exists; pass --overwrite to replace it")
+    check_file_target(p, overwrite=overwrite, option="--out")
     return suffix
 
 
@@ -182,9 +180,8 @@ def zonal_stats(
     field: str,
     classes: Optional[str] = None,
     zones_layer: Optional[str] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
+    callbacks: Optional[Callbacks] = None,
     block_rows: Optional[int] = None,
-    is_cancelled: Optional[Callable[[], bool]] = None,
 ) -> ZonalStats:
     """Ground area of each class in each zone (see the module docstring).
 
@@ -200,13 +197,12 @@ def zonal_stats(
         Class table spec (preset, class count or JSON); default: the mask's class names.
     zones_layer:
         Layer of ``zones_path`` to read (default: the first).
-    progress:
-        Called as ``progress(rows_done, rows_total)`` after each block.
+    callbacks:
+        Progress in rows of the mask (after each block); cancellation is
+        polled before each block and stops with :class:`Cancelled`.
     block_rows:
         Rows per block (default: up to 1024, fewer for wide masks); the
         results do not depend on it.
-    is_cancelled:
-        Polled before each block; true stops with :class:`Cancelled`.
 
     Returns
     -------
@@ -222,10 +218,9 @@ def zonal_stats(
         No class table.
     """
     from rasterio.features import rasterize
-    from rasterio.windows import Window
     from shapely.geometry import box
 
-    ds = open_mask(mask_path, "mask")
+    ds = open_class_mask(mask_path, "mask")
     try:
         table = resolve_class_table(classes, ds, mask_path, "mask")
         zones = _read_zones(zones_path, zones_layer)
@@ -254,15 +249,17 @@ def zonal_stats(
                 group_of[g] = k
             blocks = (row_blocks(ds.height, ds.width) if block_rows is None
                       else row_blocks(ds.height, ds.width, max_rows=max(1, int(block_rows)), pixels=ds.width * max(1, int(block_rows))))
+            cb = callbacks or Callbacks()
+            counter = cb.counter(ds.height, "rows")
             for r0, r1 in blocks:
-                if is_cancelled is not None and is_cancelled():
-                    raise Cancelled("cancelled")
-                h = r1 - r0
-                transform = ds.window_transform(Window(0, r0, ds.width, h))
-                hits = np.asarray(sindex.query(box(*_bounds(transform, ds.width, h))), dtype=np.int64)
+                cb.check_cancelled()
+                transform, block_bounds = row_block_grid(ds, r0, r1)
+                hits = np.asarray(sindex.query(box(*block_bounds)), dtype=np.int64)
                 hits = np.array([i for i in hits.tolist() if geoms[i] is not None and not geoms[i].is_empty], dtype=np.int64)
                 if hits.size:
-                    ids, valid = _read_block(ds, mask_path, r0, r1, n_classes)
+                    raw_ids = read_class_ids(ds, mask_path, r0, r1, n_classes, "mask")
+                    valid = raw_ids != NODATA
+                    ids = np.where(valid, raw_ids, 0).astype(np.int64)
                     # Pixel areas per row, broadcast over the block's columns.
                     weights = np.broadcast_to(pixel_area_rows_m2(ds.crs, ds.transform, r0, r1)[:, None], ids.shape)
                     for k in np.unique(group_of[hits]).tolist():
@@ -277,39 +274,10 @@ def zonal_stats(
                         key = zone_idx[sel].astype(np.int64) * n_classes + ids[sel]
                         sums = np.bincount(key, weights=weights[sel], minlength=len(members) * n_classes)
                         areas[members] += sums.reshape(len(members), n_classes)
-                if progress is not None:
-                    progress(r1, ds.height)
+                counter.step(r1)
         return ZonalStats(zones, field, table, areas)
     finally:
         ds.close()
-
-
-def _bounds(transform, width: int, height: int):
-    xs, ys = [], []
-    for c, r in ((0, 0), (width, 0), (0, height), (width, height)):
-        # Explicit arithmetic: `transform * point` is deprecated in new affine, `@` missing in old.
-        xs.append(transform.c + transform.a * c + transform.b * r)
-        ys.append(transform.f + transform.d * c + transform.e * r)
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def _read_block(ds, path: PathLike, r0: int, r1: int, n_classes: int):
-    """Rows ``[r0, r1)``: class ids (int64) and validity; values outside the table are an error."""
-    from rasterio.windows import Window
-
-    raw = ds.read(1, window=Window(0, r0, ds.width, r1 - r0))
-    valid = raw != NODATA
-    if ds.nodata is not None:
-        valid &= raw != ds.nodata
-    vals = raw[valid]
-    if vals.size and (int(vals.min()) < 0 or int(vals.max()) >= n_classes):
-        bad = int(vals.min()) if int(vals.min()) < 0 else int(vals.max())
-        raise InputError(
-            f"mask {path} holds the value {bad}, which is not a class id of the class table "
-            f"({n_classes} classes, ids 0-{n_classes - 1}, 255 nodata); pass the right --classes"
-        )
-    ids = np.where(valid, raw, 0).astype(np.int64)
-    return ids, valid
 
 
 def write_stats(stats: ZonalStats, out: PathLike, overwrite: bool = False, layer: Optional[str] = None) -> Path:
@@ -330,6 +298,8 @@ def write_stats(stats: ZonalStats, out: PathLike, overwrite: bool = False, layer
     InputError
         Bad extension, or ``out`` exists and ``overwrite`` is false; a zone
         field whose name clashes with a statistics column.
+    OutputWriteError
+        If writing fails (a full disk); nothing is left behind.
     """
     p = Path(out)
     suffix = check_output(p, overwrite)
@@ -337,10 +307,9 @@ def write_stats(stats: ZonalStats, out: PathLike, overwrite: bool = False, layer
     if stats.field in cols:
         raise InputError(f"the zone field {stats.field!r} has the name of a statistics column; rename it in the zones")
     rows = stats.rows()
-    tmp = p.with_name("." + p.stem + ".part" + p.suffix)
-    if tmp.exists():
-        tmp.unlink()
-    try:
+    # The GeoPackage inside a part folder, under its own name: GDAL wants the
+    # .gpkg extension and puts its journal next to the file.
+    with atomic_file(p, overwrite=overwrite, option="--out", in_folder=suffix == ".gpkg") as tmp:
         if suffix == ".csv":
             with open(tmp, "w", newline="", encoding="utf-8") as f:
                 w = csv.writer(f)
@@ -355,11 +324,8 @@ def write_stats(stats: ZonalStats, out: PathLike, overwrite: bool = False, layer
             for c in cols:
                 data[c] = data[c].astype("float64")  # None shares -> NaN (NULL in the GeoPackage)
             gdf = gpd.GeoDataFrame(data, geometry=list(stats.zones.geometry), crs=stats.zones.crs)
-            gdf.to_file(str(tmp), driver="GPKG", layer=layer or p.stem)
-        if p.exists() and not overwrite:
-            raise InputError(f"{p} already exists; pass --overwrite to replace it")
-        os.replace(str(tmp), str(p))
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+            try:
+                gdf.to_file(str(tmp), driver="GPKG", layer=layer or p.stem)
+            except Exception as exc:  # pyogrio / fiona errors have no common base class
+                raise write_failed(p, exc, "--out") from None
     return p

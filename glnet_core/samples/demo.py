@@ -1,7 +1,8 @@
 """The demo: the shipped GLNet bundle on the shipped sample scene (``glnet demo``, ``make demo``).
 
-:func:`run_demo` segments the sample scene with :func:`glnet_core.segment.segment`
-(class mask and polygons), sums the class areas from the polygons, draws a
+:func:`run_demo` segments the sample scene with the pipeline
+(:func:`glnet_core.products.pipeline.run_pipeline`: class mask and polygons),
+takes the class areas from the polygons it wrote, draws a
 PNG preview (the scene, the scene with the mask overlaid, and a legend with
 the class colours, names and shares) and writes the figures to
 ``summary.json``. :func:`format_summary` and :func:`qgis_instructions` give
@@ -16,9 +17,11 @@ only; real imagery needs the published DeepGlobe checkpoints or own training.
 
 Outputs (in the output folder): ``landcover.tif`` (+ ``.aux.xml`` with the
 class names), ``landcover.gpkg``, ``preview.png``, ``summary.json``. They
-are written into a hidden staging folder inside the output folder and moved
-into place only when all of them are complete, so an error or Ctrl-C leaves
-no partial output (and removes an output folder the run created).
+are written into the output folder's hidden part folder beside it and moved
+into place only when all of them are complete
+(:func:`~glnet.glnet_core.formats.outputs.atomic_entries`), so an error or
+Ctrl-C leaves no partial output (and no output folder the run would have
+created); other files in the output folder are kept.
 
 Pillow (the ``train`` and ``test`` extras) draws the preview; it is imported
 only here, inside :func:`render_preview`.
@@ -28,17 +31,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..formats.classes import NODATA, ClassTable
+from ..engine.modes import DEFAULT_MODE
 from ..errors import InputError
+from ..formats.classes import NODATA, ClassTable
+from ..formats.outputs import atomic_entries
+
+if TYPE_CHECKING:
+    from ..callbacks import Callbacks
+    from ..products.vectorize import VectorizeResult
 
 __all__ = [
     "DEMO_DIR",
@@ -152,23 +159,15 @@ def _check_inputs(bundle: Path, scene: Path) -> None:
         raise InputError(f"demo scene {scene} is missing; {hint}")
 
 
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> bool:
-    """Check the output folder; create it. Returns True when this call created it."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir} exists and is not a folder; choose another --out")
-    if not out_dir.parent.is_dir():
-        raise InputError(f"output folder {out_dir.parent} does not exist")
-    if out_dir.is_dir():
-        existing = [n for n in OUTPUT_FILES if (out_dir / n).exists()]
-        if existing and not overwrite:
-            raise InputError(f"{out_dir / existing[0]} already exists; pass --overwrite to replace the demo outputs")
-        return False
-    out_dir.mkdir()
-    return True
+def class_areas(vector: "VectorizeResult", classes: ClassTable) -> Tuple[int, List[ClassArea]]:
+    """Polygon count and per-class areas of the polygons :func:`glnet_core.products.vectorize.vectorize` wrote.
 
-
-def class_areas(vector: PathLike, classes: ClassTable) -> Tuple[int, List[ClassArea]]:
-    """Polygon count and per-class areas of a layer written by :func:`glnet_core.vectorize.vectorize`.
+    Parameters
+    ----------
+    vector:
+        Its result (polygons and summed ``area_m2`` per class).
+    classes:
+        Names and colours.
 
     Returns
     -------
@@ -176,19 +175,16 @@ def class_areas(vector: PathLike, classes: ClassTable) -> Tuple[int, List[ClassA
         ``areas`` has one entry per class with at least one polygon, largest
         area first; shares are of the summed area of all polygons.
     """
-    import geopandas as gpd
-
-    table = gpd.read_file(str(vector), layer=LAYER_NAME, ignore_geometry=True)
-    count = int(len(table))
+    count = int(vector.count)
     if count == 0:
         return 0, []
-    total = float(table["area_m2"].sum())
+    total = float(sum(vector.areas_m2.values()))
     areas: List[ClassArea] = []
-    for cid, group in table.groupby("class_id"):
+    for cid, n in sorted(vector.counts.items()):
         info = classes.classes[int(cid)]
-        area = float(group["area_m2"].sum())
-        areas.append(ClassArea(int(cid), info.name, tuple(int(v) for v in info.colour), area,
-                               area / total if total > 0 else 0.0, int(len(group))))
+        area = float(vector.areas_m2.get(cid, 0.0))
+        areas.append(ClassArea(int(cid), info.name, (int(info.colour[0]), int(info.colour[1]), int(info.colour[2])), area,
+                               area / total if total > 0 else 0.0, int(n)))
     areas.sort(key=lambda a: (-a.area_m2, a.id))
     return count, areas
 
@@ -301,20 +297,14 @@ def _crs_text(crs) -> Optional[str]:
     return f"EPSG:{epsg}" if epsg else crs.to_string()
 
 
-def _move_outputs(staging: Path, out_dir: Path) -> None:
-    """Move every file of the staging folder into the output folder (replacing same-named files)."""
-    for p in sorted(staging.iterdir()):
-        os.replace(p, out_dir / p.name)
-
-
 def run_demo(
     out_dir: PathLike = "demo-output",
     bundle: Optional[PathLike] = None,
     scene: Optional[PathLike] = None,
     overwrite: bool = False,
-    mode: str = "full",
+    mode: str = DEFAULT_MODE,
     threads: Optional[int] = None,
-    callbacks: Optional[Any] = None,
+    callbacks: Optional["Callbacks"] = None,
 ) -> DemoResult:
     """Segment the demo scene with the demo bundle; write mask, polygons, preview and summary.
 
@@ -331,7 +321,7 @@ def run_demo(
     threads:
         onnxruntime threads (None: all cores).
     callbacks:
-        :class:`glnet_core.segment.Callbacks` (progress, log, cancellation).
+        :class:`glnet_core.callbacks.Callbacks` (progress, log, cancellation).
 
     Returns
     -------
@@ -344,44 +334,36 @@ def run_demo(
         bad bundle or scene: one line, and nothing written.
     """
     from ..engine.bundle import load_bundle
-    from ..engine.segment import SegmentOptions, segment
+    from ..engine.options import EngineOptions, OutputOptions
+    from ..products.pipeline import PolygonOptions, run_pipeline
 
     bundle_path = Path(bundle) if bundle is not None else DEMO_BUNDLE
     scene_path = Path(scene) if scene is not None else DEMO_SCENE
     out_dir = Path(out_dir)
     _check_inputs(bundle_path, scene_path)
     b = load_bundle(bundle_path)  # checks manifest and checksums before any output exists
-    created = _prepare_out_dir(out_dir, overwrite)
-    staging = Path(tempfile.mkdtemp(prefix=".glnet-demo-", suffix=".part", dir=out_dir))
-    try:
+    names = OUTPUT_FILES + (MASK_NAME + ".aux.xml",)  # the mask's category names
+    with atomic_entries(out_dir, names, overwrite=overwrite, hint="pass --overwrite to replace the demo outputs") as staging:
         t0 = time.perf_counter()
-        res = segment(scene_path, b, staging / MASK_NAME, None,
-                      SegmentOptions(mode=mode, threads=threads, vector_layer=LAYER_NAME), callbacks, out_vector=staging / VECTOR_NAME)
+        res = run_pipeline(scene_path, b, OutputOptions(staging / MASK_NAME), EngineOptions(mode=mode, threads=threads),
+                           polygons=PolygonOptions(staging / VECTOR_NAME, vector_layer=LAYER_NAME), callbacks=callbacks)
         seconds = time.perf_counter() - t0
-        count, areas = class_areas(res.vector, b.classes)
-        import rasterio
-
-        with rasterio.open(res.mask) as ds:
-            size, crs = (ds.width, ds.height), _crs_text(ds.crs)
+        seg = res.segment
+        assert res.vector is not None  # polygons were asked for
+        count, areas = class_areas(res.vector, seg.classes)
+        size, crs = seg.raster_size, _crs_text(seg.crs)
         model = f"{b.name} ({b.precision}, mode {mode})"
-        render_preview(scene_path, res.mask, b.classes, areas, staging / PREVIEW_NAME,
+        render_preview(scene_path, seg.mask, seg.classes, areas, staging / PREVIEW_NAME,
                        f"glnet demo: GLNet {model}, {scene_path.name} (synthetic scene)", bands=b.bands)
         final = out_dir
         result = DemoResult(
             out_dir=final, mask=final / MASK_NAME, vector=final / VECTOR_NAME, preview=final / PREVIEW_NAME,
             summary=final / SUMMARY_NAME, scene=scene_path, bundle=bundle_path, model=model, raster_size=size,
-            crs=crs, windows=int(res.windows), patches=int(res.profile["patches"]), seconds=round(seconds, 2),
-            network_seconds=float(res.profile["network_s"]), peak_rss_mb=float(res.profile["peak_rss_mb"]),
+            crs=crs, windows=seg.windows, patches=seg.patches, seconds=round(seconds, 2),
+            network_seconds=seg.timings.network_s, peak_rss_mb=seg.peak_rss_mb,
             polygons=count, areas=areas,
         )
         (staging / SUMMARY_NAME).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        _move_outputs(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
     return result
 
 

@@ -4,8 +4,9 @@ The algorithms adapt QGIS parameters to ``glnet_core`` calls and nothing
 more. This module holds the two adapters every one of them needs, in one
 place:
 
-- :func:`core_callbacks` / :func:`row_progress`: a ``QgsProcessingFeedback``
-  as glnet_core's progress, log and cancellation hooks;
+- :func:`core_callbacks`: a ``QgsProcessingFeedback`` as glnet_core's one
+  :class:`~glnet_core.callbacks.Callbacks` (progress, log, cancellation),
+  for segment, vectorize, evaluate and zonal stats alike;
 - :meth:`GlnetAlgorithm.processAlgorithm`: a :class:`glnet_core.errors.GlnetError`
   (including :class:`~glnet_core.errors.Cancelled`) becomes a
   ``QgsProcessingException`` carrying the same one-line message.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import configparser
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from qgis.core import (
     QgsDataSourceUri,
@@ -40,7 +41,6 @@ __all__ = [
     "README_URL",
     "GlnetAlgorithm",
     "core_callbacks",
-    "row_progress",
     "help_html",
     "raster_file",
     "vector_destination",
@@ -93,37 +93,26 @@ def help_html(summary: str, parameters: Sequence[Tuple[str, str]], outputs: Sequ
 
 
 def core_callbacks(feedback: QgsProcessingFeedback) -> Any:
-    """glnet_core's :class:`~glnet_core.segment.Callbacks` reporting to ``feedback``.
+    """glnet_core's :class:`~glnet_core.callbacks.Callbacks` reporting to ``feedback``.
 
-    Progress goes to the progress bar (and the window count to its text),
-    log lines to the log, and ``feedback.isCanceled()`` is polled as the
-    cancellation hook (glnet_core checks it after every patch).
+    Progress goes to the progress bar (and, for segment, the window count to
+    its text), log lines to the log, and ``feedback.isCanceled()`` is polled
+    as the cancellation hook (glnet_core polls it after every patch batch or
+    block of rows).
     """
-    from ...glnet_core.engine.segment import Callbacks
+    from ...glnet_core.callbacks import Callbacks
 
     last_window = [-1]
 
     def progress(p: Any) -> None:
         feedback.setProgress(100.0 * p.fraction)
-        if p.windows_done != last_window[0]:
+        if p.windows_total and p.windows_done != last_window[0]:
             last_window[0] = p.windows_done
             feedback.setProgressText(
                 tr("Window {done} of {total} done").format(done=p.windows_done, total=p.windows_total)
             )
 
     return Callbacks(progress=progress, log=feedback.pushInfo, is_cancelled=feedback.isCanceled)
-
-
-def row_progress(feedback: QgsProcessingFeedback, start: float = 0.0, end: float = 100.0) -> Callable[[int, int], None]:
-    """A ``progress(done, total)`` hook (glnet_core's row-streaming functions) for ``feedback``.
-
-    ``start`` .. ``end`` is the part of the progress bar the step fills.
-    """
-
-    def progress(done: int, total: int) -> None:
-        feedback.setProgress(start + (end - start) * (done / total if total else 1.0))
-
-    return progress
 
 
 def raster_file(layer: Optional[QgsRasterLayer], what: str) -> str:

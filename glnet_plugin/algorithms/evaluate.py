@@ -20,7 +20,7 @@ from qgis.core import (
 )
 
 from ..i18n import tr
-from .base import GlnetAlgorithm, help_html, raster_file, row_progress
+from .base import GlnetAlgorithm, core_callbacks, help_html, raster_file
 
 __all__ = ["EvaluateAlgorithm", "class_table_parameter", "vector_file"]
 
@@ -107,7 +107,8 @@ class EvaluateAlgorithm(GlnetAlgorithm):
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        from ...glnet_core.products.evaluate import check_json_output, evaluate, format_report, write_json
+        from ...glnet_core.products.evaluate import evaluate
+        from ...glnet_core.products.reports import check_json_output, format_report, write_json
 
         pred = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Predicted land-cover mask"))
         ref_layer = self.parameterAsLayer(parameters, self.REFERENCE, context)
@@ -125,7 +126,7 @@ class EvaluateAlgorithm(GlnetAlgorithm):
         if out_json:
             check_json_output(out_json)  # before the (possibly long) comparison, as the command line does
         result = evaluate(pred, ref, classes=classes, ignore=ignore, ref_field=field, ref_layer=ref_name,
-                          progress=row_progress(feedback), is_cancelled=feedback.isCanceled)
+                          callbacks=core_callbacks(feedback))
         for line in format_report(result).splitlines():
             feedback.pushInfo(line)
         if result.ref_unknown_pixels:

@@ -19,7 +19,7 @@ __all__ = ["ModelInfoAlgorithm"]
 
 
 class ModelInfoAlgorithm(GlnetAlgorithm):
-    """Describe a bundle (``glnet_core.bundle.load_bundle`` + ``info_command.format_summary``)."""
+    """Describe a bundle (``glnet_core.engine.bundle.load_bundle`` + ``glnet_core.engine.bundle_report.format_summary``)."""
 
     ALG_ID = "model_info"
     GROUP_ID = "models"
@@ -60,7 +60,7 @@ class ModelInfoAlgorithm(GlnetAlgorithm):
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         from ...glnet_core.engine.bundle import load_bundle
-        from ...glnet_core.cli.info import format_summary
+        from ...glnet_core.engine.bundle_report import format_summary
 
         bundle = load_bundle(self.parameterAsFile(parameters, self.MODEL, context))
         summary = format_summary(bundle)

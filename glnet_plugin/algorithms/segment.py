@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict
 
 from qgis.core import (
     QgsProcessing,
@@ -18,6 +18,8 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
+from ...glnet_core.engine.modes import DEFAULT_MODE, MODE_NAMES
+from ...glnet_core.engine.runtime import DEVICES as ENGINE_DEVICES
 from ..i18n import tr
 from ..styles import MASK, POLYGONS, style_on_completion
 from .base import GlnetAlgorithm, core_callbacks, help_html, raster_file, vector_destination
@@ -26,8 +28,9 @@ __all__ = ["SegmentAlgorithm", "bundle_parameter"]
 
 #: Values of MODE and DEVICE, as the command line spells them (static strings:
 #: ``MODE=g2l`` works in qgis_process and in saved models, whatever the language).
-MODES = ["full", "g2l"]
-DEVICES = ["auto", "cpu", "cuda"]
+#: Both tables are plain Python: importing them needs none of glnet_core's dependencies.
+MODES = list(MODE_NAMES)
+DEVICES = list(ENGINE_DEVICES)
 
 
 def bundle_parameter(name: str, optional: bool = False) -> QgsProcessingParameterFile:
@@ -48,7 +51,7 @@ def bundle_parameter(name: str, optional: bool = False) -> QgsProcessingParamete
 
 
 class SegmentAlgorithm(GlnetAlgorithm):
-    """Segment a raster into land-cover classes with a GLNet model bundle (``glnet_core.segment.segment``)."""
+    """Segment a raster into land-cover classes with a GLNet model bundle (``glnet_core.products.pipeline.run_pipeline``)."""
 
     ALG_ID = "segment"
     GROUP_ID = "segmentation"
@@ -75,7 +78,7 @@ class SegmentAlgorithm(GlnetAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Input raster")))
         self.addParameter(bundle_parameter(self.MODEL))
         self.addParameter(QgsProcessingParameterEnum(
-            self.MODE, tr("Inference mode"), options=MODES, defaultValue="full", usesStaticStrings=True))
+            self.MODE, tr("Inference mode"), options=MODES, defaultValue=DEFAULT_MODE, usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.DEVICE, tr("Device"), options=DEVICES, defaultValue="auto", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterBand(
@@ -129,8 +132,8 @@ class SegmentAlgorithm(GlnetAlgorithm):
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        from ...glnet_core.engine.segment import SegmentOptions, segment
-        from ...glnet_core.products.vectorize import class_styles, mask_class_info
+        from ...glnet_core.engine.options import EngineOptions, InputOptions, OutputOptions
+        from ...glnet_core.products.pipeline import PolygonOptions, run_pipeline
 
         source = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Input raster"))
         model = self.parameterAsFile(parameters, self.MODEL, context)
@@ -138,29 +141,25 @@ class SegmentAlgorithm(GlnetAlgorithm):
         out_vector_value = self.parameterAsOutputLayer(parameters, self.OUTPUT_VECTOR, context)
         out_conf = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
         out_vector, vector_layer = vector_destination(out_vector_value) if out_vector_value else (None, None)
-        options = SegmentOptions(
-            mode=self.parameterAsEnumString(parameters, self.MODE, context),
-            device=self.parameterAsEnumString(parameters, self.DEVICE, context),
-            bands=tuple(self.parameterAsInts(parameters, self.BANDS, context)) or None,
-            min_area_m2=self.parameterAsDouble(parameters, self.MIN_AREA, context),
-            simplify=self.parameterAsDouble(parameters, self.SIMPLIFY, context),
-            vector_layer=vector_layer,
-            # QGIS's file dialogs have asked before replacing a file; glnet_core
-            # still replaces it only once the new output is complete.
-            overwrite=True,
-        )
-        result = segment(source, model, out_mask, out_conf, options, core_callbacks(feedback), out_vector=out_vector)
+        engine = EngineOptions(mode=self.parameterAsEnumString(parameters, self.MODE, context),
+                               device=self.parameterAsEnumString(parameters, self.DEVICE, context))
+        reading = InputOptions(bands=tuple(self.parameterAsInts(parameters, self.BANDS, context)) or None)
+        # QGIS's file dialogs have asked before replacing a file; glnet_core
+        # still replaces it only once the new output is complete.
+        output = OutputOptions(out_mask, out_conf, overwrite=True)
+        polygons = PolygonOptions(out_vector, min_area_m2=self.parameterAsDouble(parameters, self.MIN_AREA, context),
+                                  simplify=self.parameterAsDouble(parameters, self.SIMPLIFY, context),
+                                  vector_layer=vector_layer)
+        result = run_pipeline(source, model, output, engine, reading, polygons, core_callbacks(feedback))
 
-        # Styles from what glnet_core wrote into the mask (class names and colour table).
-        names, colours, _ = mask_class_info(result.mask)
-        styles: List[Tuple[int, str, Tuple[int, int, int]]] = class_styles(names, colours)
-        style_on_completion(context, out_mask, MASK, styles)
+        # The styles of the class table glnet_core wrote into the mask.
+        style_on_completion(context, out_mask, MASK, result.styles)
         if out_vector_value:
-            style_on_completion(context, out_vector_value, POLYGONS, styles)
-        providers = ", ".join(result.providers)
+            style_on_completion(context, out_vector_value, POLYGONS, result.styles)
+        seg = result.segment
+        providers = ", ".join(seg.providers)
         feedback.pushInfo(tr("Done: {windows} window(s), {patches} patches in {seconds:.1f} s; onnxruntime providers: {providers}")
-                          .format(windows=result.windows, patches=result.profile.get("patches", 0),
-                                  seconds=result.profile.get("total_s", 0.0), providers=providers))
+                          .format(windows=seg.windows, patches=seg.patches, seconds=seg.timings.total_s, providers=providers))
         return {
             self.OUTPUT_MASK: out_mask,
             self.OUTPUT_VECTOR: out_vector_value or None,

@@ -16,7 +16,7 @@ from qgis.core import (
 
 from ..i18n import tr
 from ..styles import POLYGONS, style_on_completion
-from .base import GlnetAlgorithm, help_html, raster_file, row_progress, vector_destination
+from .base import GlnetAlgorithm, core_callbacks, help_html, raster_file, vector_destination
 from .segment import bundle_parameter
 
 __all__ = ["VectorizeAlgorithm"]
@@ -99,8 +99,7 @@ class VectorizeAlgorithm(GlnetAlgorithm):
             # still replaces it only once the new layer is complete.
             overwrite=True,
             confidence_path=confidence,
-            progress=row_progress(feedback),
-            is_cancelled=feedback.isCanceled,
+            callbacks=core_callbacks(feedback),
         )
         for warning in result.warnings:
             feedback.pushWarning(warning)

@@ -15,7 +15,7 @@ from qgis.core import (
 )
 
 from ..i18n import tr
-from .base import GlnetAlgorithm, help_html, raster_file, row_progress, vector_destination
+from .base import GlnetAlgorithm, core_callbacks, help_html, raster_file, vector_destination
 from .evaluate import class_table_parameter
 
 __all__ = ["ZonalStatsAlgorithm"]
@@ -85,7 +85,7 @@ class ZonalStatsAlgorithm(GlnetAlgorithm):
         zones, zones_layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
             parameters, self.ZONES, context, _ZONE_FORMATS, "gpkg", feedback)
         stats = zonal_stats(mask, zones, field, classes=classes, zones_layer=zones_layer or None,
-                            progress=row_progress(feedback), is_cancelled=feedback.isCanceled)
+                            callbacks=core_callbacks(feedback))
         path = write_stats(stats, out_path, overwrite=True, layer=layer)
         feedback.pushInfo(tr("{zones} zones x {classes} classes written to {path}")
                           .format(zones=len(stats.zones), classes=len(stats.classes), path=path))

@@ -6,7 +6,8 @@ tests see exactly what a user sees (exit status, stdout, stderr).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import inspect
 import re
 import subprocess
 import sys
@@ -19,9 +20,9 @@ from glnet.glnet_core.cli.main import COMMANDS, build_parser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Registered commands whose module exists in this checkout. Every one of them
-# must be offered; a command is skipped only while its module is not written.
-PRESENT = [c for c in COMMANDS if importlib.util.find_spec(c.module) is not None]
+# The registry is strict (test_every_registered_command_module_imports): every
+# registered command has its module, and every one must be offered.
+PRESENT = list(COMMANDS)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, contains: str = "") -> str:
@@ -290,9 +291,26 @@ def test_metadata_has_required_fields():
 
 
 # ---------------------------------------------------------------- registry
-def test_registry_skips_missing_and_stubs_missing_extras(tmp_path):
-    # Three command modules: one not written yet, one that imports torch at
-    # import time (on an install without torch), one that works.
+def test_every_registered_command_module_imports():
+    """Each COMMANDS entry names an importable module with HELP (if any), add_arguments(parser) and run(args)."""
+    assert len({spec.name for spec in COMMANDS}) == len(COMMANDS)
+    for spec in COMMANDS:
+        module = importlib.import_module(spec.module)  # a typo or a missing module fails here
+        summary = getattr(module, "HELP", spec.help)
+        assert isinstance(summary, str) and summary.strip() and "\n" not in summary, spec.module
+        for name in ("add_arguments", "run"):
+            func = getattr(module, name, None)
+            assert callable(func), f"{spec.module} has no {name}()"
+            assert len(inspect.signature(func).parameters) == 1, f"{spec.module}.{name} takes one argument"
+    # The torch commands are the ones that say so (the CLI checks for torch before their run()).
+    assert {spec.name for spec in COMMANDS if spec.extra == "train"} == {"init-model", "train", "import-original", "export"}
+
+
+def test_registry_is_strict_and_stubs_missing_extras(tmp_path):
+    # Four command modules: one not written (a typo in the registry), one
+    # without run(), one that imports torch at import time (on an install
+    # without torch), one that works.
+    (tmp_path / "cmd_no_run.py").write_text("def add_arguments(p):\n    pass\n", encoding="utf-8")
     (tmp_path / "cmd_ok.py").write_text(
         "def add_arguments(p):\n    p.add_argument('--size', help='a size')\n"
         "def run(args):\n    print('ran', args.size)\n    return 3\n",
@@ -306,8 +324,13 @@ def test_registry_skips_missing_and_stubs_missing_extras(tmp_path):
         import sys
         sys.modules["torch"] = None
         from glnet.glnet_core.cli import main as cli
+        from glnet.glnet_core.errors import MissingExtraError
+        for broken in ("cmd_not_written", "cmd_no_run", "cmd_ok.sub"):
+            try:
+                cli.build_parser((cli.CommandSpec("ok", "cmd_ok", "works"), cli.CommandSpec("broken", broken, "broken")))
+            except ImportError as exc:
+                print("refused", broken, "broken" in str(exc) and broken in str(exc))
         specs = (
-            cli.CommandSpec("later", "cmd_not_written", "not written yet"),
             cli.CommandSpec("needs-torch", "cmd_torch", "imports torch"),
             cli.CommandSpec("ok", "cmd_ok", "works"),
         )
@@ -320,7 +343,7 @@ def test_registry_skips_missing_and_stubs_missing_extras(tmp_path):
         assert args._stub and unknown == ["--anything"]
         try:
             args._run(args)
-        except cli.MissingExtraError as exc:
+        except MissingExtraError as exc:
             print("error", exc)
         """
     )
@@ -329,6 +352,9 @@ def test_registry_skips_missing_and_stubs_missing_extras(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
+        "refused cmd_not_written True",
+        "refused cmd_no_run True",
+        "refused cmd_ok.sub True",
         "['needs-torch', 'ok']",
         "ran 5",
         "status 3",

@@ -26,21 +26,18 @@ from glnet.glnet_core.cli import info as info_command
 from glnet.glnet_core.engine.bundle import (
     FORMAT,
     FORMAT_VERSION,
-    GRAPH_NAMES,
-    SCHEMA_PATH,
     Bundle,
-    BundleError,
     load_bundle,
-    load_schema,
-    required_graphs,
-    schema_problem,
     session_io_spec,
-    sha256_file,
     validate_manifest,
 )
-from glnet.glnet_core.formats.classes import PRESETS
-from glnet.glnet_core.errors import GlnetError
+from glnet.glnet_core.engine.bundle_files import sha256_file
+from glnet.glnet_core.engine.manifest_schema import SCHEMA_PATH, load_schema, schema_problem
+from glnet.glnet_core.engine.modes import GRAPH_NAMES
+from glnet.glnet_core.engine.modes import graphs_for_modes as required_graphs
 from glnet.glnet_core.engine.preprocess import Normalisation
+from glnet.glnet_core.errors import BundleError, GlnetError
+from glnet.glnet_core.formats.classes import PRESETS
 
 SIZE_G, SIZE_P, WINDOW, OVERLAP = 64, 32, 128, 8
 
@@ -796,10 +793,10 @@ def test_info_command_line(bundle_dir: Path, tmp_path: Path) -> None:
 
 
 def test_engine_modules_import_no_heavy_packages() -> None:
-    # bundle.py and info_command.py run inside QGIS: no torch, onnx or jsonschema there,
+    # bundle.py, bundle_report.py and cli/info.py run inside QGIS: no torch, onnx or jsonschema there,
     # and onnxruntime only when a session is actually needed.
     code = (
-        "import sys; import glnet.glnet_core.engine.bundle, glnet.glnet_core.cli.info; "
+        "import sys; import glnet.glnet_core.engine.bundle, glnet.glnet_core.engine.bundle_report, glnet.glnet_core.cli.info; "
         "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime', 'jsonschema') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

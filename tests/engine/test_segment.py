@@ -16,13 +16,16 @@ import torch
 from affine import Affine
 
 from glnet.export.onnx_export import export_bundle
+from glnet.glnet_core.callbacks import Callbacks
 from glnet.glnet_core.engine.bundle import load_bundle
-from glnet.glnet_core.formats.classes import load_class_table
-from glnet.glnet_core.engine.onnx_glnet import OnnxGLNet
+from glnet.glnet_core.engine.options import EngineOptions, InputOptions, OutputOptions
+from glnet.glnet_core.engine.predictor import WindowPredictor
 from glnet.glnet_core.engine.preprocess import prepare_window
 from glnet.glnet_core.engine.runtime import create_sessions
-from glnet.glnet_core.engine.segment import Callbacks, Cancelled, SegmentOptions, segment
+from glnet.glnet_core.engine.segment import segment
 from glnet.glnet_core.engine.windows import raster_windows
+from glnet.glnet_core.errors import Cancelled
+from glnet.glnet_core.formats.classes import load_class_table
 from glnet.models.checkpoint import Checkpoint, save_checkpoint
 from glnet.models.config import get_config
 from glnet.models.glnet import GLNet
@@ -125,7 +128,7 @@ def test_single_window_equals_pytorch_with_nearest(tiny_nores, tmp_path):
     model, bundle = tiny_nores
     data = _scene(512, 512)
     src = _write(tmp_path / "in.tif", data)
-    segment(src, bundle, tmp_path / "mask.tif", options=SegmentOptions(upsample="nearest"))
+    segment(src, bundle, tmp_path / "mask.tif", EngineOptions(upsample="nearest"))
     ref, _ = predict_window(model, data.transpose(1, 2, 0), "full")
     got = _read(tmp_path / "mask.tif")
     assert (got == ref).mean() >= 0.999
@@ -136,7 +139,7 @@ def test_small_and_narrow_rasters(tiny_nores, tmp_path, shape):
     model, bundle = tiny_nores
     data = _scene(*shape, seed=3)
     src = _write(tmp_path / "in.tif", data)
-    segment(src, bundle, tmp_path / "mask.tif", options=SegmentOptions(upsample="nearest", mode="g2l"))
+    segment(src, bundle, tmp_path / "mask.tif", EngineOptions(upsample="nearest", mode="g2l"))
     ref, _ = predict_window(model, data.transpose(1, 2, 0), "g2l")
     got = _read(tmp_path / "mask.tif")
     assert got.shape == shape
@@ -148,12 +151,12 @@ def test_mosaic_cores_equal_their_windows(tiny_nores, tmp_path):
     _, bundle = tiny_nores
     data = _scene(700, 900, seed=1)
     src = _write(tmp_path / "in.tif", data)
-    res = segment(src, bundle, tmp_path / "mask.tif", options=SegmentOptions(window=400, margin=40))
+    res = segment(src, bundle, tmp_path / "mask.tif", EngineOptions(window=400, margin=40))
     assert res.windows > 4
     got = _read(tmp_path / "mask.tif")
     b = load_bundle(bundle)
     sessions, _ = create_sessions({n: b.graph_source(n) for n in b.graph_names}, "cpu")
-    engine = OnnxGLNet(sessions, b.size_p, b.min_overlap, len(b.classes))
+    engine = WindowPredictor(sessions, b.size_p, b.min_overlap, len(b.classes))
     for w in raster_windows(700, 900, 400, 40):
         image = data[:, w.rows.start : w.rows.stop, w.cols.start : w.cols.stop].transpose(1, 2, 0)
         prep = prepare_window(image, b.size_g, b.size_p, b.normalisation)
@@ -178,7 +181,7 @@ def test_mosaic_cores_equal_their_windows(tiny_nores, tmp_path):
 def test_output_grid_is_the_input_grid(tiny_nores, tmp_path, crs, transform):
     _, bundle = tiny_nores
     src = _write(tmp_path / "in.tif", _scene(260, 330), crs=crs, transform=transform)
-    segment(src, bundle, tmp_path / "mask.tif", tmp_path / "conf.tif")
+    segment(src, bundle, OutputOptions(tmp_path / "mask.tif", tmp_path / "conf.tif"))
     for out in ("mask.tif", "conf.tif"):
         with rasterio.open(src) as a, rasterio.open(tmp_path / out) as b:
             assert b.crs == a.crs and b.transform == a.transform and (b.width, b.height) == (a.width, a.height)
@@ -193,7 +196,7 @@ def test_output_grid_is_the_input_grid(tiny_nores, tmp_path, crs, transform):
 
 def test_sample_orthophoto_alpha_is_nodata(tiny, tmp_path):
     _, bundle = tiny
-    res = segment(SAMPLE, bundle, tmp_path / "mask.tif", options=SegmentOptions(match_resolution=False))
+    res = segment(SAMPLE, bundle, tmp_path / "mask.tif", input_options=InputOptions(match_resolution=False))
     with rasterio.open(SAMPLE) as src:
         alpha = src.read(4)
         assert res.profile["raster"] == [src.width, src.height]
@@ -206,7 +209,7 @@ def test_resampling_to_the_model_resolution(tiny, tmp_path):
     """A 0.25 m raster runs on the model's 0.5 m grid; the mask keeps the input grid."""
     _, bundle = tiny
     src = _write(tmp_path / "in.tif", _scene(400, 600, seed=4), transform=Affine(0.25, 0, 500000, 0, -0.25, 5000000))
-    res = segment(src, bundle, tmp_path / "mask.tif", options=SegmentOptions(upsample="nearest"))
+    res = segment(src, bundle, tmp_path / "mask.tif", EngineOptions(upsample="nearest"))
     assert res.profile["model_grid"] == [300, 200]
     with rasterio.open(tmp_path / "mask.tif") as m, rasterio.open(src) as s:
         assert (m.width, m.height, m.transform) == (s.width, s.height, s.transform)
@@ -219,7 +222,7 @@ def test_resampling_to_the_model_resolution(tiny, tmp_path):
         image, _ = r.read(0, 0, 400, 600, out_shape=(200, 300))
     sessions, _ = create_sessions({n: b.graph_source(n) for n in b.graph_names}, "cpu")
     prep = prepare_window(image, b.size_g, b.size_p, b.normalisation)
-    cls = OnnxGLNet(sessions, b.size_p, b.min_overlap, 7).predict(prep.image_g, prep.window, "full").argmax(0)
+    cls = WindowPredictor(sessions, b.size_p, b.min_overlap, 7).predict(prep.image_g, prep.window, "full").argmax(0)
     expected = cls[(np.arange(400) + 0.5).astype(int) // 2][:, (np.arange(600) + 0.5).astype(int) // 2]
     assert np.array_equal(mask, expected)
 
@@ -260,8 +263,8 @@ def test_cancel_leaves_nothing(tiny_nores, tmp_path):
         return len(calls) > 3
 
     with pytest.raises(Cancelled):
-        segment(src, bundle, out / "mask.tif", out / "conf.tif", SegmentOptions(window=300, margin=30),
-                Callbacks(is_cancelled=cancelled))
+        segment(src, bundle, OutputOptions(out / "mask.tif", out / "conf.tif"), EngineOptions(window=300, margin=30),
+                callbacks=Callbacks(is_cancelled=cancelled))
     assert list(out.iterdir()) == []
 
 
@@ -276,7 +279,7 @@ def test_interrupt_leaves_nothing(tiny_nores, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        segment(src, bundle, out / "mask.tif", None, SegmentOptions(window=300, margin=30), Callbacks(progress=ctrl_c))
+        segment(src, bundle, out / "mask.tif", EngineOptions(window=300, margin=30), callbacks=Callbacks(progress=ctrl_c))
     assert list(out.iterdir()) == []
 
 
@@ -292,12 +295,14 @@ def test_resume_after_kill_gives_the_same_file(tiny_nores, tmp_path):
     # A run killed (SIGKILL: no clean-up code runs) after three windows.
     script = textwrap.dedent(f"""
         import os, signal
-        from glnet.glnet_core.engine.segment import segment, SegmentOptions, Callbacks
+        from glnet.glnet_core.callbacks import Callbacks
+        from glnet.glnet_core.engine.options import EngineOptions, OutputOptions
+        from glnet.glnet_core.engine.segment import segment
         def progress(p):
             if p.windows_done == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
-        segment({str(src)!r}, {str(bundle)!r}, {str(out / 'mask.tif')!r}, {str(out / 'conf.tif')!r},
-                SegmentOptions(window=300, margin=30), Callbacks(progress=progress))
+        segment({str(src)!r}, {str(bundle)!r}, OutputOptions({str(out / 'mask.tif')!r}, {str(out / 'conf.tif')!r}),
+                EngineOptions(window=300, margin=30), callbacks=Callbacks(progress=progress))
     """)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert r.returncode == -signal.SIGKILL
@@ -432,3 +437,29 @@ def test_out_vector_failure_leaves_nothing(tiny_nores, tmp_path):
     r = _glnet("segment", src, "--model", bundle, "--out-mask", out / "m.tif", "--out-vector", out / "p.xyz")
     assert r.returncode != 0 and r.stderr.startswith("glnet: error: ")
     assert list(out.iterdir()) == []
+
+
+def test_pipeline_returns_what_it_computed(tiny_nores, tmp_path):
+    """The pipeline's result holds the class table, providers and the polygons' counts and areas: what the
+    outputs hold, without re-reading them."""
+    import geopandas as gpd
+
+    from glnet.glnet_core.formats.class_mask import class_styles, mask_class_info
+    from glnet.glnet_core.products.pipeline import PolygonOptions, run_pipeline
+
+    _, bundle = tiny_nores
+    src = _write(tmp_path / "in.tif", _scene(300, 260, seed=2))
+    res = run_pipeline(src, bundle, OutputOptions(tmp_path / "m.tif", tmp_path / "c.tif"), EngineOptions(window=200, margin=20),
+                       polygons=PolygonOptions(tmp_path / "p.gpkg", min_area_m2=5), callbacks=Callbacks())
+    seg = res.segment
+    assert seg.classes == load_bundle(bundle).classes and seg.providers == ("CPUExecutionProvider",)
+    assert seg.windows > 1 and seg.raster_size == (260, 300) and seg.model_grid == (260, 300)
+    assert res.sieve_px == 20 and res.vector is not None
+    polys = gpd.read_file(tmp_path / "p.gpkg", layer="p")
+    assert res.vector.count == len(polys)
+    assert res.vector.counts == {int(k): int(v) for k, v in polys.class_id.value_counts().items()}
+    for cid, area in res.vector.areas_m2.items():
+        assert area == pytest.approx(polys.area_m2[polys.class_id == cid].sum(), rel=1e-9)
+    names, colours, _ = mask_class_info(tmp_path / "m.tif")
+    assert res.styles == class_styles(names, colours)
+    assert res.profile["vectorize_s"] >= 0 and res.profile["patches"] == seg.patches > 0

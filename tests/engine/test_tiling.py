@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from glnet.glnet_core.engine.tiling import (
     FeatureBox,
-    LayoutError,
     PatchBox,
     axis_starts,
     feature_box,
@@ -26,6 +25,7 @@ from glnet.glnet_core.engine.tiling import (
     patch_layout,
     round_half_even,
 )
+from glnet.glnet_core.errors import LayoutError
 
 
 def published_starts(length: int, patch: int, min_overlap: int) -> List[int]:

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from glnet.glnet_core.engine.tiling import LayoutError
 from glnet.glnet_core.engine.windows import axis_windows, default_margin, raster_windows
+from glnet.glnet_core.errors import LayoutError
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,15 @@ import onnx
 import pytest
 import torch
 
-from glnet.export.onnx_export import ExportError, export_bundle
+from glnet.export.onnx_export import export_bundle
 from glnet.export.verify import verify_bundle_dir
-from glnet.glnet_core.engine.bundle import BundleError, load_bundle
-from glnet.glnet_core.formats.classes import load_class_table
-from glnet.glnet_core.engine.onnx_glnet import GRAPHS_FOR_MODE, OnnxGLNet
+from glnet.glnet_core.engine.bundle import load_bundle
+from glnet.glnet_core.engine.modes import MODES
+from glnet.glnet_core.engine.predictor import WindowPredictor
 from glnet.glnet_core.engine.preprocess import prepare_window
 from glnet.glnet_core.engine.runtime import create_sessions
+from glnet.glnet_core.errors import BundleError, ExportError
+from glnet.glnet_core.formats.classes import load_class_table
 from glnet.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from glnet.models.config import get_config
 from glnet.models.glnet import GLNet
@@ -83,7 +85,7 @@ def test_onnx_chain_matches_pytorch_on_an_odd_window(bundle32, tiny_ckpt):
     bundle = load_bundle(bundle32)
     sessions, providers = create_sessions({n: bundle.graph_source(n) for n in bundle.graph_names}, "cpu")
     assert providers == ["CPUExecutionProvider"]
-    engine = OnnxGLNet(sessions, bundle.size_p, bundle.min_overlap, len(bundle.classes))
+    engine = WindowPredictor(sessions, bundle.size_p, bundle.min_overlap, len(bundle.classes))
     image = np.random.default_rng(5).integers(0, 256, (301, 77, 3), dtype=np.uint8)  # narrower than a patch
     prep = prepare_window(image, bundle.size_g, bundle.size_p, bundle.normalisation)
     for mode in ("full", "g2l"):
@@ -122,7 +124,7 @@ def test_fp16_bundle_is_half_the_size_and_reports_figures(tiny_ckpt, bundle32, t
 def test_g2l_only_bundle(tiny_ckpt, tmp_path):
     out = tmp_path / "g2l.glnet"
     manifest = export_bundle(load_checkpoint(tiny_ckpt), out, modes=["g2l"], log=lambda *_: None)
-    assert set(manifest["graphs"]) == set(GRAPHS_FOR_MODE["g2l"])
+    assert set(manifest["graphs"]) == set(MODES["g2l"].graphs)
     assert tuple(load_bundle(out).modes) == ("g2l",)
 
 

@@ -1,283 +1,162 @@
-"""Tests of glnet_core.mask_writer: format, colour table, category names, atomic commit, resume.
+"""Tests of glnet_core.formats.class_mask: the one way class masks are read (and their sidecar written).
 
-Outputs are real GeoTIFFs in ``tmp_path``, reopened with rasterio; category
-names are checked in the PAM sidecar and, where GDAL's command line tools or
-Python bindings are installed, by GDAL itself.
+Every reader (evaluate, zonal stats, sieve, vectorize, the plugin's styles)
+goes through these functions, so each rule is checked here once: which
+rasters are class masks, what is nodata, which values are class ids, how
+category names and colours are read. Real GeoTIFFs in ``tmp_path``.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
-import textwrap
-import warnings
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 import pytest
 import rasterio
-from affine import Affine
-from rasterio.errors import NotGeoreferencedWarning
 
-from glnet.glnet_core.formats.classes import PRESETS, load_class_table
-from glnet.glnet_core.errors import InputError
-from glnet.glnet_core.formats.class_mask import MaskWriter
+from glnet.glnet_core.errors import ClassTableError, InputError
+from glnet.glnet_core.formats.class_mask import (
+    category_names_xml,
+    class_styles,
+    colour_table,
+    holds_class_ids,
+    mask_class_info,
+    mask_class_table,
+    mask_colours,
+    open_class_mask,
+    read_category_names,
+    read_class_ids,
+    resolve_class_table,
+    row_blocks,
+    sidecar_path,
+)
+from glnet.glnet_core.formats.class_mask_writer import MaskWriter
+from glnet.glnet_core.formats.classes import NODATA, PRESETS, load_class_table
 
-CRS = rasterio.crs.CRS.from_epsg(32633)
-TRANSFORM = Affine(0.25, 0.0, 640000.0, 0.0, -0.25, 5800000.0)
-WIDTH, HEIGHT = 1300, 1100  # not multiples of 512: partial edge tiles
+pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+
 DEEPGLOBE = PRESETS["deepglobe"]
 
 
-def new_writer(path: Path, **kwargs) -> MaskWriter:
-    options = dict(width=WIDTH, height=HEIGHT, crs=CRS, transform=TRANSFORM, classes=DEEPGLOBE)
-    options.update(kwargs)
-    return MaskWriter(path, **options)
+def write_raster(path: Path, data: np.ndarray, nodata: Optional[float] = None, names: Optional[Sequence[str]] = None,
+                 colours: Optional[dict] = None) -> Path:
+    bands = data[None] if data.ndim == 2 else data
+    profile = dict(driver="GTiff", width=bands.shape[2], height=bands.shape[1], count=bands.shape[0], dtype=str(bands.dtype))
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(bands)
+        if colours:
+            ds.write_colormap(1, colours)
+    if names is not None:
+        sidecar_path(path).write_bytes(category_names_xml(names))
+    return path
 
 
-def category_names(aux: Path):
-    root = ET.parse(aux).getroot()
-    assert root.tag == "PAMDataset"
-    band = [b for b in root.findall("PAMRasterBand") if b.get("band") == "1"]
-    assert len(band) == 1
-    return [c.text or "" for c in band[0].find("CategoryNames").findall("Category")]
-
-
-def test_format_grid_and_unwritten_nodata(tmp_path, rng):
-    out = tmp_path / "mask.tif"
-    w = new_writer(out, tags={"glnet_model": "deepglobe-lite", "glnet_version": "0.1.0"})
-    block = rng.integers(0, 7, (512, 512), dtype=np.uint8)
-    w.write(0, 0, block)
-    assert w.commit() == out
-    with rasterio.open(out) as ds:
-        assert (ds.width, ds.height, ds.count) == (WIDTH, HEIGHT, 1)
-        assert ds.crs == CRS and ds.transform == TRANSFORM
-        assert ds.dtypes[0] == "uint8" and ds.nodata == 255
-        assert ds.block_shapes[0] == (512, 512)
-        assert ds.compression == rasterio.enums.Compression.deflate
-        assert ds.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR", "1") == "1"
-        assert ds.tags()["glnet_model"] == "deepglobe-lite" and ds.tags()["glnet_version"] == "0.1.0"
-        assert ds.tags()["glnet_kind"] == "classes"
-        data = ds.read(1)
-    np.testing.assert_array_equal(data[:512, :512], block)
-    data[:512, :512] = 255
-    assert (data == 255).all()  # never written: nodata
-    assert out.read_bytes()[2:4] == b"\x2a\x00"  # little-endian classic TIFF: IF_SAFER chose no BigTIFF for a small file
-
-
-def test_colour_table_and_category_names(tmp_path):
-    out = tmp_path / "classes.tif"
-    w = new_writer(out)
-    w.write(0, 0, np.arange(7, dtype=np.uint8).reshape(1, 7))
-    w.commit()
-    with rasterio.open(out) as ds:
-        cmap = ds.colormap(1)
-        assert ds.descriptions[0] == "land-cover class"
-    for c in DEEPGLOBE.classes:
-        assert cmap[c.id][:3] == c.colour
-    assert cmap[255][:3] == (0, 0, 0)
-    aux = Path(str(out) + ".aux.xml")
-    assert category_names(aux) == DEEPGLOBE.names
-    gdalinfo = shutil.which("gdalinfo")
-    if gdalinfo:  # GDAL itself reads the names (optional: gdal-bin may not be installed)
-        info = json.loads(subprocess.run([gdalinfo, "-json", str(out)], capture_output=True, text=True, check=True).stdout)
-        assert info["bands"][0]["categories"] == DEEPGLOBE.names
-        assert info["bands"][0]["colorInterpretation"] == "Palette"
-    try:
-        from osgeo import gdal  # noqa: F401
-    except ImportError:
-        return
-    ds = gdal.Open(str(out))
-    assert ds.GetRasterBand(1).GetCategoryNames() == DEEPGLOBE.names
-
-
-def test_category_names_are_xml_escaped(tmp_path):
-    table = tmp_path / "t.json"
-    table.write_text(json.dumps({"classes": [{"id": 0, "name": "a<b & c"}, {"id": 1, "name": "wald \u00fc"}]}))
-    classes = load_class_table(table)
-    out = tmp_path / "esc.tif"
-    new_writer(out, classes=classes).commit()
-    assert category_names(Path(str(out) + ".aux.xml")) == ["a<b & c", "wald \u00fc"]
-
-
-def test_blocks_at_any_offset_and_edges(tmp_path, rng):
-    out = tmp_path / "blocks.tif"
-    expected = np.full((HEIGHT, WIDTH), 255, np.uint8)
-    w = new_writer(out)
-    # Unaligned blocks, blocks ending exactly at the right / bottom edges, and
-    # blocks running past them or starting above / left of the raster (clipped).
-    blocks = [
-        (0, 0, 300, 700),
-        (250, 650, 400, 300),
-        (HEIGHT - 100, WIDTH - 200, 100, 200),
-        (HEIGHT - 50, 0, 120, 512),
-        (700, WIDTH - 30, 512, 512),
-        (-20, 900, 60, 60),
-        (500, -10, 10, 40),
-        (HEIGHT + 5, 0, 10, 10),  # entirely outside: nothing
-    ]
-    for row, col, h, wd in blocks:
-        block = rng.integers(0, 7, (h, wd), dtype=np.uint8)
-        w.write(row, col, block)
-        r0, c0 = max(row, 0), max(col, 0)
-        r1, c1 = min(row + h, HEIGHT), min(col + wd, WIDTH)
-        if r0 < r1 and c0 < c1:
-            expected[r0:r1, c0:c1] = block[r0 - row : r1 - row, c0 - col : c1 - col]
-    w.commit()
-    with rasterio.open(out) as ds:
-        np.testing.assert_array_equal(ds.read(1), expected)
-
-
-def test_atomic_commit_and_abort(tmp_path):
-    out = tmp_path / "atomic.tif"
-    w = new_writer(out)
-    assert w.part_path == tmp_path / ".atomic.tif.part"
-    w.write(0, 0, np.ones((10, 10), np.uint8))
-    assert w.part_path.is_file() and not out.exists()
-    assert not Path(str(out) + ".aux.xml").exists()
-    w.commit()
-    assert out.is_file() and not w.part_path.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["atomic.tif", "atomic.tif.aux.xml"]
-
-    # abort removes the part files and keeps an existing output untouched
-    before = out.read_bytes()
-    w = new_writer(out, overwrite=True)
-    w.write(0, 0, np.zeros((10, 10), np.uint8))
-    w.abort()
-    assert not w.part_path.exists() and not Path(str(w.part_path) + ".aux.xml").exists()
-    assert out.read_bytes() == before
-    with pytest.raises(ValueError):
-        w.write(0, 0, np.zeros((1, 1), np.uint8))
-
-
-def test_overwrite(tmp_path):
-    out = tmp_path / "exists.tif"
-    new_writer(out).commit()
-    with pytest.raises(InputError) as info:
-        new_writer(out)
-    assert str(info.value) == f"{out} already exists; pass --overwrite to replace it"
-    assert not (tmp_path / ".exists.tif.part").exists()  # refused before creating anything
-    # Replacing a class mask by a confidence map also drops its category sidecar.
-    w = new_writer(out, overwrite=True, kind="confidence", classes=None)
-    w.write(0, 0, np.full((4, 4), 87, np.uint8))
-    w.commit()
-    assert not Path(str(out) + ".aux.xml").exists()
-    with rasterio.open(out) as ds:
-        assert ds.read(1, window=rasterio.windows.Window(0, 0, 4, 4)).tolist() == [[87] * 4] * 4
-
-
-def test_confidence_kind(tmp_path):
-    out = tmp_path / "conf.tif"
-    w = new_writer(out, kind="confidence", classes=None, tags={"glnet_model": "m"})
-    w.write(0, 0, np.array([[0, 50, 100]], np.uint8))
-    w.commit()
-    with rasterio.open(out) as ds:
-        with pytest.raises(ValueError):
-            ds.colormap(1)  # no colour table
-        assert ds.units[0] == "percent"
-        assert "confidence" in ds.descriptions[0]
-        assert ds.tags()["glnet_kind"] == "confidence" and ds.tags()["glnet_model"] == "m"
-        assert ds.nodata == 255
-        assert ds.read(1)[0, :3].tolist() == [0, 50, 100]
-
-
-def test_no_georeferencing(tmp_path):
-    out = tmp_path / "plain.tif"
-    w = MaskWriter(out, width=100, height=60, crs=None, transform=Affine.identity(), classes=DEEPGLOBE)
-    w.write(0, 0, np.zeros((60, 100), np.uint8))
-    w.commit()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(out) as ds:
-            assert ds.crs is None
-            assert ds.transform == Affine.identity()
-            assert (ds.width, ds.height) == (100, 60)
-
-
-def test_resume_keeps_written_blocks(tmp_path, rng):
-    out = tmp_path / "resume.tif"
-    first = rng.integers(0, 7, (512, 512), dtype=np.uint8)
-    second = rng.integers(0, 7, (300, 400), dtype=np.uint8)
-    with new_writer(out) as w:
-        w.write(0, 0, first)
-    # leaving the block without commit keeps the part file for --resume
-    assert w.part_path.is_file() and not out.exists()
-    w = new_writer(out, resume=True)
-    np.testing.assert_array_equal(w.read(0, 0, 512, 512), first)
-    w.write(HEIGHT - 300, WIDTH - 400, second)
-    w.commit()
-    with rasterio.open(out) as ds:
-        data = ds.read(1)
-        assert ds.colormap(1)[1][:3] == DEEPGLOBE.classes[1].colour  # the colour table survived
-    np.testing.assert_array_equal(data[:512, :512], first)
-    np.testing.assert_array_equal(data[HEIGHT - 300 :, WIDTH - 400 :], second)
-    assert category_names(Path(str(out) + ".aux.xml")) == DEEPGLOBE.names
-
-
-def test_resume_errors_and_stale_part(tmp_path):
-    out = tmp_path / "r.tif"
-    with pytest.raises(InputError, match=r"cannot resume: .*\.r\.tif\.part does not exist"):
-        new_writer(out, resume=True)
-    with new_writer(out) as w:
-        w.write(0, 0, np.ones((8, 8), np.uint8))
-    with pytest.raises(InputError, match="another grid"):
-        new_writer(out, resume=True, width=WIDTH + 1)
-    with pytest.raises(InputError, match="another transform"):
-        new_writer(out, resume=True, transform=Affine(0.25, 0.0, 640001.0, 0.0, -0.25, 5800000.0))
-    with pytest.raises(InputError, match="another CRS"):
-        new_writer(out, resume=True, crs="EPSG:32632")
-    # Without resume a stale part file is replaced by a fresh one.
-    w = new_writer(out)
-    assert (w.read(0, 0, 8, 8) == 255).all()
-    w.abort()
-
-
-def test_flush_survives_a_killed_process(tmp_path):
-    # A process that writes, flushes, writes more and dies without closing:
-    # a resumed writer finds exactly the flushed block.
-    out = tmp_path / "killed.tif"
-    script = textwrap.dedent(
-        f"""
-        import os, numpy as np
-        from affine import Affine
-        from glnet.glnet_core.formats.classes import PRESETS
-        from glnet.glnet_core.formats.class_mask import MaskWriter
-        w = MaskWriter({str(out)!r}, width={WIDTH}, height={HEIGHT}, crs="EPSG:32633",
-                       transform=Affine(*{tuple(TRANSFORM)[:6]!r}), classes=PRESETS["deepglobe"])
-        w.write(0, 0, np.full((512, 512), 3, np.uint8))
-        w.flush()
-        w.write(512, 512, np.full((512, 512), 4, np.uint8))
-        os._exit(9)
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert proc.returncode == 9, proc.stderr
-    w = new_writer(out, resume=True)
-    assert (w.read(0, 0, 512, 512) == 3).all()
-    w.write(512, 512, np.full((512, 512), 4, np.uint8))
-    w.commit()
-    with rasterio.open(out) as ds:
-        data = ds.read(1)
-    assert (data[:512, :512] == 3).all() and (data[512:1024, 512:1024] == 4).all()
-    assert (data[1024:] == 255).all()
-
-
-def test_bad_output_locations_and_arguments(tmp_path):
-    with pytest.raises(InputError, match="output folder .*missing.* does not exist"):
-        new_writer(tmp_path / "missing" / "m.tif")
-    folder = tmp_path / "adir"
-    folder.mkdir()
+def test_what_is_a_class_mask(tmp_path):
+    ids = np.array([[0, 1, 2], [2, 1, 0]])
+    for dtype in ("uint8", "int16", "uint16", "int32"):
+        with open_class_mask(write_raster(tmp_path / f"{dtype}.tif", ids.astype(dtype))) as ds:
+            assert holds_class_ids(ds) == (dtype == "uint8")
+    floats = write_raster(tmp_path / "float.tif", ids.astype("float32"))
+    with pytest.raises(InputError, match=r"^PRED .*float\.tif is not a class mask: its pixels are float32"):
+        open_class_mask(floats, "PRED")
+    rgb = write_raster(tmp_path / "rgb.tif", np.stack([ids.astype("uint8")] * 3))
+    with pytest.raises(InputError, match="3 bands"):
+        open_class_mask(rgb)
+    with pytest.raises(InputError, match="does not exist"):
+        open_class_mask(tmp_path / "missing.tif")
     with pytest.raises(InputError, match="is a folder"):
-        new_writer(folder)
-    with pytest.raises(ValueError):
-        new_writer(tmp_path / "k.tif", kind="probabilities")
-    w = new_writer(tmp_path / "d.tif")
-    with pytest.raises(ValueError, match="uint8"):
-        w.write(0, 0, np.zeros((4, 4), np.int32))
-    with pytest.raises(ValueError, match="uint8"):
-        w.write(0, 0, np.zeros(4, np.uint8))
-    w.abort()
-    assert list(tmp_path.iterdir()) == [folder]
+        open_class_mask(tmp_path)
+    (tmp_path / "junk.tif").write_bytes(b"not a raster")
+    with pytest.raises(InputError, match="cannot open mask"):
+        open_class_mask(tmp_path / "junk.tif")
+
+
+def test_nodata_is_255_and_the_files_own_value(tmp_path):
+    # A foreign int16 mask: -1 is its declared nodata, 255 is nodata by the format, the rest are ids.
+    raw = np.array([[-1, 0, 1, 255], [3, -1, 255, 2]], dtype=np.int16)
+    path = write_raster(tmp_path / "foreign.tif", raw, nodata=-1)
+    with open_class_mask(path) as ds:
+        ids = read_class_ids(ds, path, 0, 2, n_classes=4)
+        assert ids.dtype == np.uint8
+        assert ids.tolist() == [[NODATA, 0, 1, NODATA], [3, NODATA, NODATA, 2]]
+        assert read_class_ids(ds, path, 1, 2).tolist() == [[3, NODATA, NODATA, 2]]  # a block of rows
+    # A uint8 mask whose nodata is 0: 0 and 255 are both nodata.
+    zero = write_raster(tmp_path / "zero.tif", np.array([[0, 1, 255, 2]], dtype=np.uint8), nodata=0)
+    with open_class_mask(zero) as ds:
+        assert not holds_class_ids(ds)
+        assert read_class_ids(ds, zero, 0, 1).tolist() == [[NODATA, 1, NODATA, 2]]
+
+
+def test_values_must_be_class_ids(tmp_path):
+    path = write_raster(tmp_path / "m.tif", np.array([[0, 7, 255]], dtype=np.uint8))
+    with open_class_mask(path, "mask") as ds:
+        assert read_class_ids(ds, path, 0, 1, n_classes=8).tolist() == [[0, 7, NODATA]]
+        with pytest.raises(InputError, match=r"holds the value 7, which is not a class id of the class table \(7 classes"):
+            read_class_ids(ds, path, 0, 1, n_classes=7)
+    wide = write_raster(tmp_path / "wide.tif", np.array([[0, 300]], dtype=np.uint16))
+    with open_class_mask(wide) as ds, pytest.raises(InputError, match=r"value 300, which is not a class id \(0-254"):
+        read_class_ids(ds, wide, 0, 1)
+    negative = write_raster(tmp_path / "neg.tif", np.array([[0, -3]], dtype=np.int16))
+    with open_class_mask(negative) as ds, pytest.raises(InputError, match="value -3"):
+        read_class_ids(ds, negative, 0, 1, n_classes=3)
+
+
+def test_row_blocks_cover_the_raster_within_bounds():
+    blocks = list(row_blocks(1000, 300, max_rows=64, pixels=300 * 100))
+    assert blocks[0] == (0, 64) and blocks[-1][1] == 1000
+    assert all(b[0] == a[1] for a, b in zip(blocks, blocks[1:]))
+    assert list(row_blocks(10, 10_000, pixels=5_000)) == [(r, r + 1) for r in range(10)]  # at least one row
+
+
+def test_category_names_are_read_stripped_and_trailing_empties_dropped(tmp_path):
+    path = write_raster(tmp_path / "m.tif", np.zeros((2, 2), np.uint8), names=[" water ", "", "forest", "", ""])
+    assert read_category_names(path) == ["water", "", "forest"]
+    assert read_category_names(write_raster(tmp_path / "none.tif", np.zeros((2, 2), np.uint8))) is None
+    sidecar_path(tmp_path / "bad.tif").write_text("<PAMDataset", encoding="utf-8")
+    assert read_category_names(tmp_path / "bad.tif") is None
+    empty = write_raster(tmp_path / "empty.tif", np.zeros((2, 2), np.uint8), names=["", ""])
+    assert read_category_names(empty) is None
+
+
+def test_colours_and_the_class_table_a_mask_describes(tmp_path):
+    # What glnet segment writes: the preset comes back (with its ignore flags).
+    out = tmp_path / "seg.tif"
+    w = MaskWriter(out, width=4, height=2, crs=None, transform=None, classes=DEEPGLOBE)
+    w.write(0, 0, np.array([[0, 1, 2, 3], [4, 5, 6, 255]], np.uint8))
+    w.commit()
+    with open_class_mask(out) as ds:
+        assert mask_class_table(ds, out) is DEEPGLOBE
+        colours = mask_colours(ds)
+        assert all(colours[c.id] == c.colour for c in DEEPGLOBE.classes) and NODATA not in colours
+        assert resolve_class_table(None, ds, out).names == DEEPGLOBE.names
+        assert len(resolve_class_table("3", ds, out)) == 3
+    # Names of no preset: empty and repeated names become class_<id>, colours from the colour table.
+    table = load_class_table("3")
+    custom = write_raster(tmp_path / "custom.tif", np.zeros((2, 2), np.uint8), names=["sea", "", "sea"],
+                          colours={**colour_table(table), 0: (1, 2, 3, 255)})
+    with open_class_mask(custom) as ds:
+        t = mask_class_table(ds, custom)
+        assert t.names == ["sea", "class_1", "class_2"] and t.classes[0].colour == (1, 2, 3)
+    # No names: no table, and resolving one says how to give it.
+    bare = write_raster(tmp_path / "bare.tif", np.zeros((2, 2), np.uint8))
+    with open_class_mask(bare) as ds:
+        assert mask_class_table(ds, bare) is None
+        with pytest.raises(ClassTableError, match="--classes"):
+            resolve_class_table(None, ds, bare)
+
+
+def test_class_info_and_styles(tmp_path):
+    path = write_raster(tmp_path / "m.tif", np.zeros((2, 2), np.uint8), names=["water", " ", "forest"],
+                        colours={0: (0, 0, 255, 255), 2: (0, 128, 0, 255), 5: (9, 9, 9, 0)})
+    names, colours, warns = mask_class_info(path)
+    assert names == {0: "water", 2: "forest"} and not warns
+    assert colours[0] == (0, 0, 255) and colours[2] == (0, 128, 0) and NODATA not in colours
+    names, colours, warns = mask_class_info(path, DEEPGLOBE)
+    assert names == dict(enumerate(DEEPGLOBE.names)) and colours[1] == DEEPGLOBE.classes[1].colour
+    _, _, warns = mask_class_info(write_raster(tmp_path / "bare.tif", np.zeros((2, 2), np.uint8)))
+    assert len(warns) == 1 and "no class names" in warns[0]
+    styles = class_styles({0: "water"}, {0: (0, 0, 255)}, ids=[3, 0])
+    assert [s[:2] for s in styles] == [(0, "water"), (3, "class_3")] and styles[0][2] == (0, 0, 255)

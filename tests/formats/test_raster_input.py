@@ -1,4 +1,5 @@
-"""Tests of glnet_core.raster_io: opening checks, band choice, validity, 8-bit mapping, windows, pixel size.
+"""Tests of glnet_core.formats.raster_input (with its stretch and the geo.crs pixel sizes): opening checks, band choice,
+validity, 8-bit mapping, windows, pixel size.
 
 Every raster is a real file written with rasterio in ``tmp_path``, plus the
 project's sample orthophoto; no mocks.
@@ -17,10 +18,12 @@ from affine import Affine
 from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 
-from glnet.glnet_core.formats import raster_input as raster_io
-from glnet.glnet_core.errors import InputError
-from glnet.glnet_core.formats.raster_input import PERCENTILES, RasterInput, ground_pixel_size, open_raster
 from glnet.glnet_core.engine.resample import resize_float
+from glnet.glnet_core.errors import InputError
+from glnet.glnet_core.formats import raster_stretch
+from glnet.glnet_core.formats.raster_input import RasterInput, open_raster
+from glnet.glnet_core.formats.raster_stretch import PERCENTILES
+from glnet.glnet_core.geo.crs import ground_pixel_size
 
 # The project's sample orthophoto, in shared/ beside the checkout (as CI lays it out too).
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "ortho_utm33n_rgba.tif"
@@ -226,8 +229,8 @@ def test_percentiles_of_a_huge_raster_come_from_a_grid_of_windows(tmp_path, rng,
     data = (np.stack([10 * c + 20 * r, 30 * c, 40 * r])[:, :, :] + rng.normal(1000, 100, (3, 700, 900))).astype(np.uint16)
     data[:, :100, :] = 0  # nodata band at the top
     path = write_raster(tmp_path / "huge16.tif", data, nodata=0, tiled=True, blockxsize=256, blockysize=256)
-    monkeypatch.setattr(raster_io, "SAMPLE_FULL_READ_PIXELS", 0)
-    monkeypatch.setattr(raster_io, "SAMPLE_GRID", 8)
+    monkeypatch.setattr(raster_stretch, "SAMPLE_FULL_READ_PIXELS", 0)
+    monkeypatch.setattr(raster_stretch, "SAMPLE_GRID", 8)
     with open_raster(path, 3) as r:
         ranges = r.input_range_per_band
     for k in range(3):

@@ -15,9 +15,9 @@ from affine import Affine
 from PIL import Image
 from rasterio.crs import CRS
 
-from glnet.glnet_core.formats.classes import NODATA, load_class_table
-from glnet.glnet_core.errors import GlnetError, InputError
 from glnet.glnet_core.engine.preprocess import Normalisation, prepare_window
+from glnet.glnet_core.errors import GlnetError, InputError
+from glnet.glnet_core.formats.classes import NODATA, load_class_table
 from glnet.models.config import get_config
 from glnet.models.data import (
     EpochSampler,
@@ -106,7 +106,11 @@ def test_geotiff_images_with_index_masks(tmp_path, rng):
     assert pairs.layout == "pairs" and default_class_spec(pairs.layout) is None
     assert [p.name for p in pairs] == ["tile_a", "tile_b"]
     img, lab = load_pair(pairs[0], table)
-    np.testing.assert_array_equal(img, image)  # native dtype, bands last
+    # 16 bits are stretched to 8 as glnet segment reads them: each band's 2nd..98th percentile to 0..255.
+    lo, hi = np.percentile(image.reshape(-1, 3).astype(np.float64), (2, 98), axis=0)
+    stretched = np.clip(np.floor((image - lo) * (255.0 / (hi - lo)) + 0.5), 0, 255).astype(np.uint8)
+    assert img.dtype == np.uint8
+    np.testing.assert_array_equal(img, stretched)  # bands last
     expected = labels.copy()
     expected[5, 7] = NODATA
     np.testing.assert_array_equal(lab, expected)

@@ -158,8 +158,8 @@ def test_import_original_rejects_bad_files(paper_files, tmp_path, case):
         data = Path(paths["l2g"]).read_bytes()
         bad.write_bytes(data[: len(data) // 3])
     elif case == "glnet":
-        from glnet.models.checkpoint import Checkpoint, save_checkpoint
         from glnet.glnet_core.formats.classes import load_class_table
+        from glnet.models.checkpoint import Checkpoint, save_checkpoint
 
         save_checkpoint(Checkpoint(GLNet(get_config("tiny"), 7), load_class_table("deepglobe")), bad)
     elif case == "swapped":

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+from glnet.glnet_core.engine.modes import MODE_NAMES as MODES
 from glnet.glnet_core.engine.preprocess import Normalisation, prepare_window
 from glnet.glnet_core.engine.tiling import padded_size
 from glnet.models.config import CONFIGS, get_config
-from glnet.models.glnet import MODES, GLNet, published_parameter_count
+from glnet.models.glnet import GLNet, published_parameter_count
 from glnet.models.inference import predict_window
 
 N_CLASSES = 7

@@ -16,9 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
-from glnet.glnet_core.formats.classes import load_class_table
-from glnet.glnet_core.errors import InputError
 from glnet.glnet_core.cli import train as train_command
+from glnet.glnet_core.errors import InputError
+from glnet.glnet_core.formats.classes import load_class_table
 from glnet.models.checkpoint import load_checkpoint
 from glnet.models.config import get_config
 from glnet.models.data import TrainingDataset, find_pairs

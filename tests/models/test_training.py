@@ -20,11 +20,11 @@ from PIL import Image
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
-from glnet.glnet_core.formats.classes import NODATA, load_class_table  # noqa: E402
-from glnet.glnet_core.errors import GlnetError, InputError  # noqa: E402
+from glnet.glnet_core.cli import train as train_command  # noqa: E402
 from glnet.glnet_core.engine.preprocess import Normalisation  # noqa: E402
 from glnet.glnet_core.engine.tiling import patch_layout  # noqa: E402
-from glnet.glnet_core.cli import train as train_command  # noqa: E402
+from glnet.glnet_core.errors import GlnetError, InputError  # noqa: E402
+from glnet.glnet_core.formats.classes import NODATA, load_class_table  # noqa: E402
 from glnet.models.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
 from glnet.models.config import get_config  # noqa: E402
 from glnet.models.data import find_pairs, load_pair, logits_size, make_sample  # noqa: E402

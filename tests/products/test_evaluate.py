@@ -16,11 +16,14 @@ import pytest
 import rasterio
 from affine import Affine
 
-from glnet.glnet_core.formats.classes import NODATA, PRESETS
+from glnet.glnet_core.callbacks import Callbacks
 from glnet.glnet_core.cli.main import main
 from glnet.glnet_core.errors import Cancelled, InputError
-from glnet.glnet_core.products.evaluate import evaluate, metrics_from_confusion, read_category_names, write_json
-from glnet.glnet_core.formats.class_mask import category_names_xml, colour_table
+from glnet.glnet_core.formats.class_mask import category_names_xml, colour_table, read_category_names
+from glnet.glnet_core.formats.classes import NODATA, PRESETS
+from glnet.glnet_core.products.evaluate import evaluate
+from glnet.glnet_core.products.metrics import metrics_from_confusion
+from glnet.glnet_core.products.reports import write_json
 
 UTM = "EPSG:32633"
 # Rasters without georeferencing are part of the cases; rasterio warns about writing them.
@@ -101,9 +104,9 @@ def test_cancel_and_json_report(tmp_path):
     pred = write_raster(tmp_path / "pred.tif", PRED)
     ref = write_raster(tmp_path / "ref.tif", REF)
     with pytest.raises(Cancelled):
-        evaluate(pred, ref, classes=str(table), is_cancelled=lambda: True)
+        evaluate(pred, ref, classes=str(table), callbacks=Callbacks(is_cancelled=lambda: True))
     polls = []
-    result = evaluate(pred, ref, classes=str(table), block_rows=1, is_cancelled=lambda: polls.append(1) and False)
+    result = evaluate(pred, ref, classes=str(table), block_rows=1, callbacks=Callbacks(is_cancelled=lambda: polls.append(1) and False))
     assert len(polls) == PRED.shape[0]  # once per block
     out = write_json(result, tmp_path / "r.json")
     assert json.loads(out.read_text(encoding="utf-8"))["confusion_matrix"] == HAND_CM

@@ -11,19 +11,15 @@ import rasterio
 from affine import Affine
 from rasterio.features import rasterize, shapes
 
-from glnet.glnet_core.geo.areas import pixel_area_rows_m2
-from glnet.glnet_core.formats.classes import NODATA, ClassInfo, ClassTable
 from glnet.glnet_core.errors import InputError
-from glnet.glnet_core.formats.class_mask import MaskWriter
-from glnet.glnet_core.products.vectorize import (
-    class_styles,
-    mask_class_info,
-    polygonize_mask,
-    sieve_array,
-    sieve_mask,
-    simplify_coverage,
-    vectorize,
-)
+from glnet.glnet_core.formats.class_mask import class_styles, mask_class_info
+from glnet.glnet_core.formats.class_mask_writer import MaskWriter
+from glnet.glnet_core.formats.classes import NODATA, ClassInfo, ClassTable
+from glnet.glnet_core.geo.areas import pixel_area_rows_m2
+from glnet.glnet_core.products.polygonize import polygonize_mask
+from glnet.glnet_core.products.sieve import sieve_array, sieve_mask
+from glnet.glnet_core.products.simplify import simplify_coverage
+from glnet.glnet_core.products.vectorize import vectorize
 
 gpd = pytest.importorskip("geopandas")
 
@@ -369,9 +365,9 @@ def test_bad_inputs_one_line_errors_and_no_output(tmp_path, run_glnet):
 
 @pytest.mark.parametrize("ext", [".gpkg", ".shp"])
 def test_streamed_chunks_append(tmp_path, monkeypatch, ext):
-    from glnet.glnet_core.products import vectorize as vmod
+    from glnet.glnet_core.formats.vector_layers import ClassPolygonWriter
 
-    monkeypatch.setattr(vmod._LayerSink, "CHUNK", 5)  # many appended chunks on a small mask
+    monkeypatch.setattr(ClassPolygonWriter, "CHUNK", 5)  # many appended chunks on a small mask
     m = scene()
     mask = write_mask(tmp_path / "mask.tif", m)
     res = vectorize(mask, tmp_path / ("out" + ext), band_rows=7)
@@ -385,7 +381,8 @@ def test_streamed_chunks_append(tmp_path, monkeypatch, ext):
 
 
 def test_cancel_and_empty(tmp_path):
-    from glnet.glnet_core.products.vectorize import Cancelled
+    from glnet.glnet_core.callbacks import Callbacks
+    from glnet.glnet_core.errors import Cancelled
 
     m = scene()
     mask = write_mask(tmp_path / "mask.tif", m)
@@ -396,7 +393,7 @@ def test_cancel_and_empty(tmp_path):
         return len(calls) > 3
 
     with pytest.raises(Cancelled):
-        vectorize(mask, tmp_path / "out.gpkg", band_rows=7, is_cancelled=cancel)
+        vectorize(mask, tmp_path / "out.gpkg", band_rows=7, callbacks=Callbacks(is_cancelled=cancel))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.tif", "mask.tif.aux.xml"]
     empty = write_mask(tmp_path / "empty.tif", np.full((20, 30), NODATA, np.uint8))
     res = vectorize(empty, tmp_path / "empty.gpkg")

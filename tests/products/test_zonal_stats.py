@@ -19,10 +19,11 @@ from affine import Affine
 gpd = pytest.importorskip("geopandas")
 from shapely.geometry import box  # noqa: E402
 
-from glnet.glnet_core.formats.classes import NODATA  # noqa: E402
+from glnet.glnet_core.callbacks import Callbacks  # noqa: E402
 from glnet.glnet_core.cli.main import main  # noqa: E402
-from glnet.glnet_core.formats.class_mask import category_names_xml  # noqa: E402
 from glnet.glnet_core.errors import Cancelled  # noqa: E402
+from glnet.glnet_core.formats.class_mask import category_names_xml  # noqa: E402
+from glnet.glnet_core.formats.classes import NODATA  # noqa: E402
 from glnet.glnet_core.products.zonal_stats import overlap_groups, zonal_stats  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
@@ -106,9 +107,9 @@ def test_cancel_stops_before_the_next_block(tmp_path):
     mask = utm_mask(tmp_path)
     zones = write_zones(tmp_path / "zones.gpkg", ["A", "B"], [ZONE_A, ZONE_B])
     with pytest.raises(Cancelled):
-        zonal_stats(mask, zones, "name", is_cancelled=lambda: True)
+        zonal_stats(mask, zones, "name", callbacks=Callbacks(is_cancelled=lambda: True))
     polls = []
-    stats = zonal_stats(mask, zones, "name", block_rows=2, is_cancelled=lambda: polls.append(1) and False)
+    stats = zonal_stats(mask, zones, "name", block_rows=2, callbacks=Callbacks(is_cancelled=lambda: polls.append(1) and False))
     assert len(polls) >= 2 and stats.areas_m2.sum() > 0
 
 

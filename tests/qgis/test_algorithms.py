@@ -368,7 +368,7 @@ def test_g2l_mode_bands_and_device(qgis_app, tmp_path, ortho, tiny_bundle):
     try:
         providers_for("cuda")
         has_cuda = True
-    except Exception as err:  # glnet_core's RuntimeError_
+    except Exception as err:  # glnet_core's DeviceError
         has_cuda, message = False, str(err)
     if has_cuda:
         result = _run("glnet:segment", dict(base, DEVICE="cuda", OUTPUT_MASK=str(tmp_path / "d.tif")))

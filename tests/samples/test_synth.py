@@ -18,17 +18,12 @@ import numpy as np
 import pytest
 import rasterio
 
-from glnet.glnet_core.formats.classes import PRESETS
 from glnet.glnet_core.errors import InputError
-from glnet.glnet_core.products.evaluate import evaluate, mask_class_table, read_category_names
-from glnet.glnet_core.samples.synth import (
-    GENERATOR_VERSION,
-    LOOKALIKE_PAIRS,
-    SynthOptions,
-    generate_scene,
-    scene_name,
-    write_dataset,
-)
+from glnet.glnet_core.formats.class_mask import mask_class_table, read_category_names
+from glnet.glnet_core.formats.classes import PRESETS
+from glnet.glnet_core.products.evaluate import evaluate
+from glnet.glnet_core.samples.dataset import SynthOptions, scene_name, write_dataset
+from glnet.glnet_core.samples.landscape import GENERATOR_VERSION, LOOKALIKE_PAIRS, generate_scene
 
 DEEPGLOBE = PRESETS["deepglobe"]
 WATER, FOREST, URBAN = 5, 4, 1
@@ -146,7 +141,7 @@ def test_ambiguity_statistics_tell_different_materials_apart(ambiguity_scenes):
 def test_ambiguity_costs_a_context_blind_model(ambiguity_scenes):
     """Reading every look-alike as its more common twin (all that local appearance allows) costs
     more than 10 mIoU points: the ambiguous regions are large enough to matter."""
-    from glnet.glnet_core.products.evaluate import metrics_from_confusion
+    from glnet.glnet_core.products.metrics import metrics_from_confusion
 
     confusion = np.zeros((7, 7), dtype=np.int64)
     for scene in ambiguity_scenes.values():
@@ -222,14 +217,14 @@ def test_clouds_are_unknown_and_only_clouds():
 
 def test_cloud_shadows_continue_the_edges():
     """Shadows are the cloud shifted without wrapping around (v1's np.roll drew a straight seam)."""
-    from glnet.glnet_core.samples.synth import _shifted
+    from glnet.glnet_core.samples.noise import shifted
 
     a = np.arange(30, dtype=np.float32).reshape(5, 6)
-    moved = _shifted(a, 2, -1)
+    moved = shifted(a, 2, -1)
     assert np.array_equal(moved[2:, :5], a[:3, 1:])
     assert np.array_equal(moved[:2], np.repeat(moved[2:3], 2, axis=0))  # edge rows continued
     assert np.array_equal(moved[:, 5], moved[:, 4])  # edge column continued
-    assert np.array_equal(_shifted(a, 0, 0), a)
+    assert np.array_equal(shifted(a, 0, 0), a)
 
 
 # ---------------------------------------------------------------- the files
@@ -490,7 +485,7 @@ def test_api_errors():
 def test_engine_needs_no_torch_pil_or_scipy(tmp_path):
     code = (
         "import sys\n"
-        "from glnet.glnet_core.samples.synth import generate_scene, write_dataset, SynthOptions\n"
+        "from glnet.glnet_core.samples.dataset import SynthOptions, write_dataset\n"
         f"write_dataset({str(tmp_path / 'set')!r}, SynthOptions(n=1, size=64))\n"
         "bad = [m for m in ('torch', 'PIL', 'scipy', 'qgis') if m in sys.modules]\n"
         "assert not bad, bad\n"

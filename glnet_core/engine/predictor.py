@@ -1,23 +1,28 @@
-"""One GLNet window through the ONNX subgraphs of a bundle, with onnxruntime.
+"""The window predictor: one GLNet window through the ONNX subgraphs of a bundle.
 
-This is the engine's per-window step and the twin of ``GLNet.predict`` in
-models/glnet.py: the same patch layout, crops, merge and sums (from
-:mod:`glnet_core.tiling` and :mod:`glnet_core.feature_ops`), with every
-network layer inside the subgraphs. docs/subgraphs.md specifies the chain.
+:class:`WindowPredictor` is the engine's per-window network step and the twin
+of ``GLNet.predict`` in models/glnet.py: the same patch layout, crops, merge
+and sums (from :mod:`glnet_core.engine.tiling` and
+:mod:`glnet_core.engine.feature_ops`), with every network layer inside the
+subgraphs, run by onnxruntime sessions (:mod:`glnet_core.engine.runtime`).
+docs/subgraphs.md specifies the chain; :mod:`glnet_core.engine.modes` says
+which subgraphs each mode runs.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .feature_ops import LocalMerger, accumulate_patches, crop_boxes
+from .modes import FULL, check_mode
 from .runtime import release_free_memory
 from .tiling import PatchBox, patch_layout
 
-__all__ = ["SHARED_NAMES", "GRAPHS", "GRAPHS_FOR_MODE", "WindowTimes", "OnnxGLNet"]
+__all__ = ["SHARED_NAMES", "WindowTimes", "WindowPredictor"]
 
 #: The 16 tensors the branches share, in subgraph input/output order:
 #: backbone stages c2..c5, then the FPN levels p5..p2 after the top-down
@@ -29,16 +34,11 @@ SHARED_NAMES: Tuple[str, ...] = (
     "ps2_5", "ps2_4", "ps2_3", "ps2_2",
 )  # fmt: skip
 
-GRAPHS = ("global", "local", "aggregation_g2l", "l2g", "aggregation_full")
-GRAPHS_FOR_MODE: Dict[str, Tuple[str, ...]] = {
-    "g2l": ("global", "local", "aggregation_g2l"),
-    "full": ("global", "local", "l2g", "aggregation_full"),
-}
 
 
 @dataclass
 class WindowTimes:
-    """Seconds spent in each kind of onnxruntime run (summed over a window)."""
+    """Seconds spent in each kind of onnxruntime run (an accumulator: summed over windows)."""
 
     global_s: float = 0.0
     local_s: float = 0.0
@@ -49,14 +49,15 @@ class WindowTimes:
         return self.global_s + self.local_s + self.aggregation_s
 
 
-class OnnxGLNet:
+class WindowPredictor:
     """Runs GLNet windows through onnxruntime sessions of the subgraphs.
 
     Parameters
     ----------
     sessions:
         ``{graph name: onnxruntime.InferenceSession}`` for at least the graphs
-        of the modes to be used (:data:`GRAPHS_FOR_MODE`).
+        of the modes to be used (:data:`glnet_core.engine.modes.MODES`;
+        :func:`glnet_core.engine.runtime.open_bundle_sessions` opens them).
     size_p, min_overlap:
         Patch size and minimum patch overlap (from the manifest).
     n_classes:
@@ -76,12 +77,13 @@ class OnnxGLNet:
         self,
         image_g: np.ndarray,
         window: np.ndarray,
-        mode: str = "full",
+        mode: str = FULL,
         patch_batch: int = 6,
         times: Optional[WindowTimes] = None,
         on_patches: Optional[Callable[[int, int], None]] = None,
         skip: Optional[Callable[[PatchBox], bool]] = None,
         upsample: str = "nearest",
+        boxes: Optional[Sequence[PatchBox]] = None,
     ) -> np.ndarray:
         """Class scores of one window.
 
@@ -89,11 +91,11 @@ class OnnxGLNet:
         ----------
         image_g:
             ``(C, size_g, size_g)`` float32: the prepared global image
-            (:func:`glnet_core.preprocess.prepare_window`).
+            (:func:`glnet_core.engine.preprocess.prepare_window`).
         window:
             ``(C, H, W)`` float32 normalised window, ``H, W >= size_p``.
         mode:
-            ``"full"`` or ``"g2l"``.
+            An inference mode (:data:`glnet_core.engine.modes.MODE_NAMES`).
         patch_batch:
             Patches per onnxruntime run of the local subgraph.
         times:
@@ -108,21 +110,27 @@ class OnnxGLNet:
         upsample:
             How patch logits (1/4 of the patch size) are brought to the patch
             size before summing: ``"nearest"`` (as published) or ``"bilinear"``.
+        boxes:
+            The window's patch layout, when the caller has it already
+            (:func:`glnet_core.engine.tiling.patch_layout` of the window's
+            size); None: computed here.
 
         Returns
         -------
         numpy.ndarray
             ``(n_classes, H, W)`` float32 summed patch logits; argmax over
             axis 0 is the class map.
-        """
-        import time
 
-        if mode not in GRAPHS_FOR_MODE:
-            raise ValueError(f"unknown mode {mode!r}")
+        Raises
+        ------
+        InputError
+            For an unknown mode.
+        """
+        check_mode(mode)
         t = times if times is not None else WindowTimes()
         size = (int(window.shape[1]), int(window.shape[2]))
-        boxes = patch_layout(size[0], size[1], self.size_p, self.min_overlap)
-        todo = [b for b in boxes if not (skip and skip(b))]
+        layout = boxes if boxes is not None else patch_layout(size[0], size[1], self.size_p, self.min_overlap)
+        todo = [b for b in layout if not (skip and skip(b))]
         scores = np.zeros((self.n_classes,) + size, dtype=np.float32)
         if not todo:
             return scores
@@ -131,8 +139,8 @@ class OnnxGLNet:
         g = self._run("global", {"image_g": image_g[None]})
         t.global_s += time.perf_counter() - t0
         g_shared, g_ps3 = g[:16], g[16]
-        full = mode == "full"
-        merger = LocalMerger([x.shape[1:] for x in g_shared], size, boxes) if full else None
+        full = mode == FULL
+        merger = LocalMerger([x.shape[1:] for x in g_shared], size, layout) if full else None
         pending: List[Tuple[Sequence[PatchBox], np.ndarray]] = []
         batch_n = max(1, int(patch_batch))
         done = 0
@@ -142,7 +150,7 @@ class OnnxGLNet:
             for name, x in zip(SHARED_NAMES, g_shared):
                 feeds["g_" + name] = crop_boxes(x, batch, size)
             t0 = time.perf_counter()
-            if full:
+            if merger is not None:
                 out = self._run("local", feeds, list(SHARED_NAMES) + ["agg_full"])
                 t.local_s += time.perf_counter() - t0
                 merger.add(out[:16], batch)
@@ -159,7 +167,7 @@ class OnnxGLNet:
             done += len(batch)
             if on_patches:
                 on_patches(done, len(todo))
-        if full:
+        if merger is not None:
             # The global tensors are done with; free them (and what the local
             # runs left in the allocator) before the stage-3 pass's peak.
             del g, g_shared, g_ps3, feeds
@@ -172,9 +180,9 @@ class OnnxGLNet:
             t.global_s += time.perf_counter() - t0
             del feeds
             release_free_memory()
-            for batch, agg_local in pending:
+            for ran, agg_local in pending:
                 t0 = time.perf_counter()
-                (logits,) = self._run("aggregation_full", {"agg_local": agg_local, "g_ps3": crop_boxes(l2g_ps3, batch, size)})
+                (logits,) = self._run("aggregation_full", {"agg_local": agg_local, "g_ps3": crop_boxes(l2g_ps3, ran, size)})
                 t.aggregation_s += time.perf_counter() - t0
-                accumulate_patches(scores, logits, batch, upsample)
+                accumulate_patches(scores, logits, ran, upsample)
         return scores

@@ -1,12 +1,19 @@
-"""A dependency-free one-line progress bar for the command line (training, segmentation)."""
+"""A dependency-free one-line progress bar for the command line (training, segmentation).
+
+:class:`BarCallbacks` draws glnet_core's :class:`~glnet_core.callbacks.Callbacks`
+with it (segment, demo, vectorize).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Optional, TextIO
+from typing import TYPE_CHECKING, Optional, TextIO
 
-__all__ = ["ProgressBar"]
+if TYPE_CHECKING:
+    from .callbacks import Callbacks, Progress
+
+__all__ = ["ProgressBar", "BarCallbacks"]
 
 
 class ProgressBar:
@@ -80,3 +87,61 @@ class ProgressBar:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
         self._width = 0
+
+
+class BarCallbacks:
+    """glnet_core :class:`~glnet_core.callbacks.Callbacks` drawn on the terminal.
+
+    Progress becomes a :class:`ProgressBar` (made at the first report, when
+    the total is known), log lines go to ``stream`` with the bar erased
+    first. Use as a context manager: the bar is erased on leaving.
+
+    Parameters
+    ----------
+    label:
+        Text in front of the bar.
+    quiet:
+        Draw nothing and print no log lines.
+    stream:
+        Where to draw (default ``sys.stderr``).
+    """
+
+    def __init__(self, label: str, quiet: bool = False, stream: Optional[TextIO] = None):
+        self.label = label
+        self.quiet = quiet
+        self.stream = stream if stream is not None else sys.stderr
+        self.bar: Optional[ProgressBar] = None
+
+    def progress(self, p: "Progress") -> None:
+        """Draw ``p``; segment's reports name the window being run."""
+        if self.quiet:
+            return
+        if self.bar is None:
+            self.bar = ProgressBar(p.total, self.label, self.stream)
+        info = f"window {min(p.windows_done + 1, p.windows_total)}/{p.windows_total}" if p.windows_total else None
+        self.bar.set(p.done, info)
+
+    def log(self, message: str) -> None:
+        """Print one line under the bar."""
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.close()
+        print(message, file=self.stream, flush=True)
+
+    def callbacks(self, log: bool = True) -> "Callbacks":
+        """The hooks (``log=False``: progress only)."""
+        from ..callbacks import Callbacks
+
+        return Callbacks(progress=self.progress, log=self.log if log else None)
+
+    def close(self) -> None:
+        """Erase the bar."""
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> "BarCallbacks":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,209 @@
+"""Options of a segmentation run: frozen values, each checked where it is made.
+
+Three groups, apart because different callers decide them:
+
+* :class:`EngineOptions`: how the network runs (mode, device, window and
+  margin, patch-logit upsampling, batch, threads);
+* :class:`InputOptions`: how the raster is read (bands, value range, ground
+  resolution matching);
+* :class:`OutputOptions`: what is written (mask, confidence) and how
+  (overwrite, resume).
+
+A bad value raises :class:`~glnet_core.errors.InputError` (one line, naming
+the command-line option) when the value is made, before any file is opened.
+Checks that need the bundle (the window's default, the modes it holds) or the
+file system (an existing output) are made by
+:func:`glnet_core.engine.segment.segment`, before any work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Tuple, Union
+
+from ..errors import InputError
+from ..formats.outputs import check_file_target
+from .feature_ops import UPSAMPLING
+from .modes import DEFAULT_MODE, check_mode
+from .runtime import DEVICES
+
+__all__ = ["EngineOptions", "InputOptions", "OutputOptions"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the network runs (the command line's options of the same names).
+
+    Attributes
+    ----------
+    mode:
+        Inference mode (:data:`glnet_core.engine.modes.MODE_NAMES`).
+    device:
+        ``auto``, ``cpu`` or ``cuda`` (:mod:`glnet_core.engine.runtime`).
+    window:
+        GLNet window side in model-grid pixels; None: the bundle's.
+    margin:
+        Minimum distance from a written core to its window's edge; None: a
+        tenth of the window (:func:`glnet_core.engine.windows.default_margin`).
+    upsample:
+        How patch logits reach the patch size: ``bilinear`` or ``nearest``
+        (as published).
+    batch:
+        Patches per local-subgraph run; None: :func:`glnet_core.engine.segment.default_batch`.
+    threads:
+        onnxruntime threads; None: all cores.
+
+    Raises
+    ------
+    InputError
+        For an unknown mode, device or upsampling, or a size out of range.
+    """
+
+    mode: str = DEFAULT_MODE
+    device: str = "auto"
+    window: Optional[int] = None
+    margin: Optional[int] = None
+    upsample: str = "bilinear"
+    batch: Optional[int] = None
+    threads: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        if self.device not in DEVICES:
+            raise InputError(f"unknown device {self.device!r}; choose {', '.join(DEVICES[:-1])} or {DEVICES[-1]}")
+        if self.upsample not in UPSAMPLING:
+            raise InputError(f"unknown upsampling {self.upsample!r}; choose {' or '.join(UPSAMPLING)}")
+        if self.batch is not None and self.batch < 1:
+            raise InputError("--batch must be at least 1")
+        if self.threads is not None and self.threads < 1:
+            raise InputError("--threads must be at least 1")
+        if self.window is not None and self.window < 1:
+            raise InputError("--window must be positive")
+        if self.margin is not None and self.margin < 0:
+            raise InputError("--margin must not be negative")
+        if self.window is not None and self.margin is not None:
+            check_margin(self.window, self.margin)
+
+
+def check_margin(window: int, margin: int) -> None:
+    """Refuse a margin that leaves no core in a ``window`` px window.
+
+    Raises
+    ------
+    InputError
+        Unless ``2 * margin < window``.
+    """
+    if 2 * margin >= window:
+        raise InputError(f"--margin {margin} must be less than half the window ({window} px)")
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """How the raster is read.
+
+    Attributes
+    ----------
+    bands:
+        Raster bands (1-based) for the model's inputs, in the model's order;
+        None: the raster's own when their count fits.
+    input_range:
+        ``(min, max)`` mapped to 0..255 for 16-bit and float rasters; None:
+        each band's 2nd and 98th percentiles.
+    match_resolution:
+        Resample windows to the model's ground resolution when the raster's
+        differs (the output keeps the raster's grid).
+
+    Raises
+    ------
+    InputError
+        For band numbers below 1 or an empty or inverted range.
+    """
+
+    bands: Optional[Tuple[int, ...]] = None
+    input_range: Optional[Tuple[float, float]] = None
+    match_resolution: bool = True
+
+    def __post_init__(self) -> None:
+        if self.bands is not None:
+            bands = tuple(int(b) for b in self.bands)
+            if not bands or any(b < 1 for b in bands):
+                raise InputError("--bands: band numbers start at 1")
+            object.__setattr__(self, "bands", bands)
+        if self.input_range is not None:
+            lo, hi = (float(v) for v in self.input_range)
+            if not hi > lo:
+                raise InputError("--input-range: MAX must be larger than MIN")
+            object.__setattr__(self, "input_range", (lo, hi))
+
+
+@dataclass(frozen=True, init=False)
+class OutputOptions:
+    """What a run writes, and how.
+
+    Attributes
+    ----------
+    mask:
+        Class-mask GeoTIFF to write.
+    confidence:
+        Optional GeoTIFF of the top class probability (0-100).
+    overwrite:
+        Replace existing outputs (each only once the new one is complete).
+    resume:
+        Continue the interrupted (killed) run of the same outputs.
+
+    Raises
+    ------
+    InputError
+        If the mask and the confidence raster are the same file.
+    """
+
+    mask: Path
+    confidence: Optional[Path] = None
+    overwrite: bool = False
+    resume: bool = False
+
+    def __init__(self, mask: PathLike, confidence: Optional[PathLike] = None, overwrite: bool = False,
+                 resume: bool = False):
+        object.__setattr__(self, "mask", Path(mask))
+        object.__setattr__(self, "confidence", Path(confidence) if confidence else None)
+        object.__setattr__(self, "overwrite", bool(overwrite))
+        object.__setattr__(self, "resume", bool(resume))
+        if self.confidence is not None and self.confidence.resolve() == self.mask.resolve():
+            raise InputError("the mask and the confidence raster need different file names")
+
+    @property
+    def paths(self) -> Tuple[Path, ...]:
+        """The files a run writes, the mask first."""
+        return (self.mask,) if self.confidence is None else (self.mask, self.confidence)
+
+    def check(self, extra: Sequence[Tuple[Path, str]] = ()) -> None:
+        """Check the targets before any work (:func:`glnet_core.formats.outputs.check_file_target`).
+
+        A resumed run checks only that the mask's folder exists: its targets
+        are checked when its part files are reopened.
+
+        Parameters
+        ----------
+        extra:
+            ``(path, option)`` of further outputs of the same run (the
+            pipeline's polygons), checked the same way.
+
+        Raises
+        ------
+        OutputPathError
+            An output that exists without ``overwrite``, a missing folder, a
+            folder or device where a file is wanted.
+        """
+        if self.resume:
+            if not self.mask.parent.is_dir():
+                raise InputError(f"--out-mask: output folder {self.mask.parent} does not exist")
+            return
+        targets = [(self.mask, "--out-mask")]
+        if self.confidence is not None:
+            targets.append((self.confidence, "--out-confidence"))
+        for path, option in [*targets, *extra]:
+            check_file_target(path, overwrite=self.overwrite, option=option)

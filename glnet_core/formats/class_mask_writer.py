@@ -1,0 +1,376 @@
+"""Atomic, bounded-memory writing of the engine's single-band uint8 GeoTIFF outputs.
+
+The format itself (colour table, category names, how masks are read) is
+:mod:`.class_mask`; this module writes it.
+
+:class:`MaskWriter` writes a class mask (or a confidence map) on the input's
+grid block by block, as the engine produces them:
+
+- GeoTIFF, uint8, one band, tiled 512 x 512, DEFLATE (no predictor), nodata
+  255, ``BIGTIFF=IF_SAFER``; the input's size, CRS and transform (none when the
+  input has none). Areas never written are 255 (GDAL fills unwritten tiles with
+  the nodata value when the file is closed).
+- ``kind="classes"``: a colour table from the class colours (255 is
+  transparent) and the class names as GDAL category names. GeoTIFF cannot hold
+  category names and rasterio cannot write them, so they go into the GDAL PAM
+  sidecar ``NAME.aux.xml`` (``<CategoryNames>`` of band 1), which GDAL and QGIS
+  read.
+- ``kind="confidence"``: values 0..100 (percent), no colour table, unit
+  ``percent``.
+- Optional provenance ``tags`` (dataset metadata, e.g. the model and its
+  version).
+
+Atomicity: everything goes to a hidden part file next to the output,
+``.NAME.part`` (and ``.NAME.part.aux.xml``); :meth:`MaskWriter.commit` renames
+it to ``NAME`` at the very end, so ``NAME`` is never a half-written file.
+:meth:`MaskWriter.abort` deletes the part files and never touches ``NAME``.
+
+Resuming: :meth:`MaskWriter.close` (or leaving the ``with`` block without
+committing) keeps the part file; a new writer with ``resume=True`` reopens it
+and keeps what it holds. :meth:`MaskWriter.flush` makes the blocks written so
+far durable (GDAL writes a GeoTIFF's tile index only when the file is closed,
+so blocks written after the last flush are lost if the process is killed).
+
+Writes need not be aligned, but blocks aligned to the 512-pixel tiles are the
+cheapest: a compressed tile that is completed by a later write may have to be
+recompressed and stored again (the file then holds some dead space).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Mapping, Optional, Union
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.windows import Window
+
+from ..errors import InputError, OutputWriteError
+from .class_mask import category_names_xml, colour_table
+from .classes import NODATA, ClassTable
+from .outputs import check_file_target, commit_file, part_path, remove_part, write_failed
+
+try:  # GDAL errors that rasterio does not wrap in RasterioError
+    from rasterio._err import CPLE_BaseError
+except ImportError:  # pragma: no cover
+    CPLE_BaseError = RasterioError
+
+__all__ = ["MaskWriter", "TILE_SIZE", "KINDS"]
+
+TILE_SIZE = 512
+KINDS = ("classes", "confidence")
+_GDAL_ERRORS = (RasterioError, CPLE_BaseError, OSError)
+
+
+def _same_transform(a: Affine, b: Affine) -> bool:
+    return all(abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y)) for x, y in zip(tuple(a)[:6], tuple(b)[:6]))
+
+
+class MaskWriter:
+    """Writes a uint8 single-band GeoTIFF on the input grid, atomically.
+
+    Blocks go to a hidden part file next to ``path`` (``.NAME.part``), renamed
+    to ``path`` by :meth:`commit`. Memory use is GDAL's block cache; the
+    raster is never held whole.
+
+    Parameters
+    ----------
+    path:
+        The output GeoTIFF.
+    width, height:
+        Raster size in pixels (the input's).
+    crs:
+        The input's CRS (anything rasterio accepts), or None.
+    transform:
+        The input's pixel-to-CRS transform, or None / identity for none.
+    classes:
+        Class table for the colour table and category names (``kind="classes"``);
+        None writes neither.
+    kind:
+        ``"classes"`` or ``"confidence"`` (0-100 %, no colour table).
+    resume:
+        Reopen an existing part file and keep its content; it must exist and
+        have the same size and grid.
+    overwrite:
+        Allow :meth:`commit` to replace an existing ``path``.
+    tags:
+        Provenance metadata written as dataset tags (keys and values as strings).
+    option:
+        The command-line option that named ``path`` (``"--out-mask"``),
+        named in error messages; None for none.
+
+    Raises
+    ------
+    InputError
+        ``path`` exists without ``overwrite``, is a folder, its folder is
+        missing (an :class:`~glnet.glnet_core.errors.OutputPathError`, see
+        :func:`.outputs.check_file_target`), or a part file to resume is
+        missing or does not fit.
+    OutputWriteError
+        If the part file cannot be created.
+    ValueError
+        For a bad ``kind`` or size.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        width: int,
+        height: int,
+        crs,
+        transform: Optional[Affine],
+        classes: Optional[ClassTable],
+        kind: str = "classes",
+        resume: bool = False,
+        overwrite: bool = False,
+        tags: Optional[Mapping[str, object]] = None,
+        option: Optional[str] = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if int(width) <= 0 or int(height) <= 0:
+            raise ValueError(f"the output size must be positive, got {width} x {height}")
+        self.path = Path(path)
+        self.width, self.height = int(width), int(height)
+        self.crs = rasterio.crs.CRS.from_user_input(crs) if crs is not None else None
+        if transform is not None and Affine(*tuple(transform)[:6]).is_identity and self.crs is None:
+            transform = None  # an identity transform means "not georeferenced": write none
+        self.transform = Affine(*tuple(transform)[:6]) if transform is not None else None
+        self.classes = classes
+        self.kind = kind
+        self.overwrite = bool(overwrite)
+        self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.option = option
+        self.part_path = part_path(self.path)
+        self.aux_path = Path(str(self.path) + ".aux.xml")
+        self._part_aux = Path(str(self.part_path) + ".aux.xml")
+        self._ds = None
+        self._state = "open"  # "open" | "closed" (part kept) | "committed" | "aborted"
+
+        check_file_target(self.path, overwrite=self.overwrite, option=option)
+        if resume:
+            self._ds = self._reopen_part()
+        else:
+            remove_part(self.part_path, self._part_aux)
+            self._ds = self._create_part()
+
+    # -- opening -----------------------------------------------------------
+
+    def _create_part(self):
+        profile = dict(
+            driver="GTiff",
+            width=self.width,
+            height=self.height,
+            count=1,
+            dtype="uint8",
+            nodata=NODATA,
+            tiled=True,
+            blockxsize=TILE_SIZE,
+            blockysize=TILE_SIZE,
+            compress="deflate",
+            predictor=1,
+            bigtiff="IF_SAFER",
+            interleave="band",
+        )
+        if self.crs is not None:
+            profile["crs"] = self.crs
+        if self.transform is not None:
+            profile["transform"] = self.transform
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                ds = rasterio.open(str(self.part_path), "w+", **profile)  # w+: read() works on a new file too
+        except _GDAL_ERRORS as exc:
+            raise write_failed(self.path, exc, self.option) from None
+        try:
+            if self.kind == "classes":
+                ds.set_band_description(1, "land-cover class")
+                if self.classes is not None:
+                    # Before any pixel is written, so that GDAL stores a palette TIFF.
+                    ds.write_colormap(1, colour_table(self.classes))
+            else:
+                ds.set_band_description(1, "confidence (percent)")
+                ds.set_band_unit(1, "percent")
+            ds.update_tags(**{"glnet_kind": self.kind}, **{k: v for k, v in self.tags.items() if k != "glnet_kind"})
+        except BaseException:
+            ds.close()
+            raise
+        return ds
+
+    def _reopen_part(self):
+        part = self.part_path
+        if not part.is_file():
+            raise InputError(f"cannot resume: {part} does not exist; run again without --resume")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                ds = rasterio.open(str(part), "r+")
+        except _GDAL_ERRORS as exc:
+            raise InputError(
+                f"cannot resume: {part} is damaged ({' '.join(str(exc).split())}); run again without --resume"
+            ) from None
+        problems = []
+        if (ds.width, ds.height, ds.count, ds.dtypes[0]) != (self.width, self.height, 1, "uint8"):
+            problems.append(f"{ds.width} x {ds.height} px, {ds.count} band(s) of {ds.dtypes[0]}")
+        if (ds.crs is None) != (self.crs is None) or (ds.crs is not None and ds.crs != self.crs):
+            problems.append("another CRS")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            theirs = ds.transform
+        if not _same_transform(theirs, self.transform or Affine.identity()):
+            problems.append("another transform")
+        kind = ds.tags().get("glnet_kind")
+        if kind is not None and kind != self.kind:
+            problems.append(f"kind {kind}")
+        if problems:
+            ds.close()
+            raise InputError(
+                f"cannot resume: {part} was written for another grid ({', '.join(problems)}); "
+                "run again without --resume"
+            )
+        return ds
+
+    # -- writing -----------------------------------------------------------
+
+    def write(self, row_off: int, col_off: int, array: np.ndarray) -> None:
+        """Write an ``(h, w)`` uint8 block with its top-left pixel at ``(row_off, col_off)``.
+
+        Parts of the block outside the raster are dropped, so windows that
+        run past the right or bottom edge can be written whole.
+
+        Raises
+        ------
+        ValueError
+            If the writer is closed or the block is not a 2-D uint8 array.
+        OutputWriteError
+            If GDAL fails to write (disk full, ...).
+        """
+        ds = self._check_open()
+        array = np.asarray(array)
+        if array.ndim != 2 or array.dtype != np.uint8:
+            raise ValueError(f"a block must be a 2-D uint8 array, got {array.dtype} with shape {array.shape}")
+        row_off, col_off = int(row_off), int(col_off)
+        h, w = array.shape
+        r0, r1 = max(row_off, 0), min(row_off + h, self.height)
+        c0, c1 = max(col_off, 0), min(col_off + w, self.width)
+        if r0 >= r1 or c0 >= c1:
+            return
+        block = array[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off]
+        try:
+            ds.write(np.ascontiguousarray(block), 1, window=Window(c0, r0, c1 - c0, r1 - r0))
+        except _GDAL_ERRORS as exc:
+            raise write_failed(self.path, exc, self.option) from None
+
+    def read(self, row_off: int, col_off: int, height: int, width: int) -> np.ndarray:
+        """Read back an in-raster block of the part file (e.g. to check a resumed run)."""
+        ds = self._check_open()
+        return ds.read(1, window=Window(int(col_off), int(row_off), int(width), int(height)))
+
+    def flush(self) -> None:
+        """Make every block written so far durable in the part file (close and reopen it).
+
+        GDAL updates a GeoTIFF's tile index on disk only when the file is
+        closed; a resumed run (``resume=True``) sees exactly what was written
+        before the last flush (or :meth:`close`). The first flush stores the
+        tiles not yet written as 255. A flush costs the tile index and the
+        dirty tiles (about 15 ms for a 20 000 x 20 000 mask), so once per
+        engine window is fine, once per small block is not. A tile rewritten
+        after a flush is stored anew and its old copy becomes dead space: with
+        2000-pixel windows not aligned to the tiles and a flush after each,
+        the file came out about 1.5 times the size of a fresh copy.
+        """
+        self._check_open()
+        self._close_dataset()
+        self._ds = self._reopen_part()
+
+    #: Another name for :meth:`flush`.
+    checkpoint = flush
+
+    # -- finishing ---------------------------------------------------------
+
+    def _check_open(self):
+        if self._ds is None:
+            raise ValueError(f"the mask writer for {self.path} is {self._state}")
+        return self._ds
+
+    def _close_dataset(self) -> None:
+        ds, self._ds = self._ds, None
+        if ds is not None:
+            try:
+                ds.close()
+            except _GDAL_ERRORS as exc:
+                raise write_failed(self.path, exc, self.option) from None
+
+    def commit(self) -> Path:
+        """Close the part file, write the category names, and rename it to ``path``.
+
+        Returns
+        -------
+        Path:
+            ``path``.
+
+        Raises
+        ------
+        OutputPathError
+            If ``path`` appeared meanwhile without ``overwrite``.
+        OutputWriteError
+            If closing, writing the category names or renaming fails.
+        """
+        if self._state == "committed":
+            return self.path
+        if self._state == "aborted":
+            raise ValueError(f"the mask writer for {self.path} was aborted")
+        self._close_dataset()
+        self._state = "closed"
+        aux = None
+        if self.kind == "classes" and self.classes is not None:
+            existing = self._part_aux.read_bytes() if self._part_aux.is_file() else None
+            aux = category_names_xml(self.classes.names, existing)
+        elif self._part_aux.is_file():
+            aux = self._part_aux.read_bytes()  # whatever GDAL itself put there
+        try:
+            if aux is not None:
+                self._part_aux.write_bytes(aux)
+            else:
+                remove_part(self._part_aux)
+        except OSError as exc:
+            raise write_failed(self.path, exc, self.option) from None
+        # A sidecar left from the file being replaced would describe the wrong
+        # raster: commit_file deletes it when the new one has none.
+        commit_file(self.part_path, self.path, overwrite=self.overwrite, option=self.option,
+                    companions=[(self._part_aux, self.aux_path)])
+        self._state = "committed"
+        return self.path
+
+    def close(self) -> None:
+        """Close without committing; the part file stays for a later ``resume=True``."""
+        if self._state == "open":
+            self._close_dataset()
+            self._state = "closed"
+
+    def abort(self) -> None:
+        """Close and delete the part files; an existing ``path`` is never touched."""
+        if self._state == "committed":
+            return
+        try:
+            self._close_dataset()
+        except OutputWriteError:
+            pass  # the files are going anyway
+        for p in (self.part_path, self._part_aux):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+        self._state = "aborted"
+
+    def __enter__(self) -> "MaskWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # Not an abort: an interrupted run keeps its part file so that it can resume.
+        self.close()

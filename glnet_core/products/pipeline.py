@@ -1,0 +1,189 @@
+"""The segmentation pipeline: segment a raster, then sieve and polygonize the complete mask.
+
+:func:`run_pipeline` is what ``glnet segment``, ``glnet demo`` and the QGIS
+plugin's segment algorithm run. It calls the engine
+(:func:`glnet_core.engine.segment.segment`) and, when asked
+(:class:`PolygonOptions`), adds two steps on the complete mask before it is
+committed (an engine :class:`~glnet_core.engine.segment.FinishStep`):
+
+1. the minimum mapping unit (:func:`glnet_core.products.sieve.sieve_mask`,
+   in place), so that the mask written and the polygons agree;
+2. the polygons (:func:`glnet_core.products.vectorize.vectorize`), with the
+   mean confidence per polygon when a confidence raster is written.
+
+Mask, confidence and polygons appear together or not at all: a failure or a
+cancel in either step removes every output. The frozen
+:class:`PipelineResult` holds what the engine and vectorize computed (class
+table, providers, timings, polygon counts and areas), so that no caller
+re-reads an output to learn it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+from ..callbacks import Callbacks
+from ..engine.bundle import Bundle
+from ..engine.options import EngineOptions, InputOptions, OutputOptions
+from ..engine.segment import CompleteOutputs, FinishStep, SegmentResult, segment
+from ..errors import InputError
+from ..formats.class_mask import ClassStyle, class_styles
+from ..formats.vector_layers import driver_for
+from .sieve import sieve_mask
+from .vectorize import VectorizeResult, vectorize
+
+__all__ = ["PolygonOptions", "PipelineResult", "run_pipeline"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True, init=False)
+class PolygonOptions:
+    """What happens to the complete mask: minimum mapping unit and polygons.
+
+    Attributes
+    ----------
+    vector:
+        Polygon layer to write (GeoPackage, GeoJSON, FlatGeobuf or
+        Shapefile), or None for none.
+    min_area_m2:
+        Minimum mapping unit in square metres, applied to the mask (and so
+        to the polygons); 0: off.
+    simplify:
+        Douglas-Peucker tolerance in metres for the polygons' shared
+        boundaries; 0: exact pixel edges.
+    vector_format:
+        GDAL driver name; None: from the extension.
+    vector_layer:
+        Layer name (GeoPackage); None: the file name.
+
+    Raises
+    ------
+    InputError
+        For a negative area or tolerance, or a format that cannot be told.
+    """
+
+    vector: Optional[Path]
+    min_area_m2: float
+    simplify: float
+    vector_format: Optional[str]
+    vector_layer: Optional[str]
+
+    def __init__(self, vector: Optional[PathLike] = None, min_area_m2: float = 0.0, simplify: float = 0.0,
+                 vector_format: Optional[str] = None, vector_layer: Optional[str] = None):
+        if not (min_area_m2 >= 0 and simplify >= 0):  # NaN fails too
+            raise InputError("--min-area and --simplify must not be negative")
+        path = Path(vector) if vector else None
+        if path is not None:
+            driver_for(path, vector_format)  # an unknown format fails before any work
+        object.__setattr__(self, "vector", path)
+        object.__setattr__(self, "min_area_m2", float(min_area_m2))
+        object.__setattr__(self, "simplify", float(simplify))
+        object.__setattr__(self, "vector_format", vector_format)
+        object.__setattr__(self, "vector_layer", vector_layer)
+
+    @property
+    def needed(self) -> bool:
+        """Whether there is anything to do after segmentation."""
+        return self.vector is not None or self.min_area_m2 > 0
+
+    def settings(self) -> List[Any]:
+        """What a resumed run must share with the interrupted one (JSON)."""
+        return [None if self.vector is None else str(self.vector.resolve()), self.min_area_m2, self.simplify]
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What :func:`run_pipeline` wrote and computed.
+
+    Attributes
+    ----------
+    segment:
+        The engine's result (outputs, class table, providers, timings).
+    vector:
+        The polygons' result (path, layer, counts and areas per class), or
+        None when no polygons were asked for.
+    sieve_px:
+        Sieve size in pixels of the minimum mapping unit (1: none applied).
+    vectorize_s:
+        Seconds spent sieving and polygonizing.
+    """
+
+    segment: SegmentResult
+    vector: Optional[VectorizeResult]
+    sieve_px: int
+    vectorize_s: float
+
+    @property
+    def styles(self) -> List[ClassStyle]:
+        """``(class id, name, (r, g, b))`` of the mask's classes, as the mask's palette shows them."""
+        classes = self.segment.classes.classes
+        return class_styles({c.id: c.name for c in classes},
+                            {c.id: (int(c.colour[0]), int(c.colour[1]), int(c.colour[2])) for c in classes})
+
+    @property
+    def profile(self) -> Dict[str, Any]:
+        """The figures ``glnet segment --profile`` writes: the engine's, and ``vectorize_s``."""
+        return dict(self.segment.profile, vectorize_s=round(self.vectorize_s, 3))
+
+
+def run_pipeline(
+    input_path: PathLike,
+    bundle: Union[PathLike, Bundle],
+    output: Union[OutputOptions, PathLike],
+    engine: Optional[EngineOptions] = None,
+    input_options: Optional[InputOptions] = None,
+    polygons: Optional[PolygonOptions] = None,
+    callbacks: Optional[Callbacks] = None,
+) -> PipelineResult:
+    """Segment ``input_path``, then apply the minimum mapping unit and write polygons.
+
+    Parameters
+    ----------
+    input_path, bundle, output, engine, input_options, callbacks:
+        As :func:`glnet_core.engine.segment.segment`.
+    polygons:
+        Minimum mapping unit and polygon output (:class:`PolygonOptions`);
+        None: the mask (and confidence) only.
+
+    Returns
+    -------
+    PipelineResult
+
+    Raises
+    ------
+    GlnetError
+        Any bad input or output (one line); nothing is written.
+    Cancelled
+        When cancelled; every output removed.
+    """
+    out = output if isinstance(output, OutputOptions) else OutputOptions(output)
+    post = polygons or PolygonOptions()
+    cb = callbacks or Callbacks()
+    if post.vector is not None:
+        out.check(extra=[(post.vector, "--out-vector")])
+    done: Dict[str, Any] = {"sieve_px": 1, "vector": None, "seconds": 0.0}
+
+    def finish(masks: CompleteOutputs, run_cb: Callbacks) -> None:
+        t = time.perf_counter()
+        if post.min_area_m2 > 0:
+            _, done["sieve_px"] = sieve_mask(masks.mask, min_area_m2=post.min_area_m2)
+            run_cb.message(f"minimum mapping unit {post.min_area_m2:g} m2: regions under {done['sieve_px']} px "
+                           "merged into their neighbours")
+        if post.vector is not None:
+            res = vectorize(masks.mask, post.vector, classes=masks.classes, simplify=post.simplify,
+                            driver=post.vector_format, layer=post.vector_layer, overwrite=out.overwrite,
+                            confidence_path=masks.confidence, callbacks=run_cb.without_progress())
+            for w in res.warnings:
+                run_cb.message(f"warning: {w}")
+            run_cb.message(f"{res.count} polygons written to {post.vector}")
+            done["vector"] = res
+        done["seconds"] = time.perf_counter() - t
+
+    step = FinishStep(finish, post.settings()) if post.needed else None
+    result = segment(input_path, bundle, out, engine, input_options, cb, step)
+    return PipelineResult(result, done["vector"], int(done["sieve_px"]), float(done["seconds"]))

@@ -1,0 +1,61 @@
+"""Training data for ``glnet train``: folders of image/mask pairs turned into network inputs and labels.
+
+One module per concept:
+
+- :mod:`.pairs`: folder layouts, the image/mask pairs, the validation split;
+- :mod:`.images`: images read as ``glnet segment`` reads them (band choice,
+  stretch to 8 bits, validity, pixel size): the one input path of training
+  and inference;
+- :mod:`.labels`: reference masks decoded to class ids, labels resized to the
+  network's outputs;
+- :mod:`.sampling`: crops, augmentation, validation tiles, the epoch order;
+- :mod:`.dataset`: the samples and the map-style dataset for
+  ``torch.utils.data.DataLoader``.
+
+None of them imports torch. The names below are the public interface.
+"""
+
+from .dataset import TrainingDataset, TrainSample, load_pair, make_sample
+from .images import Box, ImageReading, pair_size, pixel_size_m, raster_size, read_image
+from .labels import logits_size, read_mask, resize_labels
+from .pairs import (
+    IMAGE_EXTENSIONS,
+    LAYOUTS,
+    MASK_EXTENSIONS,
+    PairList,
+    SamplePair,
+    default_class_spec,
+    detect_layout,
+    find_pairs,
+    split_validation,
+)
+from .sampling import EpochSampler, augment, random_crop_box, validation_tiles
+
+__all__ = [
+    "LAYOUTS",
+    "IMAGE_EXTENSIONS",
+    "MASK_EXTENSIONS",
+    "SamplePair",
+    "PairList",
+    "Box",
+    "ImageReading",
+    "TrainSample",
+    "find_pairs",
+    "detect_layout",
+    "default_class_spec",
+    "split_validation",
+    "raster_size",
+    "pair_size",
+    "pixel_size_m",
+    "read_image",
+    "read_mask",
+    "load_pair",
+    "logits_size",
+    "resize_labels",
+    "augment",
+    "random_crop_box",
+    "validation_tiles",
+    "make_sample",
+    "TrainingDataset",
+    "EpochSampler",
+]

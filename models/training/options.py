@@ -1,0 +1,158 @@
+"""The options of a training run (the published recipe by default) and the stages they name.
+
+Torch-free: the command line builds and checks options without importing torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ...glnet_core.errors import InputError
+from ...glnet_core.formats.raster_stretch import checked_range
+from ..data.images import ImageReading
+
+__all__ = ["STAGES", "STAGE_CHOICES", "PUBLISHED_EPOCHS", "PUBLISHED_LR", "TrainOptions"]
+
+STAGES = ("global", "g2l", "l2g")
+STAGE_CHOICES = STAGES + ("all",)
+PUBLISHED_EPOCHS: Dict[str, int] = {"global": 120, "g2l": 50, "l2g": 120}
+PUBLISHED_LR: Dict[str, float] = {"global": 5e-5, "g2l": 2e-5, "l2g": 5e-5}
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything that shapes a training run (published defaults).
+
+    Attributes
+    ----------
+    stage:
+        ``global``, ``g2l``, ``l2g`` or ``all`` (the three in order).
+    epochs:
+        None for the published 120 / 50 / 120; one value for every stage of
+        the run; or one value per stage of the run.
+    lr:
+        None for the published 5e-5 / 2e-5 / 5e-5; one value; or one per stage.
+    batch_size:
+        Images per optimiser step (6).
+    sub_batch:
+        Patches per local-branch forward pass (6); also used in validation.
+    weight_decay:
+        Adam's L2 weight decay (5e-4).
+    fmreg:
+        Weight of the stage-2 feature-map regularisation (0.15).
+    gamma:
+        Focal loss exponent (3).
+    seed:
+        Seeds initialisation (done by the caller), crops, augmentation and order.
+    workers:
+        DataLoader worker processes (0: load in the main process).
+    augment:
+        Random flips and 90-degree rotations.
+    device:
+        ``auto``, ``cpu`` or ``cuda``.
+    amp:
+        Mixed precision (autocast + GradScaler) on CUDA; ignored on the CPU.
+    quiet:
+        No progress bar and no per-epoch lines.
+    bands:
+        1-based image bands fed to the model, in model order (``--bands``, as
+        for ``glnet segment``); None: the default band choice.
+    input_range:
+        ``(lo, hi)`` mapped to 0..255 for 16-bit / float images
+        (``--input-range``, as for ``glnet segment``); None: each image's 2nd
+        and 98th percentiles.
+    """
+
+    stage: str = "all"
+    epochs: Optional[Tuple[int, ...]] = None
+    lr: Optional[Tuple[float, ...]] = None
+    batch_size: int = 6
+    sub_batch: int = 6
+    weight_decay: float = 5e-4
+    fmreg: float = 0.15
+    gamma: float = 3.0
+    seed: int = 0
+    workers: int = 0
+    augment: bool = True
+    device: str = "auto"
+    amp: bool = True
+    quiet: bool = False
+    bands: Optional[Tuple[int, ...]] = None
+    input_range: Optional[Tuple[float, float]] = None
+
+    #: Fields that change how a run computes, not what it computes; a resumed
+    #: run takes these from the command line and everything else from the
+    #: checkpoint.
+    RUNTIME_FIELDS = ("workers", "device", "quiet")
+
+    def image_reading(self) -> ImageReading:
+        """How this run reads its images: the same reading ``glnet segment`` does with these options."""
+        return ImageReading(self.bands, self.input_range)
+
+    def stages(self) -> List[str]:
+        """The stages this run trains, in order."""
+        return list(STAGES) if self.stage == "all" else [self.stage]
+
+    def _per_stage(self, values: Optional[Sequence], stage: str, published: Dict[str, Any], what: str):
+        if values is None:
+            return published[stage]
+        stages = self.stages()
+        if len(values) == 1:
+            return values[0]
+        if len(values) != len(stages):
+            raise InputError(f"--{what} takes one value or one per stage ({len(stages)}), got {len(values)}")
+        return values[stages.index(stage)]
+
+    def epochs_for(self, stage: str) -> int:
+        """Epochs of ``stage`` in this run."""
+        return int(self._per_stage(self.epochs, stage, PUBLISHED_EPOCHS, "epochs"))
+
+    def lr_for(self, stage: str) -> float:
+        """Base learning rate of ``stage`` in this run."""
+        return float(self._per_stage(self.lr, stage, PUBLISHED_LR, "lr"))
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the first invalid option."""
+        if self.stage not in STAGE_CHOICES:
+            raise InputError(f"unknown stage {self.stage!r}; choose one of {', '.join(STAGE_CHOICES)}")
+        for stage in self.stages():
+            if self.epochs_for(stage) < 1:
+                raise InputError(f"--epochs must be at least 1, got {self.epochs_for(stage)} for stage {stage}")
+            if not self.lr_for(stage) > 0:
+                raise InputError(f"--lr must be positive, got {self.lr_for(stage)} for stage {stage}")
+        checks = [
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.sub_batch >= 1, f"--sub-batch must be at least 1, got {self.sub_batch}"),
+            (self.weight_decay >= 0, f"--weight-decay must not be negative, got {self.weight_decay}"),
+            (self.fmreg >= 0, f"--fmreg must not be negative, got {self.fmreg}"),
+            (self.gamma >= 0, f"--gamma must not be negative, got {self.gamma}"),
+            (self.workers >= 0, f"--workers must not be negative, got {self.workers}"),
+            (self.device in ("auto", "cpu", "cuda"), f"--device must be auto, cpu or cuda, got {self.device!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+        if self.bands is not None and (not self.bands or any(int(b) < 1 for b in self.bands)):
+            raise InputError(f"--bands must be band numbers from 1, got {','.join(map(str, self.bands))}")
+        if self.input_range is not None:
+            checked_range(self.input_range)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-ready dictionary (tuples as lists)."""
+        d = asdict(self)
+        d["epochs"] = None if self.epochs is None else [int(v) for v in self.epochs]
+        d["lr"] = None if self.lr is None else [float(v) for v in self.lr]
+        d["bands"] = None if self.bands is None else [int(v) for v in self.bands]
+        d["input_range"] = None if self.input_range is None else [float(v) for v in self.input_range]
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "TrainOptions":
+        """Options from :meth:`to_dict`'s dictionary; unknown keys are ignored, missing ones get the defaults."""
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("epochs", "lr", "bands", "input_range"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
