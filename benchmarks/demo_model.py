@@ -299,7 +299,7 @@ def test_scenes(work: Path) -> List[Path]:
     return sorted((work / "data" / "test" / "images").glob("*.tif"))
 
 
-def step_predict(work: Path, bundle: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> None:
+def step_predict(work: Path, bundle: Optional[Path], opts: argparse.Namespace, record: Dict[str, Any]) -> None:
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -316,6 +316,7 @@ def step_predict(work: Path, bundle: Path, opts: argparse.Namespace, record: Dic
                 continue
             t0 = time.monotonic()
             if mode in SEGMENT_MODES:
+                assert bundle is not None, "GLNet modes need the exported bundle"
                 run([*glnet_cmd(), "segment", str(scene), "--model", str(bundle), "--out-mask", str(out), "--mode", mode,
                      "--quiet"], work / "logs" / "predict.log")
             else:
@@ -350,6 +351,7 @@ def step_evaluate(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) 
             cm = np.asarray(data["confusion_matrix"], dtype=np.int64)
             pooled = cm if pooled is None else pooled + cm
             per_scene[scene.stem] = data["miou"]
+        assert pooled is not None, "no test scenes"
         metrics = metrics_from_confusion(pooled, table.names, table.ignored_ids)
         results[label] = {
             "miou": metrics["miou"],
@@ -361,7 +363,7 @@ def step_evaluate(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) 
     # Pooling is glnet evaluate's own rule applied to the summed matrices; on a
     # single scene it must give glnet evaluate's figure exactly.
     first = test_scenes(work)[0].stem
-    for label, r in results.items():
+    for label in results:
         name = next(f"{m}-{md}" if md else m for lb, m, md in RUNS if lb == label)
         single = json.loads((work / "eval" / name / f"{first}.json").read_text(encoding="utf-8"))
         again = metrics_from_confusion(np.asarray(single["confusion_matrix"]), table.names, table.ignored_ids)["miou"]

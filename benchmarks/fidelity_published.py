@@ -29,6 +29,7 @@ import tempfile
 import time
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,15 +37,15 @@ from PIL import Image
 
 
 def _install_stand_ins() -> None:
-    torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[assignment]
-    torch.nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[assignment]
+    torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
+    torch.nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
     import torch.utils.model_zoo as model_zoo
 
     model_zoo.load_url = lambda *a, **k: {}  # no ImageNet download: weights come from our files
 
-    tv = types.ModuleType("torchvision")
-    tr = types.ModuleType("torchvision.transforms")
-    fn = types.ModuleType("torchvision.transforms.functional")
+    tv: Any = types.ModuleType("torchvision")
+    tr: Any = types.ModuleType("torchvision.transforms")
+    fn: Any = types.ModuleType("torchvision.transforms.functional")
 
     class ToTensor:
         def __call__(self, pic):
@@ -64,7 +65,7 @@ def _install_stand_ins() -> None:
 
     fn.crop = lambda img, top, left, h, w: img.crop((left, top, left + w, top + h))
     fn.rotate = lambda img, angle: img.rotate(angle)
-    fn.hflip = lambda img: img.transpose(Image.FLIP_LEFT_RIGHT)
+    fn.hflip = lambda img: img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     tr.ToTensor, tr.Compose, tr.functional = ToTensor, Compose, fn
     tv.transforms = tr
     sys.modules.update({"torchvision": tv, "torchvision.transforms": tr, "torchvision.transforms.functional": fn})
@@ -95,6 +96,7 @@ def main() -> int:
         # Random BatchNorm statistics, so that the check would notice swapped buffers.
         for m in ours.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
+                assert m.running_mean is not None and m.running_var is not None
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
     ours.eval()

@@ -29,6 +29,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any, Dict
 
 import numpy as np
 import rasterio
@@ -134,7 +135,7 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, help="keep bundles and rasters here")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    report = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()} {platform.processor()}".strip()}
+    report: Dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()} {platform.processor()}".strip()}
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

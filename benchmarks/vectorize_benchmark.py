@@ -20,6 +20,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any, Dict
 
 import numpy as np
 import rasterio
@@ -67,7 +68,7 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    report = {"date": time.strftime("%Y-%m-%d"), "rows": []}
+    report: Dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -108,7 +108,7 @@ class GLNetPlugin:
         self.action = None
         if self.provider is not None:
             # Imported only when a provider exists, i.e. inside QGIS.
-            from qgis.core import QgsApplication  # type: ignore[import-not-found]
+            from qgis.core import QgsApplication
 
             from .i18n import remove_translator
 

@@ -95,7 +95,8 @@ class FPNHead(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.normal_(m.weight, mean=0.0, std=0.01)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def _join(self, own: torch.Tensor, other: Optional[torch.Tensor]) -> torch.Tensor:
         if other is None:

@@ -144,7 +144,7 @@ class GLNet(nn.Module):
         """
         if mode not in MODE_NAMES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODE_NAMES)}")
-        size = tuple(window.shape[-2:])
+        size = _hw(window)
         p = self.config.size_p
         if size[0] < p or size[1] < p:
             raise ValueError(f"window {size[0]} x {size[1]} is smaller than the patch size {p}; pad it first")
@@ -159,13 +159,13 @@ class GLNet(nn.Module):
         for batch in _batches(boxes, patch_batch):
             patches = torch.cat([window[..., b.top : b.bottom, b.left : b.right] for b in batch])
             loc = self.forward_local(patches, crop_shared(g.shared, batch, size))
-            if full:
+            if merger is not None:
                 merger.add(loc.shared, batch)
                 local_part.append(_aggregation_half(self.l2g_aggregation, loc.ps3, local=True))
             else:
                 logits = self.aggregate(loc.ps3, crop_boxes(g.ps3, batch, size), full=False)
                 _accumulate(scores, logits, batch)
-        if full:
+        if merger is not None:
             l2g = self.forward_l2g(image_g, merger.result())
             for batch, part in zip(_batches(boxes, patch_batch), local_part):
                 crop = bilinear(crop_boxes(l2g.ps3, batch, size), part.shape[-2:])
@@ -193,9 +193,14 @@ def _accumulate(scores: torch.Tensor, logits: torch.Tensor, boxes: Sequence[Patc
         scores[:, b.top : b.bottom, b.left : b.right] += x
 
 
+def _hw(x: torch.Tensor) -> Tuple[int, int]:
+    """The height and width of a tensor (its last two dimensions)."""
+    return int(x.shape[-2]), int(x.shape[-1])
+
+
 def crop_boxes(x: torch.Tensor, boxes: Sequence[PatchBox], window: Tuple[int, int]) -> torch.Tensor:
     """Crops of a ``(1, C, H, W)`` global tensor for each patch, stacked to ``(N, C, h, w)``."""
-    fb = [feature_box(b, window, tuple(x.shape[-2:])) for b in boxes]
+    fb = [feature_box(b, window, _hw(x)) for b in boxes]
     return torch.cat([x[..., f.row0 : f.row1, f.col0 : f.col1] for f in fb])
 
 
@@ -224,7 +229,7 @@ class LocalMerger:
     def add(self, local: SharedFeatures, boxes: Sequence[PatchBox]) -> None:
         for acc, t in zip(self.sums, local.tensors()):
             for i, b in enumerate(boxes):
-                f = feature_box(b, self.window, tuple(acc.shape[-2:]))
+                f = feature_box(b, self.window, _hw(acc))
                 acc[..., f.row0 : f.row1, f.col0 : f.col1] += bilinear(t[i : i + 1], (f.height, f.width))
 
     def result(self) -> SharedFeatures:

@@ -53,5 +53,5 @@ def predict_window(
     finally:
         model.train(was_training)
     h, w = prep.valid
-    scores = scores[:, :h, :w].cpu().numpy()
-    return scores.argmax(axis=0).astype(np.uint8), scores
+    out = scores[:, :h, :w].cpu().numpy()
+    return out.argmax(axis=0).astype(np.uint8), out

@@ -215,7 +215,7 @@ def export_published(model: GLNet) -> Dict[str, Tensors]:
     state = model.state_dict()
     maps = _key_map(model)
     layout = _published_layout(model)
-    full_from = {}
+    full_from: Dict[str, Dict[str, str]] = {}
     for stage in ("global", "g2l", "l2g"):
         for theirs, ours in maps[stage].items():
             full_from.setdefault(theirs, {})[stage] = ours

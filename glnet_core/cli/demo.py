@@ -49,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet demo``; returns the exit status."""
     from ..errors import InputError
-    from ..samples.demo import format_summary, qgis_instructions, run_demo
     from ..progress_bar import BarCallbacks
+    from ..samples.demo import format_summary, qgis_instructions, run_demo
 
     if args.threads is not None and args.threads < 1:
         raise InputError("--threads must be at least 1")

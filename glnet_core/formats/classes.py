@@ -147,7 +147,7 @@ PRESETS: Dict[str, ClassTable] = {
 
 def _generic(n: int) -> ClassTable:
     rng = np.random.default_rng(12345)
-    colours = [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(n)]
+    colours = [(int(r), int(g), int(b)) for r, g, b in rng.integers(0, 256, (n, 3))]
     return ClassTable(tuple(ClassInfo(i, f"class_{i}", colours[i]) for i in range(n)), f"generic{n}")
 
 

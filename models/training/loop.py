@@ -21,9 +21,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Text
 import numpy as np
 import torch
 
-from ...glnet_core.progress_bar import ProgressBar
 from ...glnet_core.errors import InputError
 from ...glnet_core.formats.classes import NODATA
+from ...glnet_core.progress_bar import ProgressBar
 from ..checkpoint import Checkpoint, save_checkpoint
 from ..data import EpochSampler, SamplePair, TrainingDataset, pair_size
 from .options import STAGES, TrainOptions

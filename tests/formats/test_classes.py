@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glnet.glnet_core.formats.classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
 from glnet.glnet_core.errors import ClassTableError, GlnetError
+from glnet.glnet_core.formats.classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
 
 # The DeepGlobe land-cover classes and mask colours (challenge definition).
 DEEPGLOBE = [

@@ -309,11 +309,13 @@ def test_model_outputs_are_styled_too(qgis_app, project, tmp_path, ortho, tiny_b
     from qgis.core import (
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
-        QgsProcessingModelChildParameterSource as Source,
         QgsProcessingModelOutput,
         QgsProcessingModelParameter,
         QgsProcessingParameterRasterLayer,
         QgsProject,
+    )
+    from qgis.core import (
+        QgsProcessingModelChildParameterSource as Source,
     )
 
     model = QgsProcessingModelAlgorithm("styled", "glnet tests")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-
 from glnet.glnet_plugin import dependencies
 
 

@@ -12,17 +12,18 @@ import json
 from pathlib import Path
 
 
-
 def _segment_model(path: Path) -> Path:
     """image + bundle -> glnet:segment -> (polygons -> native:dissolve by class, mask -> unique values report)."""
     from qgis.core import (
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
-        QgsProcessingModelChildParameterSource as Source,
         QgsProcessingModelOutput,
         QgsProcessingModelParameter,
         QgsProcessingParameterFile,
         QgsProcessingParameterRasterLayer,
+    )
+    from qgis.core import (
+        QgsProcessingModelChildParameterSource as Source,
     )
 
     model = QgsProcessingModelAlgorithm("land_cover_by_class", "glnet tests")

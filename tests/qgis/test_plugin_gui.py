@@ -15,10 +15,8 @@ class _Desktop:
     """Real Qt widgets behind the parts of QgisInterface the plugin uses."""
 
     def __init__(self) -> None:
-        from qgis.gui import QgsMessageBar
+        from qgis.gui import QgsMapCanvas, QgsMessageBar
         from qgis.PyQt.QtWidgets import QMainWindow
-
-        from qgis.gui import QgsMapCanvas
 
         self.window = QMainWindow()
         self.canvas = QgsMapCanvas(self.window)
@@ -67,9 +65,10 @@ class _Desktop:
 
 
 def test_menu_entry_and_toolbar_button_open_the_segment_dialog(qgis_app):
+    from qgis.core import QgsApplication
+
     import glnet
     from glnet.glnet_plugin.plugin import SEGMENT_ID
-    from qgis.core import QgsApplication
 
     registry = QgsApplication.processingRegistry()
     session_provider = registry.providerById("glnet")

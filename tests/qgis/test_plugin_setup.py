@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import BASE_ENV, DEFAULT_PROFILE, LINK_PARENT, REPO
+
 from glnet.glnet_plugin import dependencies
 from glnet.glnet_plugin.plugin_zip import build_zip
 
