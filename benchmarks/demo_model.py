@@ -65,6 +65,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from glnet.glnet_core.engine.modes import FULL, G2L, MODE_NAMES
+
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 
@@ -73,10 +75,10 @@ MODELS = ("glnet", "global-only", "local-only")
 #: Predictions scored: (label, model, mode). GLNet is scored in both inference
 #: modes (``glnet segment``), and, as a diagnostic, its own stage-1 global
 #: branch alone (mode ``globalbranch``: predicted like the global-only model).
-RUNS = (("GLNet (full)", "glnet", "full"), ("GLNet (g2l)", "glnet", "g2l"),
+RUNS = (("GLNet (full)", "glnet", FULL), ("GLNet (g2l)", "glnet", G2L),
         ("GLNet's global branch alone", "glnet", "globalbranch"),
         ("global-only", "global-only", None), ("local-only", "local-only", None))
-SEGMENT_MODES = ("full", "g2l")
+SEGMENT_MODES = MODE_NAMES
 
 
 def log(text: str) -> None:
@@ -329,7 +331,7 @@ def step_predict(work: Path, bundle: Optional[Path], opts: argparse.Namespace, r
 
 def step_evaluate(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> Dict[str, Any]:
     from glnet.glnet_core.formats.classes import load_class_table
-    from glnet.glnet_core.products.evaluate import metrics_from_confusion
+    from glnet.glnet_core.products.metrics import metrics_from_confusion
 
     table = load_class_table("deepglobe")
     results: Dict[str, Any] = {}

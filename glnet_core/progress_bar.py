@@ -131,7 +131,7 @@ class BarCallbacks:
 
     def callbacks(self, log: bool = True) -> "Callbacks":
         """The hooks (``log=False``: progress only)."""
-        from ..callbacks import Callbacks
+        from .callbacks import Callbacks
 
         return Callbacks(progress=self.progress, log=self.log if log else None)
 

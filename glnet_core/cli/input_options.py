@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Tuple
 
+from ..errors import InputError
+from ..formats.raster_stretch import checked_bands, checked_range
+
 __all__ = ["parse_bands", "parse_input_range", "BANDS_HELP", "INPUT_RANGE_HELP"]
 
 BANDS_HELP = (
@@ -26,9 +29,10 @@ def parse_bands(text: str) -> Tuple[int, ...]:
         out = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected band numbers like 1,2,3, got {text!r}") from None
-    if not out or any(v < 1 for v in out):
-        raise argparse.ArgumentTypeError("band numbers start at 1")
-    return out
+    try:
+        return checked_bands(out)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_input_range(text: str) -> Tuple[float, float]:
@@ -37,6 +41,7 @@ def parse_input_range(text: str) -> Tuple[float, float]:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected MIN,MAX, got {text!r}") from None
-    if not hi > lo:
-        raise argparse.ArgumentTypeError("MAX must be larger than MIN")
-    return lo, hi
+    try:
+        return checked_range((lo, hi))
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

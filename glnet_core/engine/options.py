@@ -25,6 +25,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 from ..errors import InputError
 from ..formats.outputs import check_file_target
+from ..formats.raster_stretch import checked_bands, checked_range
 from .feature_ops import UPSAMPLING
 from .modes import DEFAULT_MODE, check_mode
 from .runtime import DEVICES
@@ -129,15 +130,9 @@ class InputOptions:
 
     def __post_init__(self) -> None:
         if self.bands is not None:
-            bands = tuple(int(b) for b in self.bands)
-            if not bands or any(b < 1 for b in bands):
-                raise InputError("--bands: band numbers start at 1")
-            object.__setattr__(self, "bands", bands)
+            object.__setattr__(self, "bands", checked_bands(self.bands, option="--bands"))
         if self.input_range is not None:
-            lo, hi = (float(v) for v in self.input_range)
-            if not hi > lo:
-                raise InputError("--input-range: MAX must be larger than MIN")
-            object.__setattr__(self, "input_range", (lo, hi))
+            object.__setattr__(self, "input_range", checked_range(self.input_range, option="--input-range"))
 
 
 @dataclass(frozen=True, init=False)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ...glnet_core.errors import InputError
 from ...glnet_core.formats.raster_input import RasterInput, open_raster
+from ...glnet_core.formats.raster_stretch import checked_bands, checked_range
 from ...glnet_core.geo.crs import pixel_size
 from .pairs import SamplePair
 
@@ -61,6 +62,13 @@ class ImageReading:
 
     bands: Optional[Tuple[int, ...]] = None
     input_range: Optional[Tuple[float, float]] = None
+
+    def __post_init__(self) -> None:
+        # The same value rules as segment's InputOptions, checked where the value is made.
+        if self.bands is not None:
+            object.__setattr__(self, "bands", checked_bands(self.bands, option="--bands"))
+        if self.input_range is not None:
+            object.__setattr__(self, "input_range", checked_range(self.input_range, option="--input-range"))
 
 
 def is_geotiff(path: Path) -> bool:
