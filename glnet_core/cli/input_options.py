@@ -12,7 +12,7 @@ import argparse
 from typing import Tuple
 
 from ..errors import InputError
-from ..formats.raster_stretch import checked_bands, checked_range
+from ..formats.input_rules import checked_bands, checked_range
 
 __all__ = ["parse_bands", "parse_input_range", "BANDS_HELP", "INPUT_RANGE_HELP"]
 

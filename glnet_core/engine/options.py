@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
 from ..errors import InputError
+from ..formats.input_rules import checked_bands, checked_range
 from ..formats.outputs import check_file_target
-from ..formats.raster_stretch import checked_bands, checked_range
 from .feature_ops import UPSAMPLING
 from .modes import DEFAULT_MODE, check_mode
 from .runtime import DEVICES

@@ -83,7 +83,8 @@ from rasterio.windows import Window
 from ..errors import InputError
 from ..geo.crs import pixel_size
 from .bilinear_filter import triangle_taps
-from .raster_stretch import Stretch, checked_range, percentile_ranges, read_sample, to_uint8
+from .input_rules import checked_range
+from .raster_stretch import Stretch, percentile_ranges, read_sample, to_uint8
 
 try:  # GDAL errors that rasterio does not wrap in RasterioError (same module in 1.3 and 1.4)
     from rasterio._err import CPLE_BaseError

@@ -31,8 +31,8 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 from ...glnet_core.errors import InputError
+from ...glnet_core.formats.input_rules import checked_bands, checked_range
 from ...glnet_core.formats.raster_input import RasterInput, open_raster
-from ...glnet_core.formats.raster_stretch import checked_bands, checked_range
 from ...glnet_core.geo.crs import pixel_size
 from .pairs import SamplePair
 

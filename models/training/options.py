@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...glnet_core.errors import InputError
-from ...glnet_core.formats.raster_stretch import checked_range
+from ...glnet_core.formats.input_rules import checked_range
 from ..data.images import ImageReading
 
 __all__ = ["STAGES", "STAGE_CHOICES", "PUBLISHED_EPOCHS", "PUBLISHED_LR", "TrainOptions"]
