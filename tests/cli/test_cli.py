@@ -120,6 +120,22 @@ def test_help_works_without_torch(tmp_path):
         assert spec.name in proc.stdout
 
 
+def test_parser_loads_neither_gdal_nor_onnxruntime(tmp_path):
+    # `glnet --help` builds the parser from every command module; their
+    # top-level imports must stay light (rasterio loads GDAL, about 0.1 s).
+    code = textwrap.dedent(
+        """
+        import sys
+        from glnet.glnet_core.cli.main import build_parser
+        build_parser()
+        print(sorted(m for m in ("rasterio", "onnxruntime", "torch", "geopandas", "shapely") if m in sys.modules))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("spec", PRESENT, ids=lambda s: s.name)
 def test_command_help_works_without_torch(tmp_path, spec):
     # Command modules must not import torch at import time: their options are
