@@ -25,7 +25,7 @@ from ..glnet_core.engine.modes import MODE_NAMES, graphs_for_modes
 from ..glnet_core.engine.predictor import SHARED_NAMES
 from ..glnet_core.engine.tiling import patch_layout
 from ..glnet_core.errors import ExportError
-from ..glnet_core.formats.outputs import atomic_folder, check_folder_target
+from ..glnet_core.formats.outputs import atomic_folder
 from ..models.checkpoint import Checkpoint
 from ..models.glnet import GLNet, crop_boxes, crop_shared
 from .subgraphs import AggregationGraph, GlobalGraph, L2GGraph, LocalGraph
@@ -232,7 +232,6 @@ def export_bundle(
     out = Path(out)
     if precision not in PRECISIONS:
         raise ExportError(f"unknown precision {precision!r}; choose fp32 or fp16")
-    check_folder_target(out, overwrite=overwrite, error=ExportError)
     unknown = [m for m in modes if m not in MODE_NAMES]
     if unknown or not modes:
         raise ExportError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODE_NAMES)}")

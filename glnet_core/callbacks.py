@@ -89,11 +89,6 @@ class Callbacks:
         if self.is_cancelled is not None and self.is_cancelled():
             raise Cancelled("cancelled")
 
-    def report(self, progress: Progress) -> None:
-        """Pass ``progress`` to :attr:`progress`, if set."""
-        if self.progress is not None:
-            self.progress(progress)
-
     def without_progress(self) -> "Callbacks":
         """The same log and cancellation hooks, no progress (for a step whose progress is not shown)."""
         return replace(self, progress=None)

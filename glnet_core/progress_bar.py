@@ -6,14 +6,21 @@ with it (segment, demo, vectorize).
 
 from __future__ import annotations
 
+import enum
 import sys
 import time
-from typing import TYPE_CHECKING, Optional, TextIO
+from typing import TYPE_CHECKING, Optional, TextIO, Union
 
 if TYPE_CHECKING:
     from .callbacks import Callbacks, Progress
 
 __all__ = ["ProgressBar", "BarCallbacks"]
+
+
+class _Own(enum.Enum):
+    """The default of :meth:`ProgressBar.set`'s ``eta``: the bar estimates it."""
+
+    ETA = 0
 
 
 class ProgressBar:
@@ -43,6 +50,7 @@ class ProgressBar:
         self.enabled = enabled
         self.done = 0
         self.info = ""
+        self.eta: Union[float, None, _Own] = _Own.ETA
         self.start = time.monotonic()
         self._last = 0.0
         self._width = 0
@@ -52,11 +60,17 @@ class ProgressBar:
         """Advance by ``n`` steps; ``info`` replaces the text after the bar."""
         self.set(self.done + n, info)
 
-    def set(self, done: int, info: Optional[str] = None) -> None:
-        """Move to ``done`` steps; ``info`` replaces the text after the bar."""
+    def set(self, done: int, info: Optional[str] = None, eta: Union[float, None, _Own] = _Own.ETA) -> None:
+        """Move to ``done`` steps; ``info`` replaces the text after the bar.
+
+        ``eta``: seconds left as the caller estimates them (a resumed run
+        knows which steps were done before it started; None: not known yet,
+        none shown); by default the bar estimates them from its own speed.
+        """
         self.done = max(0, min(self.total, int(done)))
         if info is not None:
             self.info = info
+        self.eta = eta
         self._draw(force=self.done == self.total)
 
     def _draw(self, force: bool = False) -> None:
@@ -70,9 +84,12 @@ class ProgressBar:
         width = 24
         filled = int(round(frac * width))
         elapsed = now - self.start
-        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        if self.eta is _Own.ETA:
+            eta: Optional[float] = elapsed / self.done * (self.total - self.done) if self.done else None
+        else:
+            eta = self.eta
         text = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {elapsed:.0f}s"
-        if self.done and self.done < self.total:
+        if eta is not None and self.done < self.total:
             text += f" eta {eta:.0f}s"
         if self.info:
             text += f"  {self.info}"
@@ -119,7 +136,7 @@ class BarCallbacks:
         if self.bar is None:
             self.bar = ProgressBar(p.total, self.label, self.stream)
         info = f"window {min(p.windows_done + 1, p.windows_total)}/{p.windows_total}" if p.windows_total else None
-        self.bar.set(p.done, info)
+        self.bar.set(p.done, info, p.eta_s)
 
     def log(self, message: str) -> None:
         """Print one line under the bar."""

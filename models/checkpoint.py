@@ -103,7 +103,7 @@ def save_checkpoint(
     with atomic_file(path, overwrite=overwrite, option=option, error=CheckpointError) as part:
         try:
             torch.save(payload, part)
-        except (OSError, RuntimeError) as exc:  # torch's file writer reports a failed write as RuntimeError
+        except RuntimeError as exc:  # torch's file writer reports a failed write so; atomic_file classifies OSError
             raise write_failed(path, exc, option) from None
     return path
 

@@ -156,7 +156,7 @@ class GLNet(nn.Module):
         # Full mode: the aggregation conv is linear, so its local half is applied
         # to each patch at once and only n_classes channels wait for stage 3.
         local_part: List[torch.Tensor] = []
-        for batch in _batches(boxes, patch_batch):
+        for batch in patch_batches(boxes, patch_batch):
             patches = torch.cat([window[..., b.top : b.bottom, b.left : b.right] for b in batch])
             loc = self.forward_local(patches, crop_shared(g.shared, batch, size))
             if merger is not None:
@@ -167,7 +167,7 @@ class GLNet(nn.Module):
                 _accumulate(scores, logits, batch)
         if merger is not None:
             l2g = self.forward_l2g(image_g, merger.result())
-            for batch, part in zip(_batches(boxes, patch_batch), local_part):
+            for batch, part in zip(patch_batches(boxes, patch_batch), local_part):
                 crop = bilinear(crop_boxes(l2g.ps3, batch, size), part.shape[-2:])
                 logits = part + _aggregation_half(self.l2g_aggregation, crop, local=False)
                 _accumulate(scores, logits, batch)
@@ -180,7 +180,8 @@ def _aggregation_half(conv: nn.Conv2d, x: torch.Tensor, local: bool) -> torch.Te
     return F.conv2d(x, weight, conv.bias if local else None, padding=1)
 
 
-def _batches(boxes: Sequence[PatchBox], n: int) -> Iterable[Sequence[PatchBox]]:
+def patch_batches(boxes: Sequence[PatchBox], n: int) -> Iterable[Sequence[PatchBox]]:
+    """``boxes`` in consecutive batches of at most ``n`` (at least 1), in order."""
     n = max(1, int(n))
     for i in range(0, len(boxes), n):
         yield boxes[i : i + n]

@@ -48,12 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet demo``; returns the exit status."""
-    from ..errors import InputError
     from ..progress_bar import BarCallbacks
     from ..samples.demo import format_summary, qgis_instructions, run_demo
 
-    if args.threads is not None and args.threads < 1:
-        raise InputError("--threads must be at least 1")
     with BarCallbacks("demo", quiet=bool(args.quiet)) as bar:
         result = run_demo(args.out, args.model, args.scene, overwrite=args.overwrite, mode=args.mode,
                           threads=args.threads, callbacks=bar.callbacks(log=False))

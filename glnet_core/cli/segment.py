@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import List
 
-from ..engine.modes import DEFAULT_MODE, MODE_NAMES, MODES_HELP
+from ..engine.modes import DEFAULT_MODE, MODE_NAMES, MODES_HELP, UPSAMPLING
 from ..engine.runtime import DEVICES
 from .input_options import BANDS_HELP, INPUT_RANGE_HELP, parse_bands, parse_input_range
 
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="GLNet window side in pixels of the model's resolution (default: the bundle's, 2448 for paper)")
     parser.add_argument("--margin", type=int, metavar="PX",
                         help="minimum distance from a written core to its window's edge (default: a tenth of the window)")
-    parser.add_argument("--upsample", choices=["bilinear", "nearest"], default="bilinear",
+    parser.add_argument("--upsample", choices=UPSAMPLING, default="bilinear",
                         help="how patch logits (1/4 of the patch size) are upsampled: bilinear (default, smoother) or "
                              "nearest (as published: gives the published implementation's pixels)")
     parser.add_argument("--no-resample", action="store_true",

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ...models.config import CONFIGS
+from ..engine.runtime import DEVICES
 from ..errors import InputError
 from ..formats.outputs import check_file_target
 from .input_options import BANDS_HELP, INPUT_RANGE_HELP, parse_bands, parse_input_range
@@ -46,7 +48,7 @@ cut to a random window-sized crop, a new one every epoch. The checkpoint --out i
 rewritten after every epoch, so an interrupted run continues with --resume."""
 
 STAGE_CHOICES = ("global", "g2l", "l2g", "all")
-CONFIG_CHOICES = ("tiny", "lite", "paper")
+CONFIG_CHOICES = tuple(CONFIGS)
 LAYOUT_CHOICES = ("auto", "deepglobe", "inria", "pairs")
 
 #: Options that fix what a run computes; a resumed run takes them from the checkpoint.
@@ -225,7 +227,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group = parser.add_argument_group("running")
     run_group.add_argument(
         "--device",
-        choices=("auto", "cpu", "cuda"),
+        choices=DEVICES,
         default="auto",
         help="where to train: auto (CUDA with mixed precision when available, else CPU), cpu or cuda",
     )

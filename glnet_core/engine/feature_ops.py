@@ -15,6 +15,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from .modes import UPSAMPLING
 from .tiling import PatchBox, feature_box
 
 __all__ = ["bilinear_resize", "crop_boxes", "LocalMerger", "UPSAMPLING", "accumulate_patches"]
@@ -102,8 +103,6 @@ class LocalMerger:
             acc /= counts[key]
         return self.sums
 
-
-UPSAMPLING = ("bilinear", "nearest")
 
 
 def accumulate_patches(scores: np.ndarray, logits: np.ndarray, boxes: Sequence[PatchBox], upsample: str = "nearest") -> None:

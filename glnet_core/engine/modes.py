@@ -31,11 +31,17 @@ __all__ = [
     "MODES_HELP",
     "graphs_for_modes",
     "check_mode",
+    "UPSAMPLING",
 ]
 
 FULL = "full"
 G2L = "g2l"
 DEFAULT_MODE = FULL
+
+#: How patch logits are upsampled to the patch size
+#: (:func:`glnet_core.engine.feature_ops.accumulate_patches`); plain Python,
+#: so that the command line's ``--help`` can offer them.
+UPSAMPLING: Tuple[str, ...] = ("bilinear", "nearest")
 
 #: The subgraphs a bundle may hold, in the order they run.
 GRAPH_NAMES: Tuple[str, ...] = ("global", "local", "aggregation_g2l", "l2g", "aggregation_full")

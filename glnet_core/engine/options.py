@@ -26,8 +26,7 @@ from typing import Optional, Sequence, Tuple, Union
 from ..errors import InputError
 from ..formats.input_rules import checked_bands, checked_range
 from ..formats.outputs import check_file_target
-from .feature_ops import UPSAMPLING
-from .modes import DEFAULT_MODE, check_mode
+from .modes import DEFAULT_MODE, UPSAMPLING, check_mode
 from .runtime import DEVICES
 
 __all__ = ["EngineOptions", "InputOptions", "OutputOptions"]
@@ -197,8 +196,6 @@ class OutputOptions:
             if not self.mask.parent.is_dir():
                 raise InputError(f"--out-mask: output folder {self.mask.parent} does not exist")
             return
-        targets = [(self.mask, "--out-mask")]
-        if self.confidence is not None:
-            targets.append((self.confidence, "--out-confidence"))
+        targets = list(zip(self.paths, ("--out-mask", "--out-confidence")))
         for path, option in [*targets, *extra]:
             check_file_target(path, overwrite=self.overwrite, option=option)

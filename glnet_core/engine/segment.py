@@ -31,7 +31,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..callbacks import Callbacks
-from ..errors import InputError
 from ..formats.class_mask_writer import MaskWriter
 from ..formats.classes import NODATA, ClassTable
 from ..formats.gdal_env import bounded_gdal_cache
@@ -39,7 +38,6 @@ from ..formats.raster_input import RasterInput, open_raster
 from .bundle import Bundle, load_bundle
 from .grid import ModelGrid
 from .merge import merge_core, patch_counts
-from .modes import MODES
 from .options import EngineOptions, InputOptions, OutputOptions, check_margin
 from .predictor import WindowPredictor
 from .preprocess import pad_window, prepare_window
@@ -86,10 +84,15 @@ class FinishStep:
     settings:
         JSON value that a resumed run must share with the interrupted one
         (e.g. the polygon output and the minimum mapping unit).
+    targets:
+        ``(path, option)`` of the files ``run`` writes (the pipeline's
+        polygons), checked with the run's outputs before any work
+        (:meth:`OutputOptions.check`).
     """
 
     run: Callable[[CompleteOutputs, Callbacks], None]
     settings: Any = None
+    targets: Sequence[Tuple[Path, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -211,17 +214,16 @@ def segment(
     out = output if isinstance(output, OutputOptions) else OutputOptions(output)
     run = _Run(Path(input_path), out, engine or EngineOptions(), input_options or InputOptions(),
                callbacks or Callbacks(), finish)
-    out.check()
+    out.check(extra=() if finish is None else finish.targets)
     with bounded_gdal_cache():
         b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        if run.engine.mode not in b.modes:
-            raise InputError(f"the bundle supports mode(s) {', '.join(b.modes)}, not {run.engine.mode}")
+        graphs = b.graphs_for_mode(run.engine.mode)
         window = int(run.engine.window or b.window)
         margin = default_margin(window) if run.engine.margin is None else run.engine.margin
         check_margin(window, margin)
         raster = open_raster(run.input_path, b.bands, run.reading.bands, run.reading.input_range)
         try:
-            return run.execute(b, raster, window, margin)
+            return run.execute(b, graphs, raster, window, margin)
         finally:
             raster.close()
 
@@ -270,16 +272,19 @@ class _WindowClassifier:
         t = time.perf_counter()
         prep = prepare_window(image, b.size_g, b.size_p, b.normalisation)
         valid_p = pad_window(valid[:, :, None], b.size_p)[:, :, 0]
+        # The patches with a valid pixel, decided once: the predictor skips
+        # the others, and the merge counts these.
+        boxes = self.layouts.for_window(valid.shape[0], valid.shape[1])
+        computed = [bx for bx in boxes if valid_p[bx.top : bx.bottom, bx.left : bx.right].any()]
+        wanted = set(computed)
         times.prepare_s += time.perf_counter() - t
 
         def skip(box: PatchBox) -> bool:
-            return not valid_p[box.top : box.bottom, box.left : box.right].any()
+            return box not in wanted
 
-        boxes = self.layouts.for_window(valid.shape[0], valid.shape[1])
         scores = self.predictor.predict(prep.image_g, prep.window, self.engine.mode, self.batch, times.net,
                                         lambda k, _n: self.on_patches(k), skip, self.engine.upsample, boxes=boxes)
         t = time.perf_counter()
-        computed = [bx for bx in boxes if not skip(bx)]
         self.patches += len(computed)
         count = patch_counts(prep.window.shape[1:], computed)
         del prep
@@ -300,7 +305,8 @@ class _Run:
     finish: Optional[FinishStep]
     times: StepTimes = field(default_factory=StepTimes)
 
-    def execute(self, b: Bundle, raster: RasterInput, window: int, margin: int) -> SegmentResult:
+    def execute(self, b: Bundle, graphs: Sequence[str], raster: RasterInput, window: int,
+                margin: int) -> SegmentResult:
         cb, engine, output = self.cb, self.engine, self.output
         grid = ModelGrid.for_raster(raster, b.resolution_m, self.reading.match_resolution)
         model_h, model_w = grid.size
@@ -315,7 +321,7 @@ class _Run:
             done = state.load()
             if done:
                 cb.message(f"resuming: {len(done)} of {len(windows)} windows already done")
-        sessions, providers = open_bundle_sessions(b, MODES[engine.mode].graphs, engine.device, engine.threads)
+        sessions, providers = open_bundle_sessions(b, graphs, engine.device, engine.threads)
         cb.message("onnxruntime providers: " + ", ".join(providers))
         predictor = WindowPredictor(sessions, b.size_p, b.min_overlap, len(b.classes))
         layouts = WindowLayouts(b.size_p, b.min_overlap)
@@ -324,7 +330,7 @@ class _Run:
         writers: List[MaskWriter] = []
         owns_state = False
         try:
-            resuming = output.resume and bool(done)
+            resuming = bool(done)
             grid_kw = dict(width=raster.width, height=raster.height, crs=raster.crs, transform=raster.transform)
             mask_writer = MaskWriter(output.mask, classes=b.classes, kind="classes", resume=resuming,
                                      overwrite=output.overwrite, **grid_kw)
@@ -336,7 +342,6 @@ class _Run:
                 writers.append(conf_writer)
             owns_state = True
             if not resuming:
-                done = []
                 state.save(done)
             progress = _Progress(cb, per_window, done)
             classify = _WindowClassifier(b, predictor, engine, engine.batch or default_batch(b.size_p, providers),

@@ -17,19 +17,18 @@ is a single-band GeoTIFF of class ids:
 Every reader of masks (evaluate, zonal stats, sieve, vectorize, the QGIS
 plugin's styles) goes through this module: :func:`open_class_mask` (open and
 check), :func:`read_class_ids` (a block of rows as uint8 ids, values checked),
-:func:`row_blocks` (the blocks), :func:`read_category_names`,
+:func:`row_blocks` / :func:`block_rows` (the blocks), :func:`read_category_names`,
 :func:`mask_colours`, :func:`mask_class_table` / :func:`resolve_class_table`
 (the class table a mask describes itself with) and :func:`mask_class_info` /
-:func:`class_styles` (names and colours for styling a class layer).
+:func:`dataset_class_info` / :func:`class_styles` (names and colours for
+styling a class layer).
 """
 
 from __future__ import annotations
 
 import colorsys
 import os
-import warnings
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -37,6 +36,7 @@ import numpy as np
 
 from ..errors import ClassTableError, InputError
 from .classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
+from .gdal_env import ignore_not_georeferenced
 from .xml_indent import indent_xml
 
 __all__ = [
@@ -55,16 +55,18 @@ __all__ = [
     "mask_class_table",
     "resolve_class_table",
     "mask_class_info",
+    "dataset_class_info",
     "class_styles",
+    "block_rows",
     "row_blocks",
     "row_block_grid",
     "holds_class_ids",
     "read_class_ids",
 ]
 
-#: Pixels per block of :func:`row_blocks`: bounds the memory of every streaming step.
+#: Pixels per block of :func:`row_blocks` (:func:`block_rows`): bounds the memory of every streaming step.
 BLOCK_PIXELS = 1 << 22
-#: Rows per block of :func:`row_blocks` at most.
+#: Rows per block of :func:`row_blocks` (:func:`block_rows`) at most.
 MAX_BLOCK_ROWS = 1024
 
 RGB = Tuple[int, int, int]
@@ -165,16 +167,6 @@ def read_category_names(path: PathLike) -> Optional[List[str]]:
 
 
 # ------------------------------------------------------------------ opening
-@contextmanager
-def _quiet_rasterio() -> Iterator[None]:
-    # Opening a raster without georeferencing warns; readers handle that case themselves.
-    from rasterio.errors import NotGeoreferencedWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        yield
-
-
 def open_dataset(path: PathLike, role: str = "raster") -> Any:
     """Open a raster with rasterio the way every mask reader does (no format check).
 
@@ -204,7 +196,7 @@ def open_dataset(path: PathLike, role: str = "raster") -> Any:
     if p.is_dir():
         raise InputError(f"{role} {p} is a folder; give a raster file")
     try:
-        with _quiet_rasterio():
+        with ignore_not_georeferenced():  # readers handle a raster without georeferencing themselves
             return rasterio.open(str(p))
     except (RasterioError, OSError) as exc:
         raise InputError(f"cannot open {role} {p} as a raster: {' '.join(str(exc).split())}") from None
@@ -326,6 +318,20 @@ def resolve_class_table(spec: Optional[str], ds: Any, path: PathLike, role: str 
 def mask_class_info(
     mask_path: PathLike, classes: Optional[ClassTable] = None
 ) -> Tuple[Dict[int, str], Dict[int, RGB], List[str]]:
+    """Names and colours of a mask file's classes: :func:`dataset_class_info` on the mask, opened and checked.
+
+    Raises
+    ------
+    InputError
+        If the mask cannot be opened or is not a class mask.
+    """
+    with open_class_mask(mask_path, "mask") as ds:
+        return dataset_class_info(ds, mask_path, classes)
+
+
+def dataset_class_info(
+    ds: Any, mask_path: PathLike, classes: Optional[ClassTable] = None
+) -> Tuple[Dict[int, str], Dict[int, RGB], List[str]]:
     """Names and colours of a mask's classes, for naming and styling its classes.
 
     Names come from ``classes`` when given, else from the mask's category
@@ -336,8 +342,10 @@ def mask_class_info(
 
     Parameters
     ----------
+    ds:
+        The mask, opened with :func:`open_class_mask`.
     mask_path:
-        The mask GeoTIFF.
+        Its file (the category names are in its sidecar; messages name it).
     classes:
         A class table (e.g. a bundle's ``classes``), or None.
 
@@ -346,17 +354,11 @@ def mask_class_info(
     (names, colours, warnings):
         Dicts keyed by class id for the ids 0..254 that have names or
         colours, and the warnings.
-
-    Raises
-    ------
-    InputError
-        If the mask cannot be opened or is not a class mask.
     """
     names: Dict[int, str] = {}
     colours: Dict[int, RGB] = {}
     warns: List[str] = []
-    with open_class_mask(mask_path, "mask") as ds:
-        file_colours = mask_colours(ds)
+    file_colours = mask_colours(ds)
     if classes is not None:
         for c in classes.classes:
             names[c.id] = c.name
@@ -404,11 +406,22 @@ def class_styles(names: Dict[int, str], colours: Dict[int, RGB], ids: Sequence[i
 
 
 # ------------------------------------------------------------------ blocks
-def row_blocks(height: int, width: int, max_rows: int = MAX_BLOCK_ROWS, pixels: int = BLOCK_PIXELS) -> Iterator[Tuple[int, int]]:
-    """Row ranges ``[r0, r1)`` covering a raster, each at most ``pixels`` pixels (at least one row) and ``max_rows`` rows."""
-    rows = max(1, min(int(max_rows), int(pixels) // max(1, int(width))))
-    for r0 in range(0, int(height), rows):
-        yield r0, min(int(height), r0 + rows)
+def block_rows(width: int, max_rows: int = MAX_BLOCK_ROWS, pixels: int = BLOCK_PIXELS) -> int:
+    """Rows per block of a raster ``width`` pixels wide: at most ``pixels`` pixels (at least one row) and ``max_rows`` rows."""
+    return max(1, min(int(max_rows), int(pixels) // max(1, int(width))))
+
+
+def row_blocks(
+    height: int, width: int, max_rows: int = MAX_BLOCK_ROWS, pixels: int = BLOCK_PIXELS, rows: Optional[int] = None
+) -> Iterator[Tuple[int, int]]:
+    """Row ranges ``[r0, r1)`` covering a raster, each of ``rows`` rows (the last one fewer).
+
+    ``rows`` defaults to :func:`block_rows` of ``width``, ``max_rows`` and
+    ``pixels``; given, it is the block height (at least one row) whatever the width.
+    """
+    step = block_rows(width, max_rows, pixels) if rows is None else max(1, int(rows))
+    for r0 in range(0, int(height), step):
+        yield r0, min(int(height), r0 + step)
 
 
 def row_block_grid(ds: Any, r0: int, r1: int) -> Tuple[Any, Tuple[float, float, float, float]]:

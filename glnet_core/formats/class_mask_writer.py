@@ -39,31 +39,26 @@ recompressed and stored again (the file then holds some dead space).
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Mapping, Optional, Union
 
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from ..errors import InputError, OutputWriteError
-from .class_mask import category_names_xml, colour_table
+from .class_mask import category_names_xml, colour_table, sidecar_path
 from .classes import NODATA, ClassTable
+from .gdal_env import gdal_errors, ignore_not_georeferenced
 from .outputs import check_file_target, commit_file, part_path, remove_part, write_failed
-
-try:  # GDAL errors that rasterio does not wrap in RasterioError
-    from rasterio._err import CPLE_BaseError
-except ImportError:  # pragma: no cover
-    CPLE_BaseError = RasterioError
 
 __all__ = ["MaskWriter", "TILE_SIZE", "KINDS"]
 
 TILE_SIZE = 512
 KINDS = ("classes", "confidence")
-_GDAL_ERRORS = (RasterioError, CPLE_BaseError, OSError)
+# What GDAL raises, and the system's own errors (a full disk while closing).
+_GDAL_ERRORS = gdal_errors() + (OSError,)
 
 
 def _same_transform(a: Affine, b: Affine) -> bool:
@@ -147,8 +142,8 @@ class MaskWriter:
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.option = option
         self.part_path = part_path(self.path)
-        self.aux_path = Path(str(self.path) + ".aux.xml")
-        self._part_aux = Path(str(self.part_path) + ".aux.xml")
+        self.aux_path = sidecar_path(self.path)
+        self._part_aux = sidecar_path(self.part_path)
         self._ds = None
         self._state = "open"  # "open" | "closed" (part kept) | "committed" | "aborted"
 
@@ -182,8 +177,7 @@ class MaskWriter:
         if self.transform is not None:
             profile["transform"] = self.transform
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with ignore_not_georeferenced():
                 ds = rasterio.open(str(self.part_path), "w+", **profile)  # w+: read() works on a new file too
         except _GDAL_ERRORS as exc:
             raise write_failed(self.path, exc, self.option) from None
@@ -207,8 +201,7 @@ class MaskWriter:
         if not part.is_file():
             raise InputError(f"cannot resume: {part} does not exist; run again without --resume")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with ignore_not_georeferenced():
                 ds = rasterio.open(str(part), "r+")
         except _GDAL_ERRORS as exc:
             raise InputError(
@@ -219,8 +212,7 @@ class MaskWriter:
             problems.append(f"{ds.width} x {ds.height} px, {ds.count} band(s) of {ds.dtypes[0]}")
         if (ds.crs is None) != (self.crs is None) or (ds.crs is not None and ds.crs != self.crs):
             problems.append("another CRS")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with ignore_not_georeferenced():
             theirs = ds.transform
         if not _same_transform(theirs, self.transform or Affine.identity()):
             problems.append("another transform")
@@ -288,9 +280,6 @@ class MaskWriter:
         self._close_dataset()
         self._ds = self._reopen_part()
 
-    #: Another name for :meth:`flush`.
-    checkpoint = flush
-
     # -- finishing ---------------------------------------------------------
 
     def _check_open(self):
@@ -327,21 +316,15 @@ class MaskWriter:
             raise ValueError(f"the mask writer for {self.path} was aborted")
         self._close_dataset()
         self._state = "closed"
-        aux = None
         if self.kind == "classes" and self.classes is not None:
             existing = self._part_aux.read_bytes() if self._part_aux.is_file() else None
-            aux = category_names_xml(self.classes.names, existing)
-        elif self._part_aux.is_file():
-            aux = self._part_aux.read_bytes()  # whatever GDAL itself put there
-        try:
-            if aux is not None:
-                self._part_aux.write_bytes(aux)
-            else:
-                remove_part(self._part_aux)
-        except OSError as exc:
-            raise write_failed(self.path, exc, self.option) from None
-        # A sidecar left from the file being replaced would describe the wrong
-        # raster: commit_file deletes it when the new one has none.
+            try:
+                self._part_aux.write_bytes(category_names_xml(self.classes.names, existing))
+            except OSError as exc:
+                raise write_failed(self.path, exc, self.option) from None
+        # The part's sidecar (the category names, whatever GDAL put there) moves
+        # with it; a sidecar left from the file being replaced would describe
+        # the wrong raster: commit_file deletes it when the new one has none.
         commit_file(self.part_path, self.path, overwrite=self.overwrite, option=self.option,
                     companions=[(self._part_aux, self.aux_path)])
         self._state = "committed"
@@ -361,11 +344,7 @@ class MaskWriter:
             self._close_dataset()
         except OutputWriteError:
             pass  # the files are going anyway
-        for p in (self.part_path, self._part_aux):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
+        remove_part(self.part_path, self._part_aux)
         self._state = "aborted"
 
     def __enter__(self) -> "MaskWriter":

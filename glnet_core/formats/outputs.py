@@ -251,10 +251,8 @@ def remove_part(*paths: PathLike) -> None:
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 p.unlink()
-        except FileNotFoundError:
-            pass
         except OSError:
-            pass  # best effort: a leftover part is hidden and replaced by the next run
+            pass  # missing, or best effort: a leftover part is hidden and replaced by the next run
 
 
 def _fsync_file(path: Path) -> None:
@@ -521,9 +519,7 @@ def atomic_entries(
     folder = Path(os.path.abspath(os.fspath(folder)))
     check_folder_target(folder, overwrite=True, option=option, hint=hint, error=error)
     if folder.is_dir() and not overwrite:
-        for name in names:
-            if (folder / name).exists():
-                raise error(f"{_prefix(option)}{folder / name} already exists; {hint}")
+        _check_no_entries(folder, names, option, hint, error)
     part = part_path(folder)
     remove_part(part)
     try:
@@ -543,6 +539,13 @@ def atomic_entries(
         raise
 
 
+def _check_no_entries(folder: Path, names: Sequence[str], option: Optional[str], hint: str, error: Type[GlnetError]) -> None:
+    """Refuse an existing entry of ``folder`` called one of ``names`` (no ``overwrite``)."""
+    for name in names:
+        if (folder / name).exists():
+            raise error(f"{_prefix(option)}{folder / name} already exists; {hint}")
+
+
 def _swap_entries(
     part: Path, folder: Path, names: Sequence[str], *, overwrite: bool, option: Optional[str], hint: str, error: Type[GlnetError]
 ) -> None:
@@ -550,9 +553,7 @@ def _swap_entries(
     staged = sorted(p.name for p in part.iterdir())
     replaced = sorted(set(names) | set(staged))
     if not overwrite:
-        for name in replaced:
-            if (folder / name).exists():
-                raise error(f"{_prefix(option)}{folder / name} already exists; {hint}")
+        _check_no_entries(folder, replaced, option, hint, error)
     old = _old_path(folder)
     remove_part(old)
     try:

@@ -69,47 +69,31 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
-from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from ..errors import InputError
 from ..geo.crs import pixel_size
 from .bilinear_filter import triangle_taps
+from .gdal_env import gdal_errors, ignore_not_georeferenced
 from .input_rules import checked_range
-from .raster_stretch import Stretch, percentile_ranges, read_sample, to_uint8
-
-try:  # GDAL errors that rasterio does not wrap in RasterioError (same module in 1.3 and 1.4)
-    from rasterio._err import CPLE_BaseError
-except ImportError:  # pragma: no cover - a future rasterio without the private module
-    CPLE_BaseError = RasterioError
+from .raster_stretch import Stretch, percentile_ranges, read_sample, round_half_up, to_uint8
 
 __all__ = ["RasterInput", "open_raster"]
 
-# Everything GDAL can raise through rasterio for a bad file. RasterioIOError is
-# listed on its own: in rasterio 1.3 it derives from OSError, not RasterioError.
-_GDAL_ERRORS = (RasterioError, RasterioIOError, CPLE_BaseError)
+# Everything GDAL can raise through rasterio for a bad file.
+_GDAL_ERRORS = gdal_errors()
 # Source values per resampling chunk (per band): bounds the float32 work arrays
 # to a few tens of MB whatever the window and the reduction factor.
 _CHUNK_VALUES = 4_000_000
 _BAND_NAMES = {3: ("red", "green", "blue")}
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence rasterio's NotGeoreferencedWarning (plain JPEG/PNG are fine inputs)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        yield
 
 
 def _cause(exc: BaseException) -> str:
@@ -125,10 +109,6 @@ def _cause(exc: BaseException) -> str:
             messages.append(text)
         e = e.__cause__ or e.__context__
     return "; ".join(messages) or exc.__class__.__name__
-
-
-def _round_half_up(value: float) -> int:
-    return int(math.floor(value + 0.5))
 
 
 def _is_integer(value: float) -> bool:
@@ -183,6 +163,8 @@ class RasterInput:
         bands: Optional[Sequence[int]] = None,
         input_range: Optional[Tuple[float, float]] = None,
         band_names: Optional[Sequence[str]] = None,
+        ranges: Optional[Sequence[Tuple[float, float]]] = None,
+        probe: bool = True,
     ) -> None:
         """Open and check ``path``; see :func:`open_raster`."""
         self.path = os.fspath(path)
@@ -191,7 +173,7 @@ class RasterInput:
             raise ValueError(f"model_bands must be positive, got {model_bands}")
         self._check_file()
         try:
-            with _quiet():
+            with ignore_not_georeferenced():  # plain JPEG/PNG are fine inputs
                 self._ds = rasterio.open(self.path)
         except _GDAL_ERRORS as exc:
             text = _cause(exc)
@@ -199,7 +181,7 @@ class RasterInput:
                 raise InputError(f"{self.path} is not a raster GDAL can read") from None
             raise InputError(f"GDAL cannot open {self.path}: {text}") from None
         try:
-            self._setup(model_bands, bands, input_range, band_names)
+            self._setup(model_bands, bands, input_range, band_names, ranges, probe)
         except BaseException:
             self.close()
             raise
@@ -216,9 +198,9 @@ class RasterInput:
         if p.is_file() and p.stat().st_size == 0:
             raise InputError(f"{self.path} is empty (0 bytes), not a raster")
 
-    def _setup(self, model_bands, bands, input_range, band_names) -> None:
+    def _setup(self, model_bands, bands, input_range, band_names, ranges=None, probe=True) -> None:
         ds = self._check_open()
-        with _quiet():
+        with ignore_not_georeferenced():
             self.width = int(ds.width)
             self.height = int(ds.height)
             self.crs = ds.crs
@@ -267,11 +249,16 @@ class RasterInput:
         # not hours into a run. The last block is at the end of a GDAL-written file.
         self._stretch: Optional[Stretch] = None
         self.input_range_per_band: Optional[Tuple[Tuple[float, float], ...]] = None
-        self._read_source(Window(0, 0, 1, 1))
-        self._read_source(Window(self.width - 1, self.height - 1, 1, 1))
+        if probe:
+            self._read_source(Window(0, 0, 1, 1))
+            self._read_source(Window(self.width - 1, self.height - 1, 1, 1))
 
         if input_range is not None:
             self._set_ranges([checked_range(input_range)] * len(self.bands))
+        elif ranges is not None:  # an earlier open's percentiles: the file is not sampled again
+            if len(ranges) != len(self.bands):
+                raise ValueError(f"ranges has {len(ranges)} (lo, hi) pair(s) for {len(self.bands)} band(s)")
+            self._set_ranges(ranges)
         elif self.dtype != "uint8":
             data, valid = read_sample(self._read_source, self.width, self.height, bool(ds.overviews(self.bands[0])))
             self._set_ranges(percentile_ranges(data, valid, self.dtype))
@@ -368,10 +355,6 @@ class RasterInput:
             return band == dt.type(int(nodata))
         return np.zeros(band.shape, dtype=bool)  # a nodata value this type cannot hold matches nothing
 
-    def _to_uint8(self, data: np.ndarray) -> np.ndarray:
-        """``(C, h, w)`` source values (or resampled floats) to an ``(h, w, C)`` uint8 image."""
-        return to_uint8(data, self._stretch)
-
     def read(
         self,
         row_off: float,
@@ -413,7 +396,7 @@ class RasterInput:
         if not (height > 0 and width > 0):
             raise ValueError(f"window size must be positive, got {height} x {width}")
         if out_shape is None:
-            oh, ow = max(1, _round_half_up(height)), max(1, _round_half_up(width))
+            oh, ow = max(1, round_half_up(height)), max(1, round_half_up(width))
         else:
             oh, ow = (int(v) for v in out_shape)
             if oh <= 0 or ow <= 0:
@@ -433,7 +416,7 @@ class RasterInput:
             # Read only the part inside the raster and pad ourselves: cheaper and
             # more predictable than rasterio's boundless (VRT-based) reads.
             data, ok = self._read_source(Window(c0, r0, c1 - c0, r1 - r0))
-            image[r0 - row : r1 - row, c0 - col : c1 - col] = self._to_uint8(data)
+            image[r0 - row : r1 - row, c0 - col : c1 - col] = to_uint8(data, self._stretch)
             valid[r0 - row : r1 - row, c0 - col : c1 - col] = ok
         return image, valid
 
@@ -483,7 +466,7 @@ class RasterInput:
                 for t in range(xi_local.shape[1]):
                     num += xw32[None, :, t] * a_rows[:, xi_local[:, t]]
                 values[k] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-            image[i0:i1] = self._to_uint8(values)
+            image[i0:i1] = to_uint8(values, self._stretch)
             # Valid where at least half of the filter's weight (outside taps included) is on valid pixels.
             total = (yall[i0:i1, None] * xall[None, :]).astype(np.float32)
             valid[i0:i1] = den >= 0.5 * total - 1e-6
@@ -526,6 +509,8 @@ def open_raster(
     bands: Optional[Sequence[int]] = None,
     input_range: Optional[Tuple[float, float]] = None,
     band_names: Optional[Sequence[str]] = None,
+    ranges: Optional[Sequence[Tuple[float, float]]] = None,
+    probe: bool = True,
 ) -> RasterInput:
     """Open a raster for windowed inference, checking it up front.
 
@@ -544,6 +529,16 @@ def open_raster(
     band_names:
         Names of the model's bands for error messages (default ``red, green,
         blue`` for 3 bands).
+    ranges:
+        Per model band the ``(lo, hi)`` an earlier open of the same file with
+        the same ``bands`` found (its :attr:`RasterInput.input_range_per_band`),
+        used instead of sampling the file for its percentiles again, so the
+        same bytes come out; ignored when ``input_range`` is given. Default
+        (None): found as described in the module docstring.
+    probe:
+        Read the first and the last pixel now, so that a truncated file fails
+        here (default). False skips that for a file an earlier open already
+        checked (training reopens each image for every sample).
 
     Returns
     -------
@@ -556,4 +551,6 @@ def open_raster(
         not a raster, damaged or truncated, has the wrong number of bands, or
         ``bands`` / ``input_range`` are invalid.
     """
-    return RasterInput(path, model_bands, bands=bands, input_range=input_range, band_names=band_names)
+    return RasterInput(
+        path, model_bands, bands=bands, input_range=input_range, band_names=band_names, ranges=ranges, probe=probe
+    )

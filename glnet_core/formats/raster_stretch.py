@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "Stretch",
     "read_sample",
     "percentile_ranges",
+    "round_half_up",
     "to_uint8",
 ]
 
@@ -50,7 +52,8 @@ _MAP_CHUNK_VALUES = 1_000_000
 SourceReader = Callable[[Window, Optional[Tuple[int, int]]], Tuple[np.ndarray, np.ndarray]]
 
 
-def _round_half_up(value: float) -> int:
+def round_half_up(value: float) -> int:
+    """``value`` rounded to the nearest integer, halves up (0.5 -> 1, -0.5 -> 0), as the 8-bit mapping rounds."""
     return int(math.floor(value + 0.5))
 
 
@@ -71,15 +74,21 @@ class Stretch:
         """A stretch from any sequence of ``(lo, hi)`` pairs (as floats)."""
         return cls(tuple((float(lo), float(hi)) for lo, hi in ranges))
 
-    @property
+    # Computed once per stretch, not per window (to_uint8 runs for every window read).
+    @cached_property
     def offsets(self) -> np.ndarray:
-        """``lo`` per band (float64)."""
-        return np.array([lo for lo, _ in self.ranges], dtype=np.float64)
+        """``lo`` per band (float64, read-only)."""
+        return _read_only(np.array([lo for lo, _ in self.ranges], dtype=np.float64))
 
-    @property
+    @cached_property
     def scales(self) -> np.ndarray:
-        """``255 / (hi - lo)`` per band (float64)."""
-        return np.array([255.0 / (hi - lo) for lo, hi in self.ranges], dtype=np.float64)
+        """``255 / (hi - lo)`` per band (float64, read-only)."""
+        return _read_only(np.array([255.0 / (hi - lo) for lo, hi in self.ranges], dtype=np.float64))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def read_sample(read: SourceReader, width: int, height: int, has_overviews: bool) -> Tuple[np.ndarray, np.ndarray]:
@@ -102,7 +111,7 @@ def read_sample(read: SourceReader, width: int, height: int, has_overviews: bool
     """
     if has_overviews or width * height <= SAMPLE_FULL_READ_PIXELS:
         f = min(1.0, SAMPLE_SIZE / max(width, height))
-        shape = (max(1, _round_half_up(height * f)), max(1, _round_half_up(width * f)))
+        shape = (max(1, round_half_up(height * f)), max(1, round_half_up(width * f)))
         # Never holds more than the small output array.
         data, valid = read(Window(0, 0, width, height), shape)
         return data.reshape(data.shape[0], -1), valid.reshape(-1)

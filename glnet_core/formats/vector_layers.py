@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..errors import InputError
-from .outputs import check_file_target, commit_file, part_path, remove_part, write_failed
+from ..geo.areas import polygon_areas_m2
+from .outputs import commit_file, part_path, remove_part, write_failed
 
-__all__ = ["DRIVERS", "driver_for", "check_vector_output", "ClassPolygonWriter"]
+__all__ = ["DRIVERS", "driver_for", "ClassPolygonWriter"]
 
 #: Output formats: GDAL driver name -> file extensions that select it.
 DRIVERS: Dict[str, Tuple[str, ...]] = {
@@ -62,18 +63,6 @@ def _sidecars(path: Path, driver: str) -> List[Path]:
     if driver == "ESRI Shapefile":
         return [path.with_suffix(ext) for ext in _SHP_SIDECARS if ext != ".shp"]
     return []
-
-
-def check_vector_output(path: Path, driver: str, overwrite: bool) -> None:
-    """Check, before any work, that a layer can be written at ``path`` (:func:`.outputs.check_file_target`).
-
-    Raises
-    ------
-    OutputPathError
-        Its folder is missing, it is a folder or not a regular file, or it
-        exists without ``overwrite``.
-    """
-    check_file_target(path, overwrite=overwrite)
 
 
 def _write_layer(gdf, part: Path, driver: str, layer: str, append: bool = False) -> None:
@@ -129,8 +118,9 @@ class ClassPolygonWriter:
         Allow :meth:`commit` to replace an existing ``out``.
     stream:
         Write in chunks where the driver can append.
-    areas_m2:
-        Ground areas of a list of polygons (square metres), for ``area_m2``.
+
+    ``area_m2`` is each polygon's ground area in ``crs``
+    (:func:`..geo.areas.polygon_areas_m2`).
     """
 
     CHUNK = 5000
@@ -145,10 +135,8 @@ class ClassPolygonWriter:
         with_conf: bool,
         overwrite: bool,
         stream: bool,
-        areas_m2: Callable[[Sequence], np.ndarray],
     ) -> None:
         self.out, self.drv, self.layer, self.crs, self.names = out, drv, layer, crs, names
-        self._areas_m2 = areas_m2
         self.with_conf, self.overwrite = with_conf, overwrite
         self.stream = stream and drv in ("GPKG", "ESRI Shapefile")
         # The part is a folder holding the layer under its own name: GDAL picks
@@ -158,11 +146,15 @@ class ClassPolygonWriter:
         self.ids: List[int] = []
         self.geoms: list = []
         self.conf: List[float] = []
-        self.count = 0
         self.counts: Dict[int, int] = {}
         self.areas: Dict[int, float] = {}
         self.written = False
         self._cleanup()
+
+    @property
+    def count(self) -> int:
+        """Polygons written so far (the sum of :attr:`counts`)."""
+        return sum(self.counts.values())
 
     def _cleanup(self) -> None:
         remove_part(self.stage)
@@ -203,7 +195,7 @@ class ClassPolygonWriter:
 
         if not self.ids and (self.written or not final):
             return
-        areas = self._areas_m2(self.geoms) if self.geoms else np.zeros(0)
+        areas = polygon_areas_m2(self.geoms, self.crs) if self.geoms else np.zeros(0)
         data = {
             "class_id": np.asarray(self.ids, dtype=np.int32),
             "class_name": [self.names.get(i, f"class_{i}") for i in self.ids],
@@ -223,7 +215,6 @@ class ClassPolygonWriter:
         for i, a in zip(self.ids, areas):
             self.counts[i] = self.counts.get(i, 0) + 1
             self.areas[i] = self.areas.get(i, 0.0) + float(a)
-        self.count += len(self.ids)
         self.ids, self.geoms, self.conf = [], [], []
 
     def commit(self, styles: Sequence[Tuple[int, str, Tuple[int, int, int]]]) -> None:

@@ -133,7 +133,7 @@ def evaluate(
             rows = max(1, int(block_rows))
         cb = callbacks or Callbacks()
         counter = cb.counter(pred.height, "rows")
-        for r0, r1 in row_blocks(pred.height, pred.width, max_rows=rows, pixels=rows * max(1, pred.width)):
+        for r0, r1 in row_blocks(pred.height, pred.width, rows=rows):
             cb.check_cancelled()
             p = read_class_ids(pred, pred_path, r0, r1, n, "PRED")
             r = ref.read(r0, r1)

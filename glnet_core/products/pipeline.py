@@ -21,7 +21,6 @@ re-reads an output to learn it.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
@@ -30,9 +29,9 @@ from ..callbacks import Callbacks
 from ..engine.bundle import Bundle
 from ..engine.options import EngineOptions, InputOptions, OutputOptions
 from ..engine.segment import CompleteOutputs, FinishStep, SegmentResult, segment
-from ..errors import InputError
 from ..formats.class_mask import ClassStyle, class_styles
 from ..formats.vector_layers import driver_for
+from .polygon_rules import checked_polygon_values
 from .sieve import sieve_mask
 from .vectorize import VectorizeResult, vectorize
 
@@ -64,7 +63,9 @@ class PolygonOptions:
     Raises
     ------
     InputError
-        For a negative area or tolerance, or a format that cannot be told.
+        For a negative or non-finite area or tolerance
+        (:func:`.polygon_rules.checked_polygon_values`), or a format that
+        cannot be told.
     """
 
     vector: Optional[Path]
@@ -75,8 +76,7 @@ class PolygonOptions:
 
     def __init__(self, vector: Optional[PathLike] = None, min_area_m2: float = 0.0, simplify: float = 0.0,
                  vector_format: Optional[str] = None, vector_layer: Optional[str] = None):
-        if not (min_area_m2 >= 0 and simplify >= 0):  # NaN fails too
-            raise InputError("--min-area and --simplify must not be negative")
+        min_area_m2, simplify = checked_polygon_values(min_area_m2, simplify)
         path = Path(vector) if vector else None
         if path is not None:
             driver_for(path, vector_format)  # an unknown format fails before any work
@@ -109,14 +109,16 @@ class PipelineResult:
         None when no polygons were asked for.
     sieve_px:
         Sieve size in pixels of the minimum mapping unit (1: none applied).
-    vectorize_s:
-        Seconds spent sieving and polygonizing.
     """
 
     segment: SegmentResult
     vector: Optional[VectorizeResult]
     sieve_px: int
-    vectorize_s: float
+
+    @property
+    def vectorize_s(self) -> float:
+        """Seconds spent sieving and polygonizing (the engine's ``finish_s``)."""
+        return self.segment.timings.finish_s
 
     @property
     def styles(self) -> List[ClassStyle]:
@@ -164,12 +166,9 @@ def run_pipeline(
     out = output if isinstance(output, OutputOptions) else OutputOptions(output)
     post = polygons or PolygonOptions()
     cb = callbacks or Callbacks()
-    if post.vector is not None:
-        out.check(extra=[(post.vector, "--out-vector")])
-    done: Dict[str, Any] = {"sieve_px": 1, "vector": None, "seconds": 0.0}
+    done: Dict[str, Any] = {"sieve_px": 1, "vector": None}
 
     def finish(masks: CompleteOutputs, run_cb: Callbacks) -> None:
-        t = time.perf_counter()
         if post.min_area_m2 > 0:
             _, done["sieve_px"] = sieve_mask(masks.mask, min_area_m2=post.min_area_m2)
             run_cb.message(f"minimum mapping unit {post.min_area_m2:g} m2: regions under {done['sieve_px']} px "
@@ -182,8 +181,8 @@ def run_pipeline(
                 run_cb.message(f"warning: {w}")
             run_cb.message(f"{res.count} polygons written to {post.vector}")
             done["vector"] = res
-        done["seconds"] = time.perf_counter() - t
 
-    step = FinishStep(finish, post.settings()) if post.needed else None
+    targets = () if post.vector is None else ((post.vector, "--out-vector"),)
+    step = FinishStep(finish, post.settings(), targets) if post.needed else None
     result = segment(input_path, bundle, out, engine, input_options, cb, step)
-    return PipelineResult(result, done["vector"], int(done["sieve_px"]), float(done["seconds"]))
+    return PipelineResult(result, done["vector"], int(done["sieve_px"]))

@@ -225,5 +225,3 @@ def polygonize_mask(
             prev_ids = root_of[bottom]
             prev_row = block[-1].copy()
         counter.step(r1)
-    for cid, geoms, s, c in open_regions.values():  # nothing stays open after the last band; kept for safety
-        yield cid, _merge(geoms), s, c

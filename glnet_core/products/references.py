@@ -32,7 +32,7 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from ..errors import InputError
-from ..formats.class_mask import BLOCK_PIXELS, MAX_BLOCK_ROWS, check_class_mask, open_dataset, row_block_grid
+from ..formats.class_mask import block_rows, check_class_mask, open_dataset, row_block_grid
 from ..formats.classes import NODATA, ClassTable
 from ..geo.spatial_index import BoundsIndex
 
@@ -149,7 +149,7 @@ def _aligned_reader(ref: _RasterRef, pred: Any) -> Callable[[int, int], np.ndarr
 
 def _block_rows_for(pred, ref_ds) -> int:
     """Rows per block so that REF's part of a block stays bounded too (REF may be much finer than PRED)."""
-    rows = max(1, min(MAX_BLOCK_ROWS, BLOCK_PIXELS // max(1, pred.width)))
+    rows = block_rows(pred.width)
     if ref_ds is None or not (_is_georeferenced(ref_ds) and _is_georeferenced(pred)):
         return rows
     try:

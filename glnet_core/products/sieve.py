@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..formats.class_mask import holds_class_ids, open_class_mask, read_class_ids, sidecar_path
 from ..formats.classes import NODATA
-from ..formats.outputs import atomic_file, check_file_target, part_path, remove_part, write_failed
+from ..formats.outputs import atomic_file, check_file_target, write_failed
 
 __all__ = ["min_area_pixels", "sieve_array", "sieve_mask"]
 
@@ -157,23 +157,20 @@ def sieve_mask(
     out = sieve_array(ids, size, NODATA)
     if data is not None:
         out = np.where(ids == NODATA, data, out).astype(data.dtype, copy=False)
-    try:
-        with atomic_file(dst, overwrite=replace) as part:
-            try:
-                with rasterio.open(str(part), "w", **profile) as o:
-                    if cmap:
-                        o.write_colormap(1, cmap)
-                    o.write(out, 1)
-                    o.update_tags(**tags)
-                    if desc:
-                        o.set_band_description(1, desc)
-            except RasterioError as exc:
-                raise write_failed(dst, exc) from None
-            aux_src = sidecar_path(src_path)
-            if dst != src_path and aux_src.is_file():
-                shutil.copyfile(str(aux_src), str(sidecar_path(dst)))
-    finally:
-        # GDAL may leave its own sidecar for the part file (statistics); the
-        # category names are in the mask's sidecar, kept or copied above.
-        remove_part(sidecar_path(part_path(dst)))
+    # In a part folder: a sidecar GDAL may leave for the part file (statistics)
+    # goes with it; the category names are in the mask's sidecar, kept or copied.
+    with atomic_file(dst, overwrite=replace, in_folder=True) as part:
+        try:
+            with rasterio.open(str(part), "w", **profile) as o:
+                if cmap:
+                    o.write_colormap(1, cmap)
+                o.write(out, 1)
+                o.update_tags(**tags)
+                if desc:
+                    o.set_band_description(1, desc)
+        except RasterioError as exc:
+            raise write_failed(dst, exc) from None
+        aux_src = sidecar_path(src_path)
+        if dst != src_path and aux_src.is_file():
+            shutil.copyfile(str(aux_src), str(sidecar_path(dst)))
     return dst, size

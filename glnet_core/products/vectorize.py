@@ -38,7 +38,6 @@ geopandas 0.12 (fiona) / 1.x (pyogrio). No torch, no QGIS.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +45,13 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from ..callbacks import Callbacks
 from ..errors import InputError
-from ..formats.class_mask import class_styles, mask_class_info, open_class_mask, open_dataset, read_class_ids
+from ..formats.class_mask import class_styles, dataset_class_info, open_class_mask, open_dataset, read_class_ids
 from ..formats.classes import NODATA, ClassTable
 from ..formats.gdal_env import with_bounded_gdal_cache
-from ..formats.vector_layers import ClassPolygonWriter, check_vector_output, driver_for
-from ..geo.areas import polygon_areas_m2
+from ..formats.outputs import check_file_target
+from ..formats.vector_layers import ClassPolygonWriter, driver_for
 from ..geo.crs import metres_to_crs_units
+from .polygon_rules import checked_polygon_values
 from .polygonize import BAND_ROWS, polygonize_mask
 from .sieve import min_area_pixels, sieve_array
 from .simplify import simplify_coverage
@@ -161,17 +161,14 @@ def vectorize(
     mask_path = Path(mask_path)
     out = Path(out_path)
     drv = driver_for(out, driver)
-    check_vector_output(out, drv, overwrite)
-    if min_area_m2 is None or min_area_m2 < 0 or not math.isfinite(min_area_m2):
-        raise InputError(f"--min-area must be a non-negative number of square metres, got {min_area_m2}")
-    if simplify is None or simplify < 0 or not math.isfinite(simplify):
-        raise InputError(f"--simplify must be a non-negative number of metres, got {simplify}")
+    check_file_target(out, overwrite=overwrite)
+    min_area_m2, simplify = checked_polygon_values(min_area_m2, simplify)
     layer_name = layer or out.stem
-    names, colours, warns = mask_class_info(mask_path, classes)
 
     ds = open_class_mask(mask_path, "mask")
     conf_ds = None
     try:
+        names, colours, warns = dataset_class_info(ds, mask_path, classes)
         crs, tr, h, w = ds.crs, ds.transform, ds.height, ds.width
         if confidence_path is not None:
             conf_ds = open_dataset(confidence_path, "confidence raster")
@@ -194,7 +191,6 @@ def vectorize(
         coeffs = [tr.a, tr.b, tr.d, tr.e, tr.c, tr.f]
         sink = ClassPolygonWriter(
             out, drv, layer_name, crs, names, confidence_path is not None, overwrite, stream=simplify <= 0,
-            areas_m2=lambda geoms: polygon_areas_m2(geoms, crs),
         )
         try:
             # Bands of about BAND_PIXELS pixels: a fixed row count would make a

@@ -247,15 +247,14 @@ def zonal_stats(
             group_of = np.empty(n_zones, dtype=np.int64)
             for k, g in enumerate(groups):
                 group_of[g] = k
-            blocks = (row_blocks(ds.height, ds.width) if block_rows is None
-                      else row_blocks(ds.height, ds.width, max_rows=max(1, int(block_rows)), pixels=ds.width * max(1, int(block_rows))))
+            blocks = row_blocks(ds.height, ds.width, rows=block_rows)
             cb = callbacks or Callbacks()
             counter = cb.counter(ds.height, "rows")
             for r0, r1 in blocks:
                 cb.check_cancelled()
                 transform, block_bounds = row_block_grid(ds, r0, r1)
+                # BoundsIndex never returns None or empty zones (their bounds are +inf..-inf).
                 hits = np.asarray(sindex.query(box(*block_bounds)), dtype=np.int64)
-                hits = np.array([i for i in hits.tolist() if geoms[i] is not None and not geoms[i].is_empty], dtype=np.int64)
                 if hits.size:
                     raw_ids = read_class_ids(ds, mask_path, r0, r1, n_classes, "mask")
                     valid = raw_ids != NODATA

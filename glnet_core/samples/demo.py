@@ -335,17 +335,19 @@ def run_demo(
     """
     from ..engine.bundle import load_bundle
     from ..engine.options import EngineOptions, OutputOptions
+    from ..formats.class_mask import sidecar_path
     from ..products.pipeline import PolygonOptions, run_pipeline
 
     bundle_path = Path(bundle) if bundle is not None else DEMO_BUNDLE
     scene_path = Path(scene) if scene is not None else DEMO_SCENE
     out_dir = Path(out_dir)
+    engine = EngineOptions(mode=mode, threads=threads)  # a bad option fails before any file is read
     _check_inputs(bundle_path, scene_path)
     b = load_bundle(bundle_path)  # checks manifest and checksums before any output exists
-    names = OUTPUT_FILES + (MASK_NAME + ".aux.xml",)  # the mask's category names
+    names = OUTPUT_FILES + (sidecar_path(MASK_NAME).name,)  # the mask's category names
     with atomic_entries(out_dir, names, overwrite=overwrite, hint="pass --overwrite to replace the demo outputs") as staging:
         t0 = time.perf_counter()
-        res = run_pipeline(scene_path, b, OutputOptions(staging / MASK_NAME), EngineOptions(mode=mode, threads=threads),
+        res = run_pipeline(scene_path, b, OutputOptions(staging / MASK_NAME), engine,
                            polygons=PolygonOptions(staging / VECTOR_NAME, vector_layer=LAYER_NAME), callbacks=callbacks)
         seconds = time.perf_counter() - t0
         seg = res.segment

@@ -14,15 +14,16 @@ pre-processing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ...glnet_core.engine.preprocess import Normalisation, prepare_window
 from ...glnet_core.errors import GlnetError, InputError
 from ...glnet_core.formats.classes import NODATA, ClassTable
+from ...glnet_core.formats.raster_input import RasterInput
 from ..config import GLNetConfig
-from .images import Box, ImageReading, pair_size, read_image
+from .images import Box, ImageReading, open_image, pair_size, read_image, read_window
 from .labels import logits_size, read_mask, resize_labels, values_found
 from .pairs import SamplePair
 from .sampling import augment, random_crop_box, sample_rng
@@ -36,6 +37,7 @@ def load_pair(
     bands: int = 3,
     box: Optional[Box] = None,
     reading: Optional[ImageReading] = None,
+    raster: Optional[RasterInput] = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Image and class ids of a pair (or a part of it).
 
@@ -53,6 +55,10 @@ def load_pair(
         ``(row0, col0, height, width)`` to read only that part.
     reading:
         Band choice and stretch of the image (:class:`.images.ImageReading`).
+    raster:
+        ``pair.image`` already opened with ``bands`` and ``reading``
+        (:func:`.images.open_image`), to read several boxes from one open;
+        default: opened here.
 
     Returns
     -------
@@ -67,7 +73,7 @@ def load_pair(
         pair) no mask pixel matches the class table, which almost always
         means the wrong ``--classes``.
     """
-    image, valid = read_image(pair.image, bands, box, reading)
+    image, valid = read_image(pair.image, bands, box, reading) if raster is None else read_window(raster, box)
     labels = read_mask(pair.mask, classes, box)
     if image.shape[:2] != labels.shape:
         raise InputError(
@@ -142,7 +148,10 @@ class TrainingDataset:
     ----------
     pairs:
         The training pairs. Their sizes are read (headers only) and checked
-        here, so a size mismatch fails before training starts.
+        here, so a size mismatch fails before training starts. Each image is
+        also opened once here for its per-file work (the truncation check,
+        the percentile stretch of a non-8-bit image), which the samples then
+        reuse; an image that fails to open fails when sampled, as before.
     classes:
         Decodes the masks.
     config:
@@ -180,6 +189,19 @@ class TrainingDataset:
         self.augment = augment
         self.seed = seed
         self.reading = reading or ImageReading()
+        # Per pair, whether its image opened and, if so, its stretch (plain tuples: pickled to workers).
+        self.opened: List[bool] = []
+        self.ranges: List[Optional[Tuple[Tuple[float, float], ...]]] = []
+        for p in self.pairs:
+            try:
+                with open_image(p.image, config.in_channels, self.reading) as raster:
+                    ranges = raster.input_range_per_band
+            except InputError:  # raised again, as it was, by sample()
+                self.opened.append(False)
+                self.ranges.append(None)
+            else:
+                self.opened.append(True)
+                self.ranges.append(None if ranges is None else tuple((float(lo), float(hi)) for lo, hi in ranges))
 
     def __len__(self) -> int:
         """Number of training pairs."""
@@ -190,7 +212,12 @@ class TrainingDataset:
         rng = sample_rng(self.seed, stage, epoch, index)
         pair = self.pairs[index]
         box = random_crop_box(self.sizes[index], self.config.window, rng)
-        image, labels = load_pair(pair, self.classes, self.config.in_channels, box, self.reading)
+        bands = self.config.in_channels
+        if self.opened[index]:
+            with open_image(pair.image, bands, self.reading, ranges=self.ranges[index], probe=False) as raster:
+                image, labels = load_pair(pair, self.classes, bands, box, self.reading, raster)
+        else:
+            image, labels = load_pair(pair, self.classes, bands, box, self.reading)
         if self.augment:
             image, labels = augment(image, labels, rng)
         return make_sample(image, labels, self.config, self.normalisation, pair.name)

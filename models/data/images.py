@@ -23,20 +23,29 @@ them. Headers (:func:`raster_size`) are read with rasterio (GeoTIFF) or Pillow
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ...glnet_core.errors import InputError
+from ...glnet_core.formats.gdal_env import ignore_not_georeferenced
 from ...glnet_core.formats.input_rules import checked_bands, checked_range
 from ...glnet_core.formats.raster_input import RasterInput, open_raster
 from ...glnet_core.geo.crs import pixel_size
 from .pairs import SamplePair
 
-__all__ = ["Box", "ImageReading", "raster_size", "pair_size", "pixel_size_m", "open_image", "read_image"]
+__all__ = [
+    "Box",
+    "ImageReading",
+    "raster_size",
+    "pair_size",
+    "pixel_size_m",
+    "open_image",
+    "read_window",
+    "read_image",
+]
 
 #: ``(row0, col0, height, width)`` of a part of an image, in pixels.
 Box = Tuple[int, int, int, int]
@@ -154,11 +163,8 @@ def pixel_size_m(path: PathLike) -> Optional[float]:
     :attr:`glnet.glnet_core.geo.crs.PixelSize.for_model` of the image; None
     without georeferencing or when the CRS has no known unit.
     """
-    from rasterio.errors import NotGeoreferencedWarning
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with ignore_not_georeferenced():
             with open_with_rasterio(Path(path)) as src:
                 size = pixel_size(src.crs, src.transform, src.width, src.height).for_model
     except InputError:
@@ -166,7 +172,13 @@ def pixel_size_m(path: PathLike) -> Optional[float]:
     return None if size is None else float(size[0])
 
 
-def open_image(path: PathLike, bands: int = 3, reading: Optional[ImageReading] = None) -> RasterInput:
+def open_image(
+    path: PathLike,
+    bands: int = 3,
+    reading: Optional[ImageReading] = None,
+    ranges: Optional[Sequence[Tuple[float, float]]] = None,
+    probe: bool = True,
+) -> RasterInput:
     """An image opened for reading model input, as ``glnet segment`` opens its input.
 
     Parameters
@@ -177,6 +189,13 @@ def open_image(path: PathLike, bands: int = 3, reading: Optional[ImageReading] =
         Bands the network takes (``config.in_channels``).
     reading:
         Band choice and stretch (default :class:`ImageReading()`).
+    ranges, probe:
+        The per-file work an earlier open of the same image with the same
+        ``bands`` and ``reading`` already did: its
+        :attr:`~glnet.glnet_core.formats.raster_input.RasterInput.input_range_per_band`
+        (not computed again) and the truncation check (``probe=False``: not
+        done again); see :func:`~glnet.glnet_core.formats.raster_input.open_raster`.
+        The same ranges give the same bytes.
 
     Raises
     ------
@@ -186,7 +205,7 @@ def open_image(path: PathLike, bands: int = 3, reading: Optional[ImageReading] =
     """
     reading = reading or ImageReading()
     try:
-        return open_raster(path, bands, bands=reading.bands, input_range=reading.input_range)
+        return open_raster(path, bands, bands=reading.bands, input_range=reading.input_range, ranges=ranges, probe=probe)
     except InputError as exc:
         # The raster input's messages start with the file name; say "cannot read" before it, once.
         text = str(exc)
@@ -225,7 +244,18 @@ def read_image(
         If the file cannot be read (see :func:`open_image`).
     """
     with open_image(path, bands, reading) as raster:
-        if box is None:
-            box = (0, 0, raster.height, raster.width)
-        image, valid = raster.read(box[0], box[1], box[2], box[3])
+        return read_window(raster, box)
+
+
+def read_window(raster: RasterInput, box: Optional[Box] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """An opened image's window ``box`` (default: all of it) as :func:`read_image` returns it.
+
+    Raises
+    ------
+    InputError
+        If GDAL fails to read the data (damaged or truncated file).
+    """
+    if box is None:
+        box = (0, 0, raster.height, raster.width)
+    image, valid = raster.read(box[0], box[1], box[2], box[3])
     return image, (None if bool(valid.all()) else valid)

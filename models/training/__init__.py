@@ -13,15 +13,54 @@ One module per concept:
 :mod:`glnet.glnet_core.cli.train` is the command line. The building blocks
 (:func:`set_trainable`, :func:`batch_backward`, :func:`evaluate`) are public
 so tests and notebooks can drive a single step. The names below are the
-public interface.
+public interface; those that need torch are imported on first use, so the
+options (``from glnet.models.training import TrainOptions``) do not import
+torch.
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, List
+
 from ...glnet_core.progress_bar import ProgressBar
-from .loop import TRAIN_STATE_VERSION, EpochReport, train
 from .options import PUBLISHED_EPOCHS, PUBLISHED_LR, STAGE_CHOICES, STAGES, TrainOptions
-from .stages import TRAINED_PARTS, VALIDATION_MODE, poly_lr, resolve_device, set_stage_modes, set_trainable
-from .steps import batch_backward, patch_labels
-from .validation import Scores, confusion_matrix, evaluate, predict_classes
+
+if TYPE_CHECKING:
+    from .loop import EpochReport, train
+    from .stages import TRAINED_PARTS, poly_lr, resolve_device, set_stage_modes, set_trainable
+    from .steps import batch_backward, patch_labels
+    from .validation import Scores, confusion_matrix, evaluate, predict_classes
+
+# The names that need torch, by module: imported on first use, so that the
+# options (and the command line that builds them) do not import torch.
+_LAZY = {
+    "EpochReport": "loop",
+    "train": "loop",
+    "TRAINED_PARTS": "stages",
+    "poly_lr": "stages",
+    "resolve_device": "stages",
+    "set_stage_modes": "stages",
+    "set_trainable": "stages",
+    "batch_backward": "steps",
+    "patch_labels": "steps",
+    "Scores": "validation",
+    "confusion_matrix": "validation",
+    "evaluate": "validation",
+    "predict_classes": "validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "STAGES",
@@ -29,8 +68,6 @@ __all__ = [
     "PUBLISHED_EPOCHS",
     "PUBLISHED_LR",
     "TRAINED_PARTS",
-    "VALIDATION_MODE",
-    "TRAIN_STATE_VERSION",
     "TrainOptions",
     "Scores",
     "EpochReport",

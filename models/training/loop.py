@@ -116,8 +116,7 @@ class _Run:
         self.dataset = TrainingDataset(
             train_pairs, start.classes, self.model.config, start.normalisation, options.augment, options.seed, self.reading
         )
-        for pair in val_pairs:  # fail now, not after the first epoch
-            pair_size(pair)
+        self.val_sizes = [pair_size(pair) for pair in val_pairs]  # fail now, not after the first epoch
         self.val_pairs = list(val_pairs)
         self.sampler = EpochSampler(len(self.dataset), options.seed)
         self.iters_per_epoch = math.ceil(len(self.dataset) / options.batch_size)
@@ -243,7 +242,8 @@ def _validate(run: _Run, stage: str) -> Optional[Scores]:
     vbar = run.bar(len(run.val_pairs), "validation")
     try:
         return evaluate(
-            run.model, run.val_pairs, run.start.classes, stage, run.start.normalisation, run.options.sub_batch, vbar, run.reading
+            run.model, run.val_pairs, run.start.classes, stage, run.start.normalisation, run.options.sub_batch, vbar, run.reading,
+            sizes=run.val_sizes,
         )
     finally:
         vbar.close()

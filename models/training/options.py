@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...glnet_core.errors import InputError
-from ...glnet_core.formats.input_rules import checked_range
+from ...glnet_core.formats.input_rules import checked_bands, checked_range
 from ..data.images import ImageReading
 
 __all__ = ["STAGES", "STAGE_CHOICES", "PUBLISHED_EPOCHS", "PUBLISHED_LR", "TrainOptions"]
@@ -133,8 +133,8 @@ class TrainOptions:
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
-        if self.bands is not None and (not self.bands or any(int(b) < 1 for b in self.bands)):
-            raise InputError(f"--bands must be band numbers from 1, got {','.join(map(str, self.bands))}")
+        if self.bands is not None:
+            checked_bands(self.bands, option="--bands")
         if self.input_range is not None:
             checked_range(self.input_range)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from ...glnet_core.engine.tiling import PatchBox, patch_layout
 from ...glnet_core.errors import GlnetError
 from ..data import TrainSample, logits_size, resize_labels
 from ..fpn import SharedFeatures
-from ..glnet import GLNet, LocalMerger, crop_boxes, crop_shared
+from ..glnet import GLNet, LocalMerger, crop_boxes, crop_shared, patch_batches
 from ..losses import feature_regularisation, focal_loss
 from .options import TrainOptions
 
@@ -26,11 +26,6 @@ __all__ = ["patch_labels", "batch_backward"]
 
 
 # ===================================================================== one step
-def _chunks(items: Sequence[PatchBox], n: int) -> Iterable[Sequence[PatchBox]]:
-    for i in range(0, len(items), max(1, n)):
-        yield items[i : i + max(1, n)]
-
-
 def patch_labels(labels: np.ndarray, boxes: Sequence[PatchBox], size: int) -> np.ndarray:
     """Labels of patches for the loss: each patch's labels resized (nearest) to ``size``.
 
@@ -135,7 +130,7 @@ def _g2l_step(model, samples, options, device, autocast, backward, scaler) -> fl
         # The frozen stage-1 branch: no graph, eval mode (set by set_trainable).
         with torch.no_grad(), autocast():
             g = model.forward_global(_floats(s.image_g[None], device))
-        for chunk in _chunks(boxes, options.sub_batch):
+        for chunk in patch_batches(boxes, options.sub_batch):
             patches = torch.cat([window[..., b.top : b.bottom, b.left : b.right] for b in chunk])
             target = _labels(patch_labels(s.labels, chunk, lp), device)
             with autocast():
@@ -163,7 +158,7 @@ def _l2g_step(model, samples, options, device, autocast, backward, scaler, amp) 
         for s in samples:
             size = tuple(s.window.shape[1:])
             boxes = patch_layout(size[0], size[1], cfg.size_p, cfg.min_overlap)
-            chunks = list(_chunks(boxes, options.sub_batch))
+            chunks = list(patch_batches(boxes, options.sub_batch))
             window = _floats(s.window[None], device)
             g = model.forward_global(_floats(s.image_g[None], device))
             merger = LocalMerger(g.shared, size, boxes)

@@ -9,7 +9,7 @@ segment`` reads its input: :mod:`glnet.models.data.images`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from ...glnet_core.engine.preprocess import Normalisation, prepare_window
 from ...glnet_core.formats.classes import ClassTable
 from ...glnet_core.products.metrics import confusion_matrix, scores_from_confusion
 from ..data import ImageReading, SamplePair, load_pair, pair_size, validation_tiles
+from ..data.images import open_image
 from ..glnet import GLNet
 from ..inference import predict_window
 from .stages import VALIDATION_MODE
@@ -102,6 +103,7 @@ def evaluate(
     patch_batch: int = 6,
     progress: Optional["ProgressBar"] = None,
     reading: Optional[ImageReading] = None,
+    sizes: Optional[Sequence[Tuple[int, int]]] = None,
 ) -> Scores:
     """Scores of the model after ``stage`` on validation pairs.
 
@@ -109,7 +111,9 @@ def evaluate(
     at most ``config.window`` px per side (:func:`glnet.models.data.validation_tiles`),
     each predicted as one window, so every pixel is scored once. Leaves the
     model in eval mode. ``reading`` is the band choice and stretch of the
-    images (:class:`glnet.models.data.ImageReading`).
+    images (:class:`glnet.models.data.ImageReading`). Each image is opened
+    once and its tiles read from that open. ``sizes``: the pairs'
+    :func:`glnet.models.data.pair_size`, when already known (default: read here).
 
     Raises
     ------
@@ -119,13 +123,16 @@ def evaluate(
     cfg = model.config
     n = len(classes)
     cm = np.zeros((n, n), dtype=np.int64)
-    for pair in pairs:
-        size = pair_size(pair)
+    if sizes is not None and len(sizes) != len(pairs):
+        raise ValueError(f"{len(sizes)} sizes for {len(pairs)} pairs")
+    for i, pair in enumerate(pairs):
+        size = pair_size(pair) if sizes is None else sizes[i]
         tiles = validation_tiles(size, cfg.window)
-        for box in tiles:
-            image, labels = load_pair(pair, classes, cfg.in_channels, box if len(tiles) > 1 else None, reading)
-            pred = predict_classes(model, image, stage, normalisation, patch_batch)
-            cm += confusion_matrix(labels, pred, n, classes.ignored_ids)
+        with open_image(pair.image, cfg.in_channels, reading) as raster:
+            for box in tiles:
+                image, labels = load_pair(pair, classes, cfg.in_channels, box if len(tiles) > 1 else None, reading, raster)
+                pred = predict_classes(model, image, stage, normalisation, patch_batch)
+                cm += confusion_matrix(labels, pred, n, classes.ignored_ids)
         if progress is not None:
             progress.update()
     return Scores.from_confusion(cm, classes.ignored_ids)

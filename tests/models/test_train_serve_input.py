@@ -24,10 +24,11 @@ from rasterio.crs import CRS
 from glnet.glnet_core.engine.preprocess import Normalisation, prepare_window
 from glnet.glnet_core.engine.windows import raster_windows
 from glnet.glnet_core.errors import InputError
+from glnet.glnet_core.formats import raster_input
 from glnet.glnet_core.formats.classes import NODATA, load_class_table
 from glnet.glnet_core.formats.raster_input import open_raster
 from glnet.models.config import get_config
-from glnet.models.data import ImageReading, TrainingDataset, find_pairs, pixel_size_m, random_crop_box
+from glnet.models.data import ImageReading, TrainingDataset, augment, find_pairs, load_pair, make_sample, pixel_size_m, random_crop_box
 from glnet.models.data.sampling import sample_rng
 
 TABLE = load_class_table("3")
@@ -112,6 +113,48 @@ def test_a_crop_of_a_large_tile_is_stretched_as_the_whole_tile(tmp_path, rng):
     served, _ = segment_inputs(pairs[0].image, box)
     np.testing.assert_array_equal(sample.image_g, served.image_g)
     np.testing.assert_array_equal(sample.window, served.window)
+
+
+def test_the_stretch_found_once_gives_every_sample_the_bytes_of_a_fresh_open(tmp_path, rng, monkeypatch):
+    # The dataset opens each image once (truncation check, whole-file percentiles) and its samples reuse
+    # that; a sample must still be what a fresh open of the file (as segment opens it) gives.
+    tile = sixteen_bit_tile(rng, (700, 600))
+    pairs = find_pairs(write_pair(tmp_path / "data", tile))
+    with open_raster(pairs[0].image, CONFIG.in_channels) as raster:
+        found = raster.input_range_per_band
+        whole, valid = raster.read(0, 0, 700, 600)
+    with open_raster(pairs[0].image, CONFIG.in_channels, ranges=found, probe=False) as raster:
+        assert raster.input_range_per_band == found
+        again, valid_again = raster.read(0, 0, 700, 600)
+    np.testing.assert_array_equal(again, whole)
+    np.testing.assert_array_equal(valid_again, valid)
+
+    ds = TrainingDataset(pairs, TABLE, CONFIG, NORM, augment=True, seed=3)
+    assert ds.opened == [True] and ds.ranges == [found]
+    samples = {}
+    with monkeypatch.context() as m:  # the samples do not sample the whole file again
+        m.setattr(raster_input, "read_sample", lambda *a, **k: pytest.fail("percentiles computed again"))
+        for key in ((0, 0), (2, 5)):
+            samples[key] = ds.sample(0, *key)
+    for (stage, epoch), sample in samples.items():
+        rng_fresh = sample_rng(3, stage, epoch, 0)
+        box = random_crop_box((700, 600), CONFIG.window, rng_fresh)
+        image, labels = load_pair(pairs[0], TABLE, CONFIG.in_channels, box)  # opened afresh: probe and percentiles
+        image, labels = augment(image, labels, rng_fresh)
+        fresh = make_sample(image, labels, CONFIG, NORM, pairs[0].name)
+        for name in ("image_g", "window", "labels", "labels_g"):
+            np.testing.assert_array_equal(getattr(sample, name), getattr(fresh, name))
+
+
+def test_an_image_that_does_not_open_fails_when_sampled_as_before(tmp_path, rng):
+    data = write_pair(tmp_path / "data", sixteen_bit_tile(rng))
+    image = data / "images" / "tile.tif"
+    raw = image.read_bytes()
+    image.write_bytes(raw[: len(raw) * 2 // 3])  # truncated: the header (and size) still read
+    ds = TrainingDataset(find_pairs(data), TABLE, CONFIG, NORM, augment=False)
+    assert ds.opened == [False]
+    with pytest.raises(InputError, match=r"cannot read .*tile\.tif: .*damaged or truncated"):
+        ds.sample(0)
 
 
 def test_input_range_and_bands_are_the_same_options(tmp_path, rng):
