@@ -25,6 +25,7 @@ from ..glnet_core.engine.modes import MODE_NAMES, graphs_for_modes
 from ..glnet_core.engine.predictor import SHARED_NAMES
 from ..glnet_core.engine.tiling import patch_layout
 from ..glnet_core.errors import ExportError
+from ..glnet_core.formats.output_plan import InputSource, OutputTarget, check_outputs
 from ..glnet_core.formats.outputs import atomic_folder
 from ..models.checkpoint import Checkpoint
 from ..models.glnet import GLNet, crop_boxes, crop_shared
@@ -220,8 +221,9 @@ def export_bundle(
     Raises
     ------
     ExportError
-        If ``out`` exists (without ``overwrite``), is a file, its folder is
-        missing (see :func:`~glnet.glnet_core.formats.outputs.check_folder_target`),
+        If ``out`` is, holds or lies inside ``checkpoint_path``, exists
+        (without ``overwrite``), is a file, its folder is missing (see
+        :func:`~glnet.glnet_core.formats.output_plan.check_outputs`),
         or the verification fails (fp32: relative error above 1e-4 or argmax
         agreement below 99.9 %).
     OutputWriteError
@@ -235,6 +237,9 @@ def export_bundle(
     unknown = [m for m in modes if m not in MODE_NAMES]
     if unknown or not modes:
         raise ExportError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODE_NAMES)}")
+    # The bundle folder must not be, hold or lie inside the checkpoint it is made from.
+    sources = [] if checkpoint_path is None else [InputSource(Path(checkpoint_path), "the checkpoint")]
+    check_outputs([OutputTarget(out, "--out", kind="folder")], sources, overwrite=overwrite, error=ExportError)
     model = ckpt.model.eval()
     manifest = build_manifest_base(ckpt, precision, opset, modes, checkpoint_path)
     graphs = graphs_for_modes(modes)

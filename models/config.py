@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, Tuple
 
-__all__ = ["BackboneConfig", "GLNetConfig", "CONFIGS", "get_config"]
+__all__ = ["BackboneConfig", "GLNetConfig", "LIMITS", "CONFIGS", "get_config"]
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,33 @@ class GLNetConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "GLNetConfig":
-        values = dict(data)
-        bb = dict(values.pop("backbone"))
-        bb["layers"] = tuple(bb["layers"])
-        bb["widths"] = tuple(bb["widths"])
-        return cls(backbone=BackboneConfig(**bb), **values)
+    def from_dict(cls, data: Any) -> "GLNetConfig":
+        """The configuration a dict (``to_dict()`` form, e.g. from a checkpoint) describes, checked.
+
+        Every key must be present (a missing one is never filled with a
+        default: a missing ``size_p`` once became 508 silently), no other
+        key may be, and each value must be an integer (or name) within
+        :data:`LIMITS`, so a damaged or hostile checkpoint cannot make the
+        model allocate absurd amounts of memory. The window obeys the
+        engine's patch-count rule
+        (:func:`glnet.glnet_core.engine.tiling.window_patch_problem`).
+
+        Parameters
+        ----------
+        data:
+            The dict.
+
+        Returns
+        -------
+        GLNetConfig
+
+        Raises
+        ------
+        ValueError
+            One line naming the key: ``config.backbone.widths[2]: -4 is
+            less than 1``.
+        """
+        return _config_from_dict(data)
 
 
 CONFIGS: Dict[str, GLNetConfig] = {
@@ -129,6 +150,79 @@ CONFIGS: Dict[str, GLNetConfig] = {
         min_overlap=16,
     ),
 }
+
+
+#: Inclusive bounds of the integer fields. Far above every named
+#: configuration (the paper model: widths up to 512, 256 FPN channels, 508 px
+#: patches, 2448 px windows), far below what would exhaust memory before a
+#: single weight is compared with the checkpoint. Sizes as in the bundle
+#: manifest's schema.
+LIMITS: Dict[str, Tuple[int, int]] = {
+    "layers": (1, 64),
+    "stem_width": (1, 1024),
+    "widths": (1, 4096),
+    "fpn_channels": (1, 4096),
+    "head_channels": (1, 4096),
+    "size_g": (1, 4096),
+    "size_p": (1, 4096),
+    "window": (1, 16384),
+    "min_overlap": (0, 4095),
+    "in_channels": (1, 64),
+}
+_BACKBONE_KEYS = ("block", "layers", "stem_width", "widths")
+_CONFIG_KEYS = ("name", "backbone", "fpn_channels", "head_channels", "size_g", "size_p", "window", "min_overlap",
+                "in_channels")
+
+
+def _keys(data: Any, where: str, keys: Tuple[str, ...]) -> Dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a dict, got {type(data).__name__}")
+    for key in keys:
+        if key not in data:
+            raise ValueError(f"{where}: missing key {key!r}")
+    extra = [str(k) for k in data if k not in keys]
+    if extra:
+        raise ValueError(f"{where}: unexpected key {extra[0]!r}")
+    return data
+
+
+def _int(value: Any, where: str, limit: str) -> int:
+    low, high = LIMITS[limit]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}: expected an integer, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{where}: {value} is out of range ({low} to {high})")
+    return value
+
+
+def _four(value: Any, where: str, limit: str) -> Tuple[int, int, int, int]:
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        raise ValueError(f"{where}: expected 4 integers, got {value!r}")
+    return tuple(_int(v, f"{where}[{i}]", limit) for i, v in enumerate(value))  # type: ignore[return-value]
+
+
+def _config_from_dict(data: Any) -> GLNetConfig:
+    from ..glnet_core.engine.tiling import window_patch_problem  # plain Python, no GDAL or onnxruntime
+
+    c = _keys(data, "config", _CONFIG_KEYS)
+    if not isinstance(c["name"], str) or not c["name"]:
+        raise ValueError(f"config.name: expected a non-empty string, got {c['name']!r}")
+    bb = _keys(c["backbone"], "config.backbone", _BACKBONE_KEYS)
+    if bb["block"] not in ("bottleneck", "basic"):
+        raise ValueError(f"config.backbone.block: {bb['block']!r} is neither 'bottleneck' nor 'basic'")
+    backbone = BackboneConfig(
+        block=bb["block"],
+        layers=_four(bb["layers"], "config.backbone.layers", "layers"),
+        stem_width=_int(bb["stem_width"], "config.backbone.stem_width", "stem_width"),
+        widths=_four(bb["widths"], "config.backbone.widths", "widths"),
+    )
+    values = {key: _int(c[key], f"config.{key}", key) for key in _CONFIG_KEYS[2:]}
+    if values["min_overlap"] >= values["size_p"]:
+        raise ValueError(f"config.min_overlap: {values['min_overlap']} must be smaller than size_p {values['size_p']}")
+    problem = window_patch_problem(values["window"], values["size_p"], values["min_overlap"])
+    if problem:
+        raise ValueError(f"config.window: {problem}")
+    return GLNetConfig(name=c["name"], backbone=backbone, **values)
 
 
 def get_config(name: str) -> GLNetConfig:

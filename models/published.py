@@ -35,7 +35,7 @@ from typing import Dict, List, Mapping, Tuple, Union
 import torch
 
 from ..glnet_core.errors import CheckpointError
-from .checkpoint import key_problems
+from .checkpoint import key_problems, read_torch_file, tensor_problem
 from .config import GLNetConfig, get_config
 from .glnet import GLNet
 
@@ -101,10 +101,13 @@ def _key_map(model: GLNet) -> Dict[str, Dict[str, str]]:
 def _strip_module(state: Mapping[str, torch.Tensor], source: str) -> Tensors:
     if not isinstance(state, Mapping) or not state:
         raise CheckpointError(f"{source}: not a published GLNet checkpoint (expected a state dict)")
+    # The same structural rules as glnet's own checkpoints: names are
+    # strings, weights finite dense tensors (a NaN is named).
+    problem = tensor_problem(state, source)
+    if problem:
+        raise CheckpointError(problem)
     out: Tensors = {}
     for k, v in state.items():
-        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
-            raise CheckpointError(f"{source}: not a published GLNet checkpoint (entry {k!r} is not a tensor)")
         out[k[len("module.") :] if k.startswith("module.") else k] = v
     return out
 
@@ -141,14 +144,16 @@ def published_to_glnet(
         Naming the file and its missing, unexpected or mis-shaped keys.
     """
     config = config or get_config("paper")
+    # Every file's structure (names, tensors, finite values) before the
+    # network is built: a damaged file fails at once, with its own message.
+    stripped = {stage: _strip_module(source_state, STAGE_FILES.get(stage, stage)) for stage, source_state in states.items()}
     model = GLNet(config, n_classes)
     ours = model.state_dict()
     maps = _key_map(model)
     layout = _published_layout(model)
     new_state: Tensors = {}
-    for stage, source_state in states.items():
+    for stage, state in stripped.items():
         source = STAGE_FILES.get(stage, stage)
-        state = _strip_module(source_state, source)
         unexpected = sorted(k for k in state if k not in layout)
         wanted = maps[stage]
         # BatchNorm's num_batches_tracked is absent from files saved by old torch versions.
@@ -172,13 +177,7 @@ def published_to_glnet(
 def load_published_file(path: Union[str, Path]) -> Tensors:
     """``torch.load(weights_only=True)`` of one published file, with one-line errors."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-        raise CheckpointError(f"cannot read {path}: {first}") from None
+    state = read_torch_file(path)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         if state.get("format") == "glnet-checkpoint":
             raise CheckpointError(f"{path} is already a glnet checkpoint; it needs no import")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 
 from ..engine.modes import DEFAULT_MODE, MODE_NAMES, MODES_HELP
+from ..option_rules import THREADS
+from .input_options import input_path
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -37,12 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-output", metavar="DIR",
                         help="output folder, created if missing (default demo-output)")
     parser.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier demo run in --out")
-    parser.add_argument("--model", metavar="BUNDLE",
+    parser.add_argument("--model", type=input_path, metavar="BUNDLE",
                         help="model bundle to run instead of the shipped glnet_core/samples/data/demo-lite.glnet")
-    parser.add_argument("--scene", metavar="RASTER",
+    parser.add_argument("--scene", type=input_path, metavar="RASTER",
                         help="raster to segment instead of the shipped glnet_core/samples/data/sample-scene.tif")
     parser.add_argument("--mode", choices=MODE_NAMES, default=DEFAULT_MODE, help="GLNet inference mode: " + MODES_HELP)
-    parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
+    parser.add_argument("--threads", type=THREADS, metavar="N", help="onnxruntime threads (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; the summary is still printed")
 
 

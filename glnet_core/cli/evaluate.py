@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import List
 
+from .input_options import class_table_spec, input_path
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 HELP = "score a class mask against a reference (per-class IoU, mIoU, F1, confusion matrix)"
@@ -54,30 +56,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         The sub-command's parser.
     """
     parser.description = DESCRIPTION
-    parser.add_argument("pred", metavar="PRED", help="predicted class mask (single band of class ids, 255 nodata)")
-    parser.add_argument("ref", metavar="REF", help="reference: class raster, RGB colour mask, or vector layer")
-    parser.add_argument("--classes", metavar="TABLE",
+    parser.add_argument("pred", type=input_path, metavar="PRED", help="predicted class mask (single band of class ids, 255 nodata)")
+    parser.add_argument("ref", type=input_path, metavar="REF", help="reference: class raster, RGB colour mask, or vector layer")
+    parser.add_argument("--classes", type=class_table_spec, metavar="TABLE",
                         help="class table: deepglobe, inria, a class count, or a JSON file (default: PRED's class names)")
     parser.add_argument("--ignore", type=_names, default=[], metavar="NAME,...",
                         help="classes to leave out of the scores, besides those the table flags as ignored")
     parser.add_argument("--ref-field", metavar="NAME",
                         help="for a vector REF: the attribute holding class ids or class names")
     parser.add_argument("--ref-layer", metavar="NAME", help="for a vector REF: the layer to read (default: the first)")
-    parser.add_argument("--json", metavar="OUT.json", help="also write the results as JSON (replaced if it exists)")
+    parser.add_argument("--json", metavar="OUT.json",
+                        help="also write the results as JSON (an existing file is replaced only with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json report")
     parser.add_argument("--quiet", action="store_true", help="do not print the report (use with --json)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet evaluate``; returns the exit status."""
     from ..products.evaluate import evaluate
-    from ..products.reports import check_json_output, format_report, write_json
+    from ..products.reports import check_json_output, evaluation_sources, format_report, write_json
 
-    # Fail before the (possibly long) comparison when the report cannot be written.
-    out = check_json_output(args.json) if args.json else None
+    # Fail before the (possibly long) comparison when the report cannot be written or would
+    # replace PRED, REF or the class table; an existing report is replaced only with --overwrite.
+    overwrite = bool(args.overwrite)
+    sources = evaluation_sources(args.pred, args.ref, args.classes)
+    out = check_json_output(args.json, overwrite=overwrite, inputs=sources) if args.json else None
     result = evaluate(args.pred, args.ref, classes=args.classes, ignore=args.ignore,
                       ref_field=args.ref_field, ref_layer=args.ref_layer)
     if out is not None:
-        write_json(result, out)
+        write_json(result, out, overwrite=overwrite)
     if not args.quiet:
         print(format_report(result))
         if result.ref_unknown_pixels:

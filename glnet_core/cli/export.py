@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 
 from ..engine.modes import MODE_NAMES
+from ..option_rules import OPSET, VERIFY_WINDOWS
+from .input_options import input_path
 
 __all__ = ["add_arguments", "run"]
 
@@ -30,16 +32,16 @@ it lies next to the bundle).
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("checkpoint", nargs="?", metavar="CKPT", help="glnet checkpoint (from train, init-model or import-original)")
+    parser.add_argument("checkpoint", nargs="?", type=input_path, metavar="CKPT", help="glnet checkpoint (from train, init-model or import-original)")
     parser.add_argument("--out", metavar="NAME.glnet", help="bundle folder to write (zip it yourself to share; zips load too)")
     parser.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
                         help="fp32 (default) or fp16: weights stored as float16 (half the size), arithmetic in float32")
-    parser.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default 17)")
+    parser.add_argument("--opset", type=OPSET, default=17, metavar="N", help="ONNX opset (default 17)")
     parser.add_argument("--modes", default=",".join(MODE_NAMES), metavar=",".join(MODE_NAMES),
                         help="inference modes the bundle supports (default both; g2l alone skips the stage-3 graphs)")
-    parser.add_argument("--verify-windows", type=int, default=2, metavar="K",
+    parser.add_argument("--verify-windows", type=VERIFY_WINDOWS, default=2, metavar="K",
                         help="random windows per mode used by the verification (default 2)")
-    parser.add_argument("--verify", metavar="BUNDLE", help="re-verify an existing bundle (folder or zip) instead of exporting")
+    parser.add_argument("--verify", type=input_path, metavar="BUNDLE", help="re-verify an existing bundle (folder or zip) instead of exporting")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the final line")
 
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from ...models.checkpoint import load_checkpoint
     from ..engine.bundle import load_bundle
     from ..errors import ExportError, InputError
-    from ..formats.outputs import check_folder_target
+    from ..formats.output_plan import InputSource, OutputTarget, check_outputs
 
     log = (lambda *_: None) if args.quiet else (lambda line: print(line, flush=True))
     if args.verify:
@@ -88,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("export needs CKPT and --out NAME.glnet (or --verify BUNDLE)")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     ckpt_path = Path(args.checkpoint)
-    # Before the (slow) checkpoint load: a bad --out fails at once.
-    check_folder_target(Path(args.out), overwrite=args.overwrite, option="--out", error=ExportError)
+    # Before the (slow) checkpoint load: a bad --out (the checkpoint, or a folder holding it) fails at once.
+    check_outputs([OutputTarget(Path(args.out), "--out", kind="folder")], [InputSource(ckpt_path, "the checkpoint")],
+                  overwrite=args.overwrite, error=ExportError)
     ckpt = load_checkpoint(ckpt_path)
     manifest = export_bundle(
         ckpt, Path(args.out), precision=args.precision, opset=args.opset, modes=modes,

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 
 from ..engine.bundle_files import sha256_file
+from ..option_rules import RESOLUTION_OR_UNSET
+from .input_options import class_table_spec, input_path
 
 __all__ = ["add_arguments", "run"]
 
@@ -26,15 +28,15 @@ rejected, naming its missing or unexpected keys.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
-    parser.add_argument("--global", dest="global_path", required=True, metavar="G.pth",
+    parser.add_argument("--global", dest="global_path", required=True, type=input_path, metavar="G.pth",
                         help="stage-1 checkpoint (global branch), e.g. fpn_deepglobe_global.pth")
-    parser.add_argument("--g2l", required=True, metavar="G2L.pth",
+    parser.add_argument("--g2l", required=True, type=input_path, metavar="G2L.pth",
                         help="stage-2 checkpoint (local branch + aggregation), e.g. fpn_deepglobe_global2local.pth")
-    parser.add_argument("--l2g", required=True, metavar="L2G.pth",
+    parser.add_argument("--l2g", required=True, type=input_path, metavar="L2G.pth",
                         help="stage-3 checkpoint (local-to-global branch), e.g. fpn_deepglobe_local2global.pth")
-    parser.add_argument("--classes", default="deepglobe", metavar="deepglobe|N|TABLE.json",
+    parser.add_argument("--classes", default="deepglobe", type=class_table_spec, metavar="deepglobe|N|TABLE.json",
                         help="class table the checkpoints were trained with (default: deepglobe, 7 classes)")
-    parser.add_argument("--resolution", type=float, default=0.5, metavar="M",
+    parser.add_argument("--resolution", type=RESOLUTION_OR_UNSET, default=0.5, metavar="M",
                         help="ground resolution the model was trained at, metres per pixel "
                              "(default 0.5: DeepGlobe); 0 to leave it unset")
     parser.add_argument("--out", required=True, metavar="CKPT", help="glnet checkpoint to write")
@@ -46,9 +48,13 @@ def run(args: argparse.Namespace) -> int:
     from ...models.published import import_published
     from ..errors import CheckpointError
     from ..formats.classes import load_class_table
-    from ..formats.outputs import check_file_target
+    from ..formats.output_plan import InputSource, OutputTarget, check_outputs, spec_sources
 
-    out = check_file_target(args.out, overwrite=args.overwrite, option="--out", error=CheckpointError)
+    out = Path(args.out)
+    sources = [InputSource(Path(p), f"the {flag} checkpoint")
+               for flag, p in (("--global", args.global_path), ("--g2l", args.g2l), ("--l2g", args.l2g))]
+    check_outputs([OutputTarget(out, "--out")], [*sources, *spec_sources(args.classes, "the class table (--classes)")],
+                  overwrite=args.overwrite, error=CheckpointError)
     classes = load_class_table(args.classes)
     model = import_published(args.global_path, args.g2l, args.l2g, len(classes))
     provenance = {

@@ -21,7 +21,12 @@ what it holds: the model and its configuration, the classes, the window
 geometry, the input bands and normalisation, the inference modes and
 precision, each ONNX graph with its size and checksum, where the model came
 from and how well the export was verified. A damaged bundle (a graph file
-changed, truncated or missing; an invalid manifest) is an error.
+changed, truncated or missing; an invalid manifest) is an error, and so is
+one that lies: a manifest whose classes, bands or sizes disagree with the
+tensors it declares, a window needing too many patches, a graph keeping
+weights in an external file or linked from outside the bundle, a zip member
+that inflates beyond its cap. --check-io applies the same shape rules to the
+graphs themselves.
 """
 
 
@@ -42,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check-io",
         action="store_true",
-        help="also open every graph with onnxruntime and check its inputs and outputs "
-        "against the manifest (slower; needs onnxruntime)",
+        help="also open every graph with onnxruntime and check it against the manifest and the other "
+        "graphs: classes, bands, sizes, feature widths, inputs and outputs (slower; needs onnxruntime)",
     )
 
 

@@ -13,12 +13,13 @@ works without the training extras.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from ...models.config import CONFIGS
 from ..errors import CheckpointError
-from ..formats.outputs import check_file_target
+from ..formats.output_plan import OutputTarget, check_outputs, spec_sources
+from ..option_rules import RESOLUTION, SEED
+from .input_options import class_table_spec
 
 __all__ = ["DESCRIPTION", "add_arguments", "run"]
 
@@ -36,33 +37,6 @@ configurations:
 example:
   glnet init-model --config lite --classes deepglobe --seed 1 --out lite.ckpt"""
 
-# torch.manual_seed accepts 64-bit seeds; keep to the non-negative half so a
-# seed means the same thing to numpy and Python's random as well.
-_MAX_SEED = 2**63 - 1
-
-
-def _seed(text: str) -> int:
-    """argparse type: a seed in ``0 .. 2**63 - 1``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= _MAX_SEED:
-        raise argparse.ArgumentTypeError(f"seed must be between 0 and {_MAX_SEED}, got {value}")
-    return value
-
-
-def _resolution(text: str) -> float:
-    """argparse type: a positive, finite ground resolution in metres."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"resolution must be a positive number of metres, got {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``glnet init-model``.
 
@@ -79,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--classes",
+        type=class_table_spec,
         default="deepglobe",
         metavar="CLASSES",
         help=(
@@ -88,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=_seed,
+        type=SEED,  # 0 .. 2**63 - 1: means the same to torch, numpy and Python's random
         default=0,
         metavar="S",
         help="random seed of the initial weights; equal seeds give equal weights (default: %(default)s)",
@@ -99,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace CKPT if it exists (otherwise refuse)")
     parser.add_argument(
         "--resolution",
-        type=_resolution,
+        type=RESOLUTION,
         default=None,
         metavar="M",
         help=(
@@ -125,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
     Raises
     ------
     CheckpointError
-        For an output path that cannot be used (see
-        :func:`~glnet.glnet_core.formats.outputs.check_file_target`).
+        For an output path that cannot be used or is the class table (see
+        :func:`~glnet.glnet_core.formats.output_plan.check_outputs`).
     OutputWriteError
         If writing the checkpoint fails (a full disk).
     ClassTableError
@@ -136,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
 
     # Cheap checks first: a bad path or class table fails before torch loads.
     out = Path(args.out)
-    check_file_target(out, overwrite=args.overwrite, option="--out", error=CheckpointError)
+    check_outputs([OutputTarget(out, "--out")], spec_sources(args.classes, "the class table (--classes)"),
+                  overwrite=args.overwrite, error=CheckpointError)
     classes = load_class_table(args.classes)
 
     # Heavy imports here, not at module level (see the module docstring).

@@ -18,6 +18,11 @@ A command module must not import torch (or onnxruntime, onnx, PIL) at import
 time: ``glnet --help`` and ``glnet COMMAND --help`` must work on an install
 without the optional extras. Import heavy modules inside ``run``.
 
+Argument errors (an unknown or missing option, a value its ``type=`` refuses:
+the numeric rules of :mod:`glnet_core.option_rules`, the input paths of
+:mod:`glnet_core.formats.input_paths`) are one line as well, not argparse's
+usage block: :class:`GlnetArgumentParser`.
+
 Errors: a :class:`~glnet.glnet_core.errors.GlnetError` (and an ``OSError``,
 such as a file that cannot be written, and a ``MemoryError``) is printed as
 one line ``glnet: error: <message>`` on stderr; ``--debug`` shows the
@@ -38,12 +43,12 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from ... import __version__
-from ..errors import GlnetError, MachineError, MissingExtraError
+from ..errors import GlnetError, InputError, MachineError, MissingExtraError
 
-__all__ = ["CommandSpec", "COMMANDS", "build_parser", "main"]
+__all__ = ["CommandSpec", "COMMANDS", "GlnetArgumentParser", "build_parser", "main"]
 
 PROG = "glnet"
 
@@ -152,6 +157,26 @@ def _missing_extra(command: str, module: str) -> MissingExtraError:
     return MissingExtraError(hint.format(cmd=command), command=command, module=module)
 
 
+class GlnetArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with its errors as one line: ``--window: must be at least 16, got 0``.
+
+    argparse prints the usage block and exits on an error; this parser
+    raises :class:`~glnet.glnet_core.errors.InputError` instead (printed by
+    :func:`main` as every bad input: one line, status 2), with argparse's message made to
+    start with the option (``argument --window: ...`` becomes ``--window:
+    ...``) and ending with where to read more (``(see 'glnet segment
+    --help')``). Sub-command parsers are of the same class (argparse
+    creates them with the class of their parent), so every command gets
+    it. ``--help`` and ``--version`` exit as argparse does.
+    """
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        text = _one_line(message)
+        if text.startswith("argument "):
+            text = text[len("argument "):]
+        raise InputError(f"{text} (see '{self.prog} --help')")
+
+
 class _Formatter(argparse.HelpFormatter):
     """Wraps descriptions paragraph by paragraph; wider option column than the default.
 
@@ -244,7 +269,7 @@ def build_parser(commands: Sequence[CommandSpec] = COMMANDS) -> argparse.Argumen
         for a command, ``_spec`` (its :class:`CommandSpec`) and ``_run`` (its
         ``run`` function).
     """
-    parser = argparse.ArgumentParser(
+    parser = GlnetArgumentParser(
         prog=PROG,
         formatter_class=_Formatter,
         description=(
@@ -317,15 +342,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     Returns
     -------
     int
-        The exit status (see the module docstring). ``--help``, ``--version``
-        and argument errors exit through ``SystemExit`` as argparse does.
+        The exit status (see the module docstring); an argument argparse
+        refuses is one line and 2, as any bad input. ``--help`` and
+        ``--version`` exit through ``SystemExit`` as argparse does.
     """
     debug = False
     try:
         parser = build_parser()
         args, unknown = parser.parse_known_args(argv)
         if unknown and not getattr(args, "_stub", False):
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+            # Named as the command's own error, with the command's help to read.
+            where = f"{PROG} {args.command}" if getattr(args, "command", None) else PROG
+            raise InputError(f"unrecognized arguments: {' '.join(unknown)} (see '{where} --help')")
         debug = bool(args.debug)
         if args.command is None:
             parser.print_help(sys.stderr)

@@ -8,7 +8,8 @@ from typing import List
 
 from ..engine.modes import DEFAULT_MODE, MODE_NAMES, MODES_HELP, UPSAMPLING
 from ..engine.runtime import DEVICES
-from .input_options import BANDS_HELP, INPUT_RANGE_HELP, parse_bands, parse_input_range
+from ..option_rules import BATCH, MARGIN, MIN_AREA, SIMPLIFY, THREADS, WINDOW
+from .input_options import BANDS_HELP, INPUT_RANGE_HELP, input_path, parse_bands, parse_input_range
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -40,18 +41,19 @@ removes the partial outputs. A run that was killed can be continued with
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
-    parser.add_argument("input", metavar="INPUT", help="raster to segment")
-    parser.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle (NAME.glnet folder or zip)")
+    parser.add_argument("input", type=input_path, metavar="INPUT", help="raster to segment")
+    parser.add_argument("--model", required=True, type=input_path, metavar="BUNDLE",
+                        help="model bundle (NAME.glnet folder or zip)")
     parser.add_argument("--out-mask", required=True, metavar="MASK.tif", help="class-mask GeoTIFF to write")
     parser.add_argument("--out-confidence", metavar="CONF.tif",
                         help="also write the top class probability, 0-100 (uint8, nodata 255)")
     parser.add_argument("--out-vector", metavar="POLY.gpkg",
                         help="also write the mask as polygons (class_id, class_name, area_m2, confidence), "
                              "as glnet vectorize does; format from the extension or --vector-format")
-    parser.add_argument("--min-area", type=float, default=0.0, metavar="M2",
+    parser.add_argument("--min-area", type=MIN_AREA, default=0.0, metavar="M2",
                         help="minimum mapping unit in square metres: smaller regions are merged into their neighbours "
                              "in the mask and the polygons alike (default 0: off)")
-    parser.add_argument("--simplify", type=float, default=0.0, metavar="M",
+    parser.add_argument("--simplify", type=SIMPLIFY, default=0.0, metavar="M",
                         help="simplify the polygons' shared boundaries with this tolerance in metres, without gaps "
                              "or overlaps (default 0: exact pixel edges)")
     parser.add_argument("--vector-format", metavar="FORMAT",
@@ -63,19 +65,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cuda without a working CUDA is an error")
     parser.add_argument("--bands", type=parse_bands, metavar="1,2,3", help=BANDS_HELP)
     parser.add_argument("--input-range", type=parse_input_range, metavar="MIN,MAX", help=INPUT_RANGE_HELP)
-    parser.add_argument("--window", type=int, metavar="PX",
+    parser.add_argument("--window", type=WINDOW, metavar="PX",
                         help="GLNet window side in pixels of the model's resolution (default: the bundle's, 2448 for paper)")
-    parser.add_argument("--margin", type=int, metavar="PX",
+    parser.add_argument("--margin", type=MARGIN, metavar="PX",
                         help="minimum distance from a written core to its window's edge (default: a tenth of the window)")
     parser.add_argument("--upsample", choices=UPSAMPLING, default="bilinear",
                         help="how patch logits (1/4 of the patch size) are upsampled: bilinear (default, smoother) or "
                              "nearest (as published: gives the published implementation's pixels)")
     parser.add_argument("--no-resample", action="store_true",
                         help="run at the raster's own resolution even when the model was trained at another")
-    parser.add_argument("--batch", type=int, metavar="N",
+    parser.add_argument("--batch", type=BATCH, metavar="N",
                         help="patches per onnxruntime run (default: 1 on the CPU for patches of 256 px or more, which keeps "
                              "memory low at no cost in speed; else 6)")
-    parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
+    parser.add_argument("--threads", type=THREADS, metavar="N", help="onnxruntime threads (default: all cores)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted (killed) run of the same command")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--profile", metavar="FILE.json",
@@ -85,23 +87,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.options import EngineOptions, InputOptions, OutputOptions
-    from ..formats.outputs import check_file_target, write_json
+    from ..formats.output_plan import OutputTarget
+    from ..formats.outputs import write_json
     from ..products.pipeline import PolygonOptions, run_pipeline
     from ..progress_bar import BarCallbacks
 
     engine = EngineOptions(mode=args.mode, device=args.device, window=args.window, margin=args.margin,
                            upsample=args.upsample, batch=args.batch, threads=args.threads)
     reading = InputOptions(bands=args.bands, input_range=args.input_range, match_resolution=not args.no_resample)
-    output = OutputOptions(args.out_mask, args.out_confidence, overwrite=args.overwrite, resume=args.resume)
+    # --profile is checked with the run's outputs before any work (and obeys --overwrite like them).
+    side = [OutputTarget(args.profile, "--profile")] if args.profile else []
+    output = OutputOptions(args.out_mask, args.out_confidence, overwrite=args.overwrite, resume=args.resume,
+                           side_outputs=side)
     polygons = PolygonOptions(args.out_vector, min_area_m2=args.min_area, simplify=args.simplify,
                               vector_format=args.vector_format, vector_layer=args.layer)
-    if args.profile:
-        check_file_target(args.profile, overwrite=True, option="--profile")
     with BarCallbacks("segment", quiet=bool(args.quiet)) as bar:
         result = run_pipeline(args.input, args.model, output, engine, reading, polygons, bar.callbacks())
     prof = result.profile
     if args.profile:
-        write_json(args.profile, prof, overwrite=True, option="--profile")
+        write_json(args.profile, prof, overwrite=args.overwrite, option="--profile")
     if not args.quiet:
         seg = result.segment
         outs: List[str] = [str(p) for p in (seg.mask, seg.confidence, polygons.vector) if p is not None]

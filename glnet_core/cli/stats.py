@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .input_options import class_table_spec, input_path
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 HELP = "class areas and shares per zone (districts, parcels) of a class mask"
@@ -39,13 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         The sub-command's parser.
     """
     parser.description = DESCRIPTION
-    parser.add_argument("mask", metavar="MASK", help="class mask GeoTIFF (single band of class ids, 255 nodata)")
-    parser.add_argument("--zones", required=True, metavar="ZONES", help="zone polygons (GeoPackage, GeoJSON, Shapefile...)")
+    parser.add_argument("mask", type=input_path, metavar="MASK", help="class mask GeoTIFF (single band of class ids, 255 nodata)")
+    parser.add_argument("--zones", required=True, type=input_path, metavar="ZONES", help="zone polygons (GeoPackage, GeoJSON, Shapefile...)")
     parser.add_argument("--zone-field", required=True, metavar="NAME", help="zone attribute that identifies each zone")
     parser.add_argument("--zones-layer", metavar="NAME", help="layer of ZONES to read (default: the first)")
     parser.add_argument("--out", required=True, metavar="STATS.csv|.gpkg", help="output table (.csv) or GeoPackage (.gpkg)")
     parser.add_argument("--layer", metavar="NAME", help="layer name in the output GeoPackage (default: the file name's stem)")
-    parser.add_argument("--classes", metavar="TABLE",
+    parser.add_argument("--classes", type=class_table_spec, metavar="TABLE",
                         help="class table: deepglobe, inria, a class count, or a JSON file (default: MASK's class names)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--quiet", action="store_true", help="no summary line on stderr")
@@ -53,10 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet stats``; returns the exit status."""
-    from ..products.zonal_stats import check_output, write_stats, zonal_stats
+    from ..products.zonal_stats import check_output, stats_sources, write_stats, zonal_stats
 
-    # Fail before the (possibly long) computation when the output cannot be written.
-    check_output(args.out, args.overwrite)
+    # Fail before the (possibly long) computation when the output cannot be written or is an input.
+    check_output(args.out, args.overwrite, stats_sources(args.mask, args.zones, args.classes), args.layer)
     stats = zonal_stats(args.mask, args.zones, args.zone_field, classes=args.classes, zones_layer=args.zones_layer)
     path = write_stats(stats, args.out, overwrite=args.overwrite, layer=args.layer)
     if not args.quiet:

@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from ..option_rules import EPSG_CODE, JOBS, JPEG_QUALITY, PIXEL_SIZE, SCENE_SIZE, SCENES, SEED
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 HELP = "write synthetic georeferenced land-cover scenes (RGB GeoTIFFs + DeepGlobe class masks) for training and tests"
@@ -56,17 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..samples.landscape import MAX_SIZE, MIN_SIZE
 
     parser.add_argument("--out", required=True, metavar="DIR", help="data set folder to write (new or empty; see --overwrite)")
-    parser.add_argument("--n", required=True, type=int, metavar="N", help="number of scenes")
+    parser.add_argument("--n", required=True, type=SCENES, metavar="N", help="number of scenes")
     parser.add_argument(
-        "--size", type=int, default=2048, metavar="PX", help=f"scene width and height in pixels, {MIN_SIZE}-{MAX_SIZE} (default 2048)"
+        "--size", type=SCENE_SIZE, default=2048, metavar="PX", help=f"scene width and height in pixels, {MIN_SIZE}-{MAX_SIZE} (default 2048)"
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="data set seed, 0 or more (default 0)")
+    parser.add_argument("--seed", type=SEED, default=0, metavar="S", help="data set seed, 0 or more (default 0)")
     parser.add_argument(
-        "--crs", type=int, default=32633, metavar="EPSG", help="EPSG code of a projected CRS in metres (default 32633, UTM 33N)"
+        "--crs", type=EPSG_CODE, default=32633, metavar="EPSG", help="EPSG code of a projected CRS in metres (default 32633, UTM 33N)"
     )
     parser.add_argument(
         "--pixel-size",
-        type=float,
+        type=PIXEL_SIZE,
         default=0.5,
         metavar="M",
         help="ground size of a pixel in metres, for the georeferencing only (default 0.5, as DeepGlobe)",
@@ -78,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="image compression: jpeg (YCbCr JPEG in GeoTIFF, lossy, about 1 MB per 2048 px scene) "
         "or deflate (lossless, about 7 MB); masks are always DEFLATE (default jpeg)",
     )
-    parser.add_argument("--jpeg-quality", type=int, default=90, metavar="Q", help="JPEG quality 1-100 (default 90)")
+    parser.add_argument("--jpeg-quality", type=JPEG_QUALITY, default=90, metavar="Q", help="JPEG quality 1-100 (default 90)")
     parser.add_argument(
         "--lookalike",
         action="store_true",
@@ -92,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=JOBS,
         default=1,
         metavar="N",
         help="draw and write scenes in N processes in parallel, each needing about 0.3 GB for a 2048 px scene "

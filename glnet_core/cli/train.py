@@ -18,13 +18,28 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 from ...models.config import CONFIGS
 from ..engine.runtime import DEVICES
+from ..engine.tiling import check_window_patches
 from ..errors import InputError
+from ..formats.output_plan import InputSource, OutputTarget, check_outputs, spec_sources
 from ..formats.outputs import check_file_target
-from .input_options import BANDS_HELP, INPUT_RANGE_HELP, parse_bands, parse_input_range
+from ..option_rules import (
+    BATCH_SIZE,
+    EPOCHS,
+    FMREG,
+    GAMMA,
+    LEARNING_RATE,
+    SEED,
+    SUB_BATCH,
+    VAL_FRACTION,
+    WEIGHT_DECAY,
+    WINDOW,
+    WORKERS,
+)
+from .input_options import BANDS_HELP, INPUT_RANGE_HELP, class_table_spec, input_path, parse_bands, parse_input_range
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -69,31 +84,12 @@ _TRAINING_OPTIONS = (
 )
 
 
-def _int_list(text: str) -> Tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or N,N,N (whole numbers), got {text!r}") from None
-    if len(values) not in (1, 3) or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected one or three positive numbers, got {text!r}")
-    return values
-
-
-def _float_list(text: str) -> Tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected X or X,X,X (numbers), got {text!r}") from None
-    if len(values) not in (1, 3) or any(not v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected one or three positive numbers, got {text!r}")
-    return values
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``glnet train`` options to ``parser`` (every option has a help text)."""
     data = parser.add_argument_group("data")
     data.add_argument(
         "--data",
+        type=input_path,
         metavar="DIR",
         help="training data folder: NNN_sat.jpg + NNN_mask.png (deepglobe), images/ + gt/ (inria), or "
         "images/X.(tif|png|jpg) + masks/X.(tif|png). Each image is one training window; images larger than "
@@ -101,18 +97,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument(
         "--val",
+        type=input_path,
         metavar="DIR",
         help="validation data folder (same layouts); without it a deterministic --val-fraction of --data is held out",
     )
     data.add_argument(
         "--val-fraction",
-        type=float,
+        type=VAL_FRACTION,
         default=None,
         metavar="F",
         help="fraction of --data held out for validation when --val is not given (default 0.1; 0: no validation)",
     )
     data.add_argument(
         "--classes",
+        type=class_table_spec,
         metavar="SPEC",
         help="class table: deepglobe, inria, a class count N, or a TABLE.json (default: the --init checkpoint's "
         "classes, or the preset of a deepglobe / inria layout)",
@@ -143,6 +141,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     start = model.add_mutually_exclusive_group()
     start.add_argument(
         "--init",
+        type=input_path,
         metavar="CKPT",
         help="start from this glnet checkpoint (e.g. from `glnet init-model`, or a previous stage's --out)",
     )
@@ -153,7 +152,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument(
         "--window",
-        type=int,
+        type=WINDOW,
         default=None,
         metavar="PX",
         help="with --config: the side of the window the global branch sees, instead of the configuration's "
@@ -184,7 +183,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     training.add_argument(
         "--epochs",
-        type=_int_list,
+        type=EPOCHS.list_type((1, 3)),
         default=None,
         metavar="N[,N,N]",
         help="epochs per stage: one value for every stage, or three for global,g2l,l2g with --stage all "
@@ -192,27 +191,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     training.add_argument(
         "--lr",
-        type=_float_list,
+        type=LEARNING_RATE.list_type((1, 3)),
         default=None,
         metavar="X[,X,X]",
         help="base learning rate (Adam, poly schedule lr*(1-iter/max_iter)^0.9): one value, or three for "
         "global,g2l,l2g (default 5e-5,2e-5,5e-5)",
     )
-    training.add_argument("--batch-size", type=int, default=None, metavar="N", help="images per optimiser step (default 6)")
+    training.add_argument("--batch-size", type=BATCH_SIZE, default=None, metavar="N", help="images per optimiser step (default 6)")
     training.add_argument(
-        "--sub-batch", type=int, default=None, metavar="N", help="patches per local-branch pass, also in validation (default 6)"
+        "--sub-batch", type=SUB_BATCH, default=None, metavar="N", help="patches per local-branch pass, also in validation (default 6)"
     )
-    training.add_argument("--weight-decay", type=float, default=None, metavar="X", help="Adam weight decay (default 5e-4)")
+    training.add_argument("--weight-decay", type=WEIGHT_DECAY, default=None, metavar="X", help="Adam weight decay (default 5e-4)")
     training.add_argument(
         "--fmreg",
-        type=float,
+        type=FMREG,
         default=None,
         metavar="X",
         help="weight of the stage-2 feature-map regularisation MSE(local ps3, global ps3) (default 0.15)",
     )
-    training.add_argument("--gamma", type=float, default=None, metavar="X", help="focal loss exponent (default 3)")
+    training.add_argument("--gamma", type=GAMMA, default=None, metavar="X", help="focal loss exponent (default 3)")
     training.add_argument(
-        "--seed", type=int, default=None, metavar="N", help="seed of initialisation, crops, augmentation and order (default 0)"
+        "--seed", type=SEED, default=None, metavar="N", help="seed of initialisation, crops, augmentation and order (default 0)"
     )
     training.add_argument(
         "--no-augment",
@@ -232,7 +231,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where to train: auto (CUDA with mixed precision when available, else CPU), cpu or cuda",
     )
     run_group.add_argument(
-        "--workers", type=int, default=0, metavar="N", help="data loading processes (default 0: in the main process)"
+        "--workers", type=WORKERS, default=0, metavar="N", help="data loading processes (default 0: in the main process)"
     )
     run_group.add_argument(
         "--quiet", action="store_true", help="no progress bar and no per-epoch lines (errors still print)"
@@ -246,13 +245,15 @@ def _config_with_window(config, window: Optional[int]):
     ------
     InputError
         If ``window`` is smaller than the configuration's patch or global
-        image size: such a window would only be padded up to a patch.
+        image size (such a window would only be padded up to a patch), or
+        needs more patches than a window may have.
     """
     if window is None:
         return config
     smallest = max(config.size_p, config.size_g)
     if window < smallest:
         raise InputError(f"--window {window} is smaller than the {config.name} patch size ({smallest} px); use at least {smallest}")
+    check_window_patches(int(window), config.size_p, config.min_overlap)
     return dataclasses.replace(config, window=int(window))
 
 
@@ -367,6 +368,12 @@ def run(args: argparse.Namespace) -> int:
         train_pairs, val_pairs = list(pairs), list(find_pairs(val_dir, layout))
     else:
         train_pairs, val_pairs = split_validation(pairs, float(fraction))
+    # The checkpoint, rewritten every epoch, must not be what training reads (with or without --overwrite).
+    read = [InputSource(f, role) for p in (*train_pairs, *val_pairs)
+            for f, role in ((p.image, "a training image"), (p.mask, "a training mask"))]
+    read += [] if args.resume or not args.init else [InputSource(Path(args.init), "the --init checkpoint")]
+    check_outputs([OutputTarget(out, "--out")], [*read, *spec_sources(args.classes, "the class table (--classes)")],
+                  overwrite=True, check_targets=False, error=InputError)
 
     if not args.resume:
         if args.init:

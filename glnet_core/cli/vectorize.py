@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..option_rules import MIN_AREA, SIMPLIFY
+from .input_options import input_path
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 HELP = "turn a class mask into polygons (GeoPackage, GeoJSON, FlatGeobuf or Shapefile)"
@@ -33,14 +36,14 @@ Examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``glnet vectorize``."""
-    parser.add_argument("mask", metavar="MASK", help="class mask GeoTIFF (one band of class ids, nodata 255)")
+    parser.add_argument("mask", type=input_path, metavar="MASK", help="class mask GeoTIFF (one band of class ids, nodata 255)")
     parser.add_argument("--out", required=True, metavar="FILE", help="vector file to write (.gpkg, .geojson, .fgb or .shp)")
     parser.add_argument(
-        "--model", metavar="BUNDLE", help="take class names and colours from this model bundle instead of the mask"
+        "--model", type=input_path, metavar="BUNDLE", help="take class names and colours from this model bundle instead of the mask"
     )
     parser.add_argument(
         "--min-area",
-        type=float,
+        type=MIN_AREA,
         default=0.0,
         metavar="M2",
         help="minimum mapping unit in square metres: smaller regions are merged into their largest neighbour "
@@ -48,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--simplify",
-        type=float,
+        type=SIMPLIFY,
         default=0.0,
         metavar="M",
         help="simplify boundaries with this tolerance in metres, keeping neighbours' shared boundaries "
@@ -60,18 +63,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='GPKG, GeoJSON, FlatGeobuf or "ESRI Shapefile" (default: from the extension of --out)',
     )
     parser.add_argument("--layer", metavar="NAME", help="layer name in a GeoPackage (default: the file name without extension)")
-    parser.add_argument("--confidence", metavar="CONF", help="confidence raster on the mask's grid: adds a mean 'confidence' per polygon")
+    parser.add_argument("--confidence", type=input_path, metavar="CONF", help="confidence raster on the mask's grid: adds a mean 'confidence' per polygon")
     parser.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet vectorize``; returns the exit status."""
-    from ..formats.outputs import check_file_target
-    from ..products.vectorize import vectorize
+    from ..formats.output_plan import InputSource
+    from ..products.vectorize import check_vector_output, vectorize
     from ..progress_bar import BarCallbacks
 
-    # Before the bundle is read: a bad --out fails at once, naming the option.
-    check_file_target(args.out, overwrite=args.overwrite, option="--out")
+    # Before the bundle is read: a bad --out (an input among them) fails at once, naming the option.
+    sources = [InputSource(args.mask, "the mask")]
+    sources += [InputSource(args.confidence, "the confidence raster (--confidence)")] if args.confidence else []
+    sources += [InputSource(args.model, "the model bundle (--model)")] if args.model else []
+    check_vector_output(args.out, overwrite=args.overwrite, driver=args.format, layer=args.layer, inputs=sources,
+                        option="--out")
     classes = None
     if args.model:
         from ..engine.bundle import load_bundle
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             confidence_path=args.confidence,
             callbacks=bar.callbacks(log=False),
+            option="--out",
         )
     for w in result.warnings:
         print(f"glnet: warning: {w}", file=sys.stderr)

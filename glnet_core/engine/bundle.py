@@ -12,11 +12,20 @@ before any onnxruntime session exists:
    :mod:`.manifest_schema`: QGIS's Python has no ``jsonschema``);
 4. it is consistent (:func:`validate_manifest`: the graphs each mode needs are
    present, sizes agree with ``model.config``, class ids are contiguous, the
-   normalisation has one value per band);
-5. every graph file is present and its SHA-256 equals the manifest's.
+   normalisation has one value per band, a window needs at most
+   :data:`~.tiling.MAX_PATCHES_PER_WINDOW` patches, and the tensors the graphs
+   are declared to take and give fit the classes, bands, ``size_g`` /
+   ``size_p`` and each other: :mod:`.bundle_shapes`);
+5. every graph file is present, a regular file inside the bundle, its SHA-256
+   equals the manifest's and it keeps no weight in an external data file
+   (:mod:`.bundle_files`).
 
-After a session is created, :meth:`Bundle.check_session_io` checks that the
-graph's inputs and outputs are the ones the manifest declares.
+After sessions are created, :meth:`Bundle.check_sessions` applies the shape
+rules of step 4 to the graphs themselves, then checks that each graph's
+inputs and outputs are the ones the manifest declares
+(:meth:`Bundle.check_session_io`); every command that opens sessions does so
+through :func:`~.runtime.open_bundle_sessions`, ``glnet info --check-io``
+included.
 
 Every failure is a :class:`BundleError` whose message is one line naming the
 bundle and, for manifest problems, the JSON path of the first problem. The
@@ -38,9 +47,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from ..errors import BundleError, ClassTableError
 from ..formats.classes import ClassTable
 from .bundle_files import MANIFEST_NAME, open_bundle_files, parse_manifest
+from .bundle_shapes import GraphShapes, shape_problem
 from .manifest_schema import is_json_type, json_type, schema_problem, show_value
 from .modes import GRAPH_NAMES, MODES
 from .preprocess import Normalisation
+from .tiling import window_patch_problem
 
 __all__ = [
     "Bundle",
@@ -162,6 +173,10 @@ def _check_semantics(m: Dict[str, Any], source: str) -> None:
         raise fail("size_p", f"patch size {size_p} is larger than the window {window}")
     if overlap >= size_p:
         raise fail("min_overlap", f"{overlap} must be smaller than the patch size {size_p}")
+    # The one patch-count rule, also applied to a run's --window (tiling.py).
+    too_many = window_patch_problem(window, size_p, overlap)
+    if too_many:
+        raise fail("window", too_many)
     config = m["model"]["config"]
     for key, top in (("size_g", size_g), ("size_p", size_p), ("window", window), ("min_overlap", overlap)):
         if config[key] != top:
@@ -177,9 +192,19 @@ def _check_semantics(m: Dict[str, Any], source: str) -> None:
             raise fail(f"normalisation.{key}", f"{len(m['normalisation'][key])} values for {bands} bands")
 
     try:
-        ClassTable.from_dict(m["classes"], source="classes")
+        classes = ClassTable.from_dict(m["classes"], source="classes")
     except ClassTableError as exc:
         raise fail("classes", str(exc)) from None
+
+    # What the graphs are declared to take and give must fit the classes,
+    # bands and sizes; Bundle.check_sessions applies the same rules to the
+    # graphs themselves.
+    declared = {name: {kind: [(t["name"], t["shape"]) for t in graph[kind]] for kind in ("inputs", "outputs")}
+                for name, graph in graphs.items()}
+    problem = shape_problem(declared, {n: g["file"] for n, g in graphs.items()}, len(classes), bands, size_g,
+                            size_p, declared=True)
+    if problem:
+        raise BundleError(f"bundle {source}: {MANIFEST_NAME}: {problem}")
 
 
 # --------------------------------------------------------------------------- the bundle
@@ -412,6 +437,35 @@ class Bundle:
         self._require(name)
         return self._sources[name]
 
+    def check_sessions(self, sessions: Mapping[str, Any]) -> None:
+        """Check the graphs of opened sessions against the manifest and each other.
+
+        First the graphs' own shapes against what the manifest says (class
+        count, bands, ``size_g`` / ``size_p``, feature widths between the
+        graphs: :func:`~.bundle_shapes.shape_problem`), then each graph's
+        inputs and outputs against the manifest's declarations
+        (:meth:`check_session_io`).
+
+        Parameters
+        ----------
+        sessions:
+            ``{graph name: onnxruntime.InferenceSession}`` of some or all of
+            the bundle's graphs.
+
+        Raises
+        ------
+        BundleError
+            ``bundle X: manifest says 7 classes but local.onnx gives agg_g2l
+            with 5 channels``.
+        """
+        shapes = {name: _session_shapes(session) for name, session in sessions.items()}
+        problem = shape_problem(shapes, {n: self.graph_file(n) for n in sessions}, len(self.classes), self.bands,
+                                self.size_g, self.size_p, declared=False)
+        if problem:
+            raise BundleError(f"bundle {self.path}: {problem}")
+        for name, session in sessions.items():
+            self.check_session_io(name, session)
+
     def check_session_io(self, name: str, session: Any) -> None:
         """Check that a session's inputs and outputs are those the manifest declares.
 
@@ -445,6 +499,11 @@ class Bundle:
                 raise BundleError(
                     f"bundle {self.path}: manifest does not match the ONNX {kind} of {spec['file']}: {problem}"
                 )
+
+
+def _session_shapes(session: Any) -> GraphShapes:
+    return {kind: [(arg.name, list(arg.shape)) for arg in args]
+            for kind, args in (("inputs", session.get_inputs()), ("outputs", session.get_outputs()))}
 
 
 def load_bundle(path: Union[str, Path, "os.PathLike[str]"]) -> Bundle:

@@ -80,6 +80,21 @@ class ModelGrid:
         return raster.read(w.rows.start / sr, w.cols.start / sc, w.rows.size / sr, w.cols.size / sc,
                            out_shape=(w.rows.size, w.cols.size))
 
+    def may_hold_valid(self, raster: RasterInput, w: RasterWindow) -> bool:
+        """Whether window ``w`` may hold a valid pixel; False means :meth:`read` would give none.
+
+        Asks the raster (:meth:`~glnet_core.formats.raster_input.RasterInput.any_valid`)
+        about the raster pixels the window's read depends on: its span, and
+        for a resampled grid also the reach of the resampling filter around it.
+        """
+        if not self.resampled:
+            return raster.any_valid(w.rows.start, w.cols.start, w.rows.size, w.cols.size)
+        sr, sc = self.scale
+        # The bilinear filter reaches one output pixel (1/scale raster pixels) beyond the span.
+        pad_r, pad_c = max(1.0, 1.0 / sr) + 1, max(1.0, 1.0 / sc) + 1
+        return raster.any_valid(w.rows.start / sr - pad_r, w.cols.start / sc - pad_c,
+                                w.rows.size / sr + 2 * pad_r, w.cols.size / sc + 2 * pad_c)
+
     def core_on_raster(self, w: RasterWindow) -> Tuple[Tuple[int, int], Tuple[int, int]]:
         """The raster pixels ``([r0, r1), [c0, c1))`` whose centres fall in ``w``'s core.
 

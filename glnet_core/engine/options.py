@@ -25,11 +25,12 @@ from typing import Optional, Sequence, Tuple, Union
 
 from ..errors import InputError
 from ..formats.input_rules import checked_bands, checked_range
-from ..formats.outputs import check_file_target
+from ..formats.output_plan import InputSource, OutputTarget, check_distinct, check_outputs, raster_sidecars
+from ..option_rules import BATCH, MARGIN, THREADS, WINDOW, check_margin
 from .modes import DEFAULT_MODE, UPSAMPLING, check_mode
 from .runtime import DEVICES
 
-__all__ = ["EngineOptions", "InputOptions", "OutputOptions"]
+__all__ = ["EngineOptions", "InputOptions", "OutputOptions", "check_margin"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -60,7 +61,9 @@ class EngineOptions:
     Raises
     ------
     InputError
-        For an unknown mode, device or upsampling, or a size out of range.
+        For an unknown mode, device or upsampling, or a size out of the
+        range of its rule in :mod:`glnet_core.option_rules` (the command
+        line's ``--window``, ``--margin``, ``--batch``, ``--threads``).
     """
 
     mode: str = DEFAULT_MODE
@@ -77,28 +80,11 @@ class EngineOptions:
             raise InputError(f"unknown device {self.device!r}; choose {', '.join(DEVICES[:-1])} or {DEVICES[-1]}")
         if self.upsample not in UPSAMPLING:
             raise InputError(f"unknown upsampling {self.upsample!r}; choose {' or '.join(UPSAMPLING)}")
-        if self.batch is not None and self.batch < 1:
-            raise InputError("--batch must be at least 1")
-        if self.threads is not None and self.threads < 1:
-            raise InputError("--threads must be at least 1")
-        if self.window is not None and self.window < 1:
-            raise InputError("--window must be positive")
-        if self.margin is not None and self.margin < 0:
-            raise InputError("--margin must not be negative")
+        # The command line's rules (glnet_core.option_rules), so library callers get the same checks.
+        for name, rule in (("window", WINDOW), ("margin", MARGIN), ("batch", BATCH), ("threads", THREADS)):
+            object.__setattr__(self, name, rule.check_optional(getattr(self, name)))
         if self.window is not None and self.margin is not None:
             check_margin(self.window, self.margin)
-
-
-def check_margin(window: int, margin: int) -> None:
-    """Refuse a margin that leaves no core in a ``window`` px window.
-
-    Raises
-    ------
-    InputError
-        Unless ``2 * margin < window``.
-    """
-    if 2 * margin >= window:
-        raise InputError(f"--margin {margin} must be less than half the window ({window} px)")
 
 
 @dataclass(frozen=True)
@@ -148,54 +134,72 @@ class OutputOptions:
         Replace existing outputs (each only once the new one is complete).
     resume:
         Continue the interrupted (killed) run of the same outputs.
+    side_outputs:
+        Further files the caller writes after the run (``--profile``),
+        checked with the run's outputs before any work.
 
     Raises
     ------
-    InputError
-        If the mask and the confidence raster are the same file.
+    OutputPathError
+        If two outputs name the same file (the mask and the confidence
+        raster, or one of them and a side output).
     """
 
     mask: Path
     confidence: Optional[Path] = None
     overwrite: bool = False
     resume: bool = False
+    side_outputs: Tuple[OutputTarget, ...] = ()
 
     def __init__(self, mask: PathLike, confidence: Optional[PathLike] = None, overwrite: bool = False,
-                 resume: bool = False):
+                 resume: bool = False, side_outputs: Sequence[OutputTarget] = ()):
         object.__setattr__(self, "mask", Path(mask))
         object.__setattr__(self, "confidence", Path(confidence) if confidence else None)
         object.__setattr__(self, "overwrite", bool(overwrite))
         object.__setattr__(self, "resume", bool(resume))
-        if self.confidence is not None and self.confidence.resolve() == self.mask.resolve():
-            raise InputError("the mask and the confidence raster need different file names")
+        object.__setattr__(self, "side_outputs", tuple(side_outputs))
+        check_distinct(self.targets)
 
     @property
     def paths(self) -> Tuple[Path, ...]:
         """The files a run writes, the mask first."""
         return (self.mask,) if self.confidence is None else (self.mask, self.confidence)
 
-    def check(self, extra: Sequence[Tuple[Path, str]] = ()) -> None:
-        """Check the targets before any work (:func:`glnet_core.formats.outputs.check_file_target`).
+    @property
+    def targets(self) -> Tuple[OutputTarget, ...]:
+        """Every file written: the rasters with their ``.aux.xml`` sidecars, then the side outputs."""
+        rasters = [OutputTarget(p, option, sidecars=raster_sidecars(p))
+                   for p, option in zip(self.paths, ("--out-mask", "--out-confidence"))]
+        return (*rasters, *self.side_outputs)
 
-        A resumed run checks only that the mask's folder exists: its targets
-        are checked when its part files are reopened.
+    def check(self, extra: Sequence[Union[OutputTarget, Tuple[Path, str]]] = (),
+              inputs: Sequence[InputSource] = ()) -> None:
+        """Check every output before any work (:func:`glnet_core.formats.output_plan.check_outputs`).
+
+        A resumed run checks that the mask's folder exists, that no output
+        is an input, that the outputs are distinct and the side outputs as
+        any run does; the rasters' targets are checked when their part files
+        are reopened.
 
         Parameters
         ----------
         extra:
-            ``(path, option)`` of further outputs of the same run (the
-            pipeline's polygons), checked the same way.
+            Further outputs of the same run (the pipeline's polygons), as
+            :class:`OutputTarget` or ``(path, option)``.
+        inputs:
+            What the run reads (the raster, the bundle): no output may be one.
 
         Raises
         ------
         OutputPathError
-            An output that exists without ``overwrite``, a missing folder, a
+            An output that is an input, two outputs naming one file, an
+            output that exists without ``overwrite``, a missing folder, a
             folder or device where a file is wanted.
         """
+        more = [t if isinstance(t, OutputTarget) else OutputTarget(Path(t[0]), t[1]) for t in extra]
+        if self.resume and not self.mask.parent.is_dir():
+            raise InputError(f"--out-mask: output folder {self.mask.parent} does not exist")
+        check_outputs([*self.targets, *more], inputs, overwrite=self.overwrite, check_targets=not self.resume)
         if self.resume:
-            if not self.mask.parent.is_dir():
-                raise InputError(f"--out-mask: output folder {self.mask.parent} does not exist")
-            return
-        targets = list(zip(self.paths, ("--out-mask", "--out-confidence")))
-        for path, option in [*targets, *extra]:
-            check_file_target(path, overwrite=self.overwrite, option=option)
+            # Side outputs have no part to resume: checked now, or they would fail after the commit.
+            check_outputs(self.side_outputs, overwrite=self.overwrite)

@@ -159,8 +159,9 @@ def open_bundle_sessions(
     Raises
     ------
     BundleError
-        If onnxruntime cannot load a graph file, or a graph's inputs and
-        outputs are not the manifest's.
+        If onnxruntime cannot load a graph file, or the graphs disagree with
+        the manifest or each other (:meth:`Bundle.check_sessions`: classes,
+        bands, sizes, feature widths, declared inputs and outputs).
     DeviceError
         onnxruntime missing, or ``cuda`` without a working CUDA.
     """
@@ -170,8 +171,7 @@ def open_bundle_sessions(
         return BundleError(f"bundle {bundle.path}: onnxruntime cannot open {bundle.graph_file(name)}: {message}")
 
     sessions, providers = create_sessions({n: bundle.graph_source(n) for n in names}, device, threads, optimise, load_error)
-    for name, session in sessions.items():
-        bundle.check_session_io(name, session)
+    bundle.check_sessions(sessions)
     return sessions, providers
 
 

@@ -11,11 +11,15 @@ of its core into classes and confidence (:mod:`glnet_core.engine.merge`) and
 writes them at once, so memory does not grow with the raster.
 
 Outputs are written to hidden part files next to their targets and renamed
-when complete. A cancelled (callback or Ctrl-C) or failed run removes them,
-so nothing is left behind; a run that was killed leaves them with a small
-state file, and ``OutputOptions(resume=True)`` continues from the last
-finished window, giving the same file as an uninterrupted run
-(:mod:`glnet_core.engine.resume`). Work that needs the complete outputs
+when complete; an exclusive lock per output (:mod:`glnet_core.formats.part_lock`)
+makes a second run writing the same output refuse at once. A cancelled
+(callback or Ctrl-C) or failed run removes them, so nothing is left behind; a
+run that was killed leaves them with a small state file, and
+``OutputOptions(resume=True)`` continues from the last checkpoint (every few
+seconds of work), giving the same file as an uninterrupted run
+(:mod:`glnet_core.engine.resume`). Windows without a valid pixel cost almost
+nothing (no read beyond the raster's validity, no write, no state write), so a
+large sparse raster runs in the time of its valid part. Work that needs the complete outputs
 before they are committed (the pipeline's minimum mapping unit and polygons)
 is a :class:`FinishStep`: the engine imports no product.
 """
@@ -31,9 +35,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..callbacks import Callbacks
+from ..errors import InputError
 from ..formats.class_mask_writer import MaskWriter
 from ..formats.classes import NODATA, ClassTable
 from ..formats.gdal_env import bounded_gdal_cache
+from ..formats.output_plan import InputSource, OutputTarget
+from ..formats.part_lock import PartLocks
 from ..formats.raster_input import RasterInput, open_raster
 from .bundle import Bundle, load_bundle
 from .grid import ModelGrid
@@ -41,11 +48,11 @@ from .merge import merge_core, patch_counts
 from .options import EngineOptions, InputOptions, OutputOptions, check_margin
 from .predictor import WindowPredictor
 from .preprocess import pad_window, prepare_window
-from .resume import ResumeState, fingerprint
+from .resume import Checkpoints, ResumeState, fingerprint
 from .runtime import open_bundle_sessions
-from .tiling import PatchBox, WindowLayouts
+from .tiling import PatchBox, WindowLayouts, check_window_patches
 from .timings import StepTimes, Timings, peak_rss_mb
-from .window_loop import run_windows
+from .window_loop import WindowCounts, run_windows
 from .windows import RasterWindow, default_margin, raster_windows
 
 __all__ = ["CompleteOutputs", "FinishStep", "SegmentResult", "segment", "default_batch"]
@@ -85,14 +92,15 @@ class FinishStep:
         JSON value that a resumed run must share with the interrupted one
         (e.g. the polygon output and the minimum mapping unit).
     targets:
-        ``(path, option)`` of the files ``run`` writes (the pipeline's
-        polygons), checked with the run's outputs before any work
+        The files ``run`` writes (the pipeline's polygons), as
+        :class:`~glnet_core.formats.output_plan.OutputTarget` or ``(path,
+        option)``, checked with the run's outputs before any work
         (:meth:`OutputOptions.check`).
     """
 
     run: Callable[[CompleteOutputs, Callbacks], None]
     settings: Any = None
-    targets: Sequence[Tuple[Path, str]] = ()
+    targets: Sequence[Union[OutputTarget, Tuple[Path, str]]] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,11 @@ class SegmentResult:
         The raster's CRS (a rasterio ``CRS``), or None.
     timings:
         Seconds per step.
+    windows_read, windows_classified:
+        Windows read from the raster, and classified and written; the others
+        held no valid pixel (a resumed run counts only its own windows).
+    state_writes:
+        Writes of the resume state (one at the start, one per checkpoint).
     peak_rss_mb:
         Peak resident memory of the process after the run
         (:func:`glnet_core.engine.timings.peak_rss_mb`).
@@ -137,6 +150,9 @@ class SegmentResult:
     crs: Any
     timings: Timings
     peak_rss_mb: float
+    windows_read: int = 0
+    windows_classified: int = 0
+    state_writes: int = 0
 
     @property
     def profile(self) -> Dict[str, Any]:
@@ -146,6 +162,9 @@ class SegmentResult:
             "patches": self.patches,
             "peak_rss_mb": self.peak_rss_mb,
             "windows": self.windows,
+            "windows_read": self.windows_read,
+            "windows_classified": self.windows_classified,
+            "state_writes": self.state_writes,
             "mode": self.mode,
             "providers": list(self.providers),
             "window": self.window,
@@ -208,19 +227,36 @@ def segment(
     ------
     GlnetError
         Any bad input or output path (one-line message); nothing is written.
+    OutputPathError
+        Also when another run is writing one of the outputs (its lock is
+        held); nothing of that run is touched.
+    InputError
+        With ``resume``: a state or part file that cannot be used (damaged,
+        of another run); they are kept, for inspection.
+    OutputWriteError
+        A write the system refused (full disk, file-size limit), also one
+        GDAL only printed; the part and state files are removed.
     Cancelled
         When ``callbacks.is_cancelled()`` turned true; outputs removed.
     """
     out = output if isinstance(output, OutputOptions) else OutputOptions(output)
     run = _Run(Path(input_path), out, engine or EngineOptions(), input_options or InputOptions(),
                callbacks or Callbacks(), finish)
-    out.check(extra=() if finish is None else finish.targets)
-    with bounded_gdal_cache():
+    # Every output against the raster and the bundle (files inside a bundle folder included), before any work.
+    sources = [InputSource(run.input_path, "the input raster"),
+               InputSource(bundle.path if isinstance(bundle, Bundle) else Path(bundle), "the model bundle")]
+    out.check(extra=() if finish is None else finish.targets, inputs=sources)
+    # One run per output at a time, from here on (a second run refuses before touching anything).
+    locked: List[Tuple[Path, Optional[str]]] = list(zip(out.paths, ("--out-mask", "--out-confidence")))
+    locked += [(t.path, t.option) if isinstance(t, OutputTarget) else (Path(t[0]), t[1])
+               for t in (() if finish is None else finish.targets)]
+    with PartLocks(locked), bounded_gdal_cache():
         b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         graphs = b.graphs_for_mode(run.engine.mode)
         window = int(run.engine.window or b.window)
         margin = default_margin(window) if run.engine.margin is None else run.engine.margin
         check_margin(window, margin)
+        check_window_patches(window, b.size_p, b.min_overlap)
         raster = open_raster(run.input_path, b.bands, run.reading.bands, run.reading.input_range)
         try:
             return run.execute(b, graphs, raster, window, margin)
@@ -231,11 +267,11 @@ def segment(
 class _Progress:
     """A run's progress in patches, with the window count; polls cancellation at every report."""
 
-    def __init__(self, cb: Callbacks, per_window: Sequence[int], done: Sequence[int]):
+    def __init__(self, cb: Callbacks, per_window: Sequence[int], done: int):
         self.cb = cb
         self.per_window = list(per_window)
-        self.windows_done = len(done)
-        self.patches_done = sum(self.per_window[i] for i in done)
+        self.windows_done = done
+        self.patches_done = sum(self.per_window[:done])
         self.counter = cb.counter(sum(self.per_window), "patches", self.patches_done)
 
     def report(self, patches_done: Optional[int] = None) -> None:
@@ -316,46 +352,65 @@ class _Run:
         windows = raster_windows(model_h, model_w, window, margin)
         state = ResumeState(output.mask, fingerprint(self.input_path, raster, b, engine, self.reading, output.confidence,
                                                      len(windows), None if self.finish is None else self.finish.settings))
-        done: List[int] = []
+        done = 0
         if output.resume:
-            done = state.load()
-            if done:
-                cb.message(f"resuming: {len(done)} of {len(windows)} windows already done")
-        sessions, providers = open_bundle_sessions(b, graphs, engine.device, engine.threads)
-        cb.message("onnxruntime providers: " + ", ".join(providers))
-        predictor = WindowPredictor(sessions, b.size_p, b.min_overlap, len(b.classes))
+            done = state.load()  # a state it cannot use is refused here, and kept with the part files
+        georef = _georeferencing(raster)
+        if georef["gcps"]:
+            cb.message(f"{self.input_path} is georeferenced by {len(georef['gcps'])} ground control points: "
+                       "the outputs keep them (and their CRS), on the input's pixel grid")
+        elif not raster.georeferenced:
+            cb.message(f"{self.input_path} is not georeferenced (no CRS, geotransform or ground control points): "
+                       "the outputs are not georeferenced either")
         layouts = WindowLayouts(b.size_p, b.min_overlap)
         per_window = [len(layouts.for_window(w.rows.size, w.cols.size)) for w in windows]
-
         writers: List[MaskWriter] = []
-        owns_state = False
+        resuming = done > 0
+        grid_kw = dict(width=raster.width, height=raster.height, overwrite=output.overwrite, **georef)
+        targets: List[Tuple[Path, Optional[ClassTable], str, str]] = [(output.mask, b.classes, "classes", "--out-mask")]
+        if output.confidence is not None:
+            targets.append((output.confidence, None, "confidence", "--out-confidence"))
+        if resuming:
+            # The interrupted run's part files; one that cannot be used is refused, and all are kept.
+            try:
+                for path, classes, kind, option in targets:
+                    writers.append(MaskWriter(path, classes=classes, kind=kind, resume=True, option=option, **grid_kw))
+            except InputError as exc:
+                for wr in writers:
+                    wr.close()
+                raise InputError(f"{exc}; the part files and the resume state are kept for inspection") from None
+            cb.message(f"resuming: {done} of {len(windows)} windows already done")
         try:
-            resuming = bool(done)
-            grid_kw = dict(width=raster.width, height=raster.height, crs=raster.crs, transform=raster.transform)
-            mask_writer = MaskWriter(output.mask, classes=b.classes, kind="classes", resume=resuming,
-                                     overwrite=output.overwrite, **grid_kw)
-            writers.append(mask_writer)
-            conf_writer = None
-            if output.confidence is not None:
-                conf_writer = MaskWriter(output.confidence, classes=None, kind="confidence", resume=resuming,
-                                         overwrite=output.overwrite, **grid_kw)
-                writers.append(conf_writer)
-            owns_state = True
+            sessions, providers = open_bundle_sessions(b, graphs, engine.device, engine.threads)
+        except BaseException:
+            for wr in writers:
+                wr.close()  # a device that does not work costs no resumable work
+            raise
+        cb.message("onnxruntime providers: " + ", ".join(providers))
+        predictor = WindowPredictor(sessions, b.size_p, b.min_overlap, len(b.classes))
+        owns_state = False
+        counts = WindowCounts()
+        try:
             if not resuming:
-                state.save(done)
+                for path, classes, kind, option in targets:
+                    writers.append(MaskWriter(path, classes=classes, kind=kind, option=option, **grid_kw))
+            mask_writer = writers[0]
+            conf_writer = writers[1] if len(writers) > 1 else None
+            owns_state = True
+            checkpoints = Checkpoints(state, writers, done)
+            if not resuming:
+                state.save(0)
             progress = _Progress(cb, per_window, done)
             classify = _WindowClassifier(b, predictor, engine, engine.batch or default_batch(b.size_p, providers),
                                          layouts, self.times, progress.patches)
 
             def window_done(w: RasterWindow) -> None:
-                done.append(w.index)
-                state.save(done)
+                checkpoints.window_done(w.index)
                 progress.window_done(w)
 
             progress.report()
-            finished = set(done)
-            todo = [w for w in windows if w.index not in finished]
-            run_windows(raster, grid, todo, classify, writers, self.times, window_done)
+            # Windows finish in their fixed order, so the state is a count: the first `done` are finished.
+            run_windows(raster, grid, windows[done:], classify, writers, self.times, window_done, counts)
             for wr in writers:
                 wr.close()
             if self.finish is not None:
@@ -380,4 +435,19 @@ class _Run:
             providers=tuple(providers), windows=len(windows), window=window, patches=classify.patches,
             raster_size=(raster.width, raster.height), model_grid=(model_w, model_h), crs=raster.crs,
             timings=self.times.freeze(), peak_rss_mb=round(peak_rss_mb(), 1),
+            windows_read=counts.read, windows_classified=counts.classified, state_writes=state.writes,
         )
+
+
+def _georeferencing(raster: RasterInput) -> Dict[str, Any]:
+    """The outputs' georeferencing: the input's CRS and transform, or its GCPs (with their CRS), and its RPCs.
+
+    Returns
+    -------
+    dict
+        ``crs``, ``transform``, ``gcps`` and ``rpcs`` keyword arguments of
+        :class:`~glnet_core.formats.class_mask_writer.MaskWriter`.
+    """
+    if raster.gcps and raster.crs is None and raster.transform.is_identity:
+        return {"crs": raster.gcp_crs, "transform": None, "gcps": list(raster.gcps), "rpcs": raster.rpcs}
+    return {"crs": raster.crs, "transform": raster.transform, "gcps": None, "rpcs": raster.rpcs}

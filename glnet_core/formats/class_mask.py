@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import ClassTableError, InputError
 from .classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
 from .gdal_env import ignore_not_georeferenced
+from .input_paths import check_input_path
 from .xml_indent import indent_xml
 
 __all__ = [
@@ -195,6 +196,7 @@ def open_dataset(path: PathLike, role: str = "raster") -> Any:
         raise InputError(f"{role} {p} does not exist")
     if p.is_dir():
         raise InputError(f"{role} {p} is a folder; give a raster file")
+    check_input_path(p, role)
     try:
         with ignore_not_georeferenced():  # readers handle a raster without georeferencing themselves
             return rasterio.open(str(p))

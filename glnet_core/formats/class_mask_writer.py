@@ -8,8 +8,10 @@ grid block by block, as the engine produces them:
 
 - GeoTIFF, uint8, one band, tiled 512 x 512, DEFLATE (no predictor), nodata
   255, ``BIGTIFF=IF_SAFER``; the input's size, CRS and transform (none when the
-  input has none). Areas never written are 255 (GDAL fills unwritten tiles with
-  the nodata value when the file is closed).
+  input has none), or its ground control points (GCPs, with their CRS) and
+  RPCs for an input georeferenced by them. Areas never written are 255 (GDAL
+  fills unwritten tiles with the nodata value when the file is closed), so a
+  caller need not write blocks that hold nothing.
 - ``kind="classes"``: a colour table from the class colours (255 is
   transparent) and the class names as GDAL category names. GeoTIFF cannot hold
   category names and rasterio cannot write them, so they go into the GDAL PAM
@@ -31,6 +33,13 @@ and keeps what it holds. :meth:`MaskWriter.flush` makes the blocks written so
 far durable (GDAL writes a GeoTIFF's tile index only when the file is closed,
 so blocks written after the last flush are lost if the process is killed).
 
+Failures: everything GDAL and libtiff report while the part is created,
+written, flushed or closed (also what they only print, such as a tile flush
+on close that hits a full disk) is one
+:class:`~glnet.glnet_core.errors.OutputWriteError` naming the output
+(:func:`.gdal_env.gdal_write_errors`); a flush that fails is such an error,
+never a "cannot resume".
+
 Writes need not be aligned, but blocks aligned to the 512-pixel tiles are the
 cheapest: a compressed tile that is completed by a later write may have to be
 recompressed and stored again (the file then holds some dead space).
@@ -38,9 +47,10 @@ recompressed and stored again (the file then holds some dead space).
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import rasterio
@@ -50,8 +60,8 @@ from rasterio.windows import Window
 from ..errors import InputError, OutputWriteError
 from .class_mask import category_names_xml, colour_table, sidecar_path
 from .classes import NODATA, ClassTable
-from .gdal_env import gdal_errors, ignore_not_georeferenced
-from .outputs import check_file_target, commit_file, part_path, remove_part, write_failed
+from .gdal_env import gdal_errors, gdal_write_errors, ignore_not_georeferenced
+from .outputs import check_file_target, commit_file, part_path, remove_part
 
 __all__ = ["MaskWriter", "TILE_SIZE", "KINDS"]
 
@@ -59,6 +69,18 @@ TILE_SIZE = 512
 KINDS = ("classes", "confidence")
 # What GDAL raises, and the system's own errors (a full disk while closing).
 _GDAL_ERRORS = gdal_errors() + (OSError,)
+
+
+def _fsync(path: Path) -> None:
+    """Make ``path``'s data durable (a flushed part must survive a power cut, for --resume)."""
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, getattr(errno, "ENOTSUP", errno.EINVAL)):  # file systems that cannot sync
+            raise
+    finally:
+        os.close(fd)
 
 
 def _same_transform(a: Affine, b: Affine) -> bool:
@@ -82,6 +104,12 @@ class MaskWriter:
         The input's CRS (anything rasterio accepts), or None.
     transform:
         The input's pixel-to-CRS transform, or None / identity for none.
+    gcps:
+        The input's ground control points (rasterio ``GroundControlPoint``),
+        written with ``crs`` as their CRS when the input has no transform;
+        None or empty for none.
+    rpcs:
+        The input's rational polynomial coefficients (rasterio ``RPC``), or None.
     classes:
         Class table for the colour table and category names (``kind="classes"``);
         None writes neither.
@@ -120,6 +148,8 @@ class MaskWriter:
         crs,
         transform: Optional[Affine],
         classes: Optional[ClassTable],
+        gcps: Optional[Sequence[Any]] = None,
+        rpcs: Any = None,
         kind: str = "classes",
         resume: bool = False,
         overwrite: bool = False,
@@ -136,6 +166,9 @@ class MaskWriter:
         if transform is not None and Affine(*tuple(transform)[:6]).is_identity and self.crs is None:
             transform = None  # an identity transform means "not georeferenced": write none
         self.transform = Affine(*tuple(transform)[:6]) if transform is not None else None
+        # GCPs stand for a transform only where there is none (GDAL keeps one or the other).
+        self.gcps = list(gcps) if gcps and self.transform is None else []
+        self.rpcs = rpcs
         self.classes = classes
         self.kind = kind
         self.overwrite = bool(overwrite)
@@ -146,6 +179,8 @@ class MaskWriter:
         self._part_aux = sidecar_path(self.part_path)
         self._ds = None
         self._state = "open"  # "open" | "closed" (part kept) | "committed" | "aborted"
+        #: Whether blocks were written since the part was opened or last flushed.
+        self.dirty = False
 
         check_file_target(self.path, overwrite=self.overwrite, option=option)
         if resume:
@@ -176,11 +211,12 @@ class MaskWriter:
             profile["crs"] = self.crs
         if self.transform is not None:
             profile["transform"] = self.transform
-        try:
-            with ignore_not_georeferenced():
-                ds = rasterio.open(str(self.part_path), "w+", **profile)  # w+: read() works on a new file too
-        except _GDAL_ERRORS as exc:
-            raise write_failed(self.path, exc, self.option) from None
+        elif self.gcps:
+            profile["gcps"] = self.gcps
+        if self.rpcs is not None:
+            profile["rpcs"] = self.rpcs
+        with gdal_write_errors(self.path, self.option), ignore_not_georeferenced():
+            ds = rasterio.open(str(self.part_path), "w+", **profile)  # w+: read() works on a new file too
         try:
             if self.kind == "classes":
                 ds.set_band_description(1, "land-cover class")
@@ -210,7 +246,8 @@ class MaskWriter:
         problems = []
         if (ds.width, ds.height, ds.count, ds.dtypes[0]) != (self.width, self.height, 1, "uint8"):
             problems.append(f"{ds.width} x {ds.height} px, {ds.count} band(s) of {ds.dtypes[0]}")
-        if (ds.crs is None) != (self.crs is None) or (ds.crs is not None and ds.crs != self.crs):
+        theirs_crs = ds.crs if ds.crs is not None or not self.gcps else ds.gcps[1]  # GCPs carry their own CRS
+        if (theirs_crs is None) != (self.crs is None) or (theirs_crs is not None and theirs_crs != self.crs):
             problems.append("another CRS")
         with ignore_not_georeferenced():
             theirs = ds.transform
@@ -253,10 +290,9 @@ class MaskWriter:
         if r0 >= r1 or c0 >= c1:
             return
         block = array[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off]
-        try:
+        self.dirty = True
+        with gdal_write_errors(self.path, self.option):
             ds.write(np.ascontiguousarray(block), 1, window=Window(c0, r0, c1 - c0, r1 - r0))
-        except _GDAL_ERRORS as exc:
-            raise write_failed(self.path, exc, self.option) from None
 
     def read(self, row_off: int, col_off: int, height: int, width: int) -> np.ndarray:
         """Read back an in-raster block of the part file (e.g. to check a resumed run)."""
@@ -264,21 +300,33 @@ class MaskWriter:
         return ds.read(1, window=Window(int(col_off), int(row_off), int(width), int(height)))
 
     def flush(self) -> None:
-        """Make every block written so far durable in the part file (close and reopen it).
+        """Make every block written so far durable in the part file (close, sync and reopen it).
 
         GDAL updates a GeoTIFF's tile index on disk only when the file is
         closed; a resumed run (``resume=True``) sees exactly what was written
-        before the last flush (or :meth:`close`). The first flush stores the
-        tiles not yet written as 255. A flush costs the tile index and the
-        dirty tiles (about 15 ms for a 20 000 x 20 000 mask), so once per
-        engine window is fine, once per small block is not. A tile rewritten
-        after a flush is stored anew and its old copy becomes dead space: with
-        2000-pixel windows not aligned to the tiles and a flush after each,
-        the file came out about 1.5 times the size of a fresh copy.
+        before the last flush (or :meth:`close`). Nothing is done when no
+        block was written since the last flush. The first flush stores the
+        tiles not yet written as 255. A flush costs the whole tile index (220
+        KB for a 60 000 x 60 000 mask), the dirty tiles and a sync, so the
+        engine flushes every few seconds of work, not after each window. A
+        tile rewritten after a flush is stored anew and its old copy becomes
+        dead space.
+
+        Raises
+        ------
+        OutputWriteError
+            If closing, syncing or reopening the part fails (a full disk):
+            a failure of the write, never a "cannot resume".
         """
         self._check_open()
+        if not self.dirty:
+            return
         self._close_dataset()
-        self._ds = self._reopen_part()
+        with gdal_write_errors(self.path, self.option):
+            _fsync(self.part_path)
+            with ignore_not_georeferenced():
+                self._ds = rasterio.open(str(self.part_path), "r+")
+        self.dirty = False
 
     # -- finishing ---------------------------------------------------------
 
@@ -290,10 +338,18 @@ class MaskWriter:
     def _close_dataset(self) -> None:
         ds, self._ds = self._ds, None
         if ds is not None:
-            try:
+            # GDAL writes the dirty tiles and the tile index here; a failure of
+            # those writes is only printed by libtiff, which gdal_write_errors sees.
+            with gdal_write_errors(self.path, self.option):
                 ds.close()
-            except _GDAL_ERRORS as exc:
-                raise write_failed(self.path, exc, self.option) from None
+
+    def _verify_part(self) -> None:
+        """Read the closed part back (its size and last tile): a write lost on close must not be committed."""
+        with gdal_write_errors(self.path, self.option), ignore_not_georeferenced():
+            with rasterio.open(str(self.part_path)) as ds:
+                if (ds.width, ds.height, ds.count) != (self.width, self.height, 1):
+                    raise OSError(errno.EIO, f"the part file reads back as {ds.width} x {ds.height} px")
+                ds.read(1, window=Window(self.width - 1, self.height - 1, 1, 1))
 
     def commit(self) -> Path:
         """Close the part file, write the category names, and rename it to ``path``.
@@ -314,14 +370,14 @@ class MaskWriter:
             return self.path
         if self._state == "aborted":
             raise ValueError(f"the mask writer for {self.path} was aborted")
-        self._close_dataset()
+        if self._state == "open":
+            self._close_dataset()
         self._state = "closed"
+        self._verify_part()
         if self.kind == "classes" and self.classes is not None:
             existing = self._part_aux.read_bytes() if self._part_aux.is_file() else None
-            try:
+            with gdal_write_errors(self.path, self.option):
                 self._part_aux.write_bytes(category_names_xml(self.classes.names, existing))
-            except OSError as exc:
-                raise write_failed(self.path, exc, self.option) from None
         # The part's sidecar (the category names, whatever GDAL put there) moves
         # with it; a sidecar left from the file being replaced would describe
         # the wrong raster: commit_file deletes it when the new one has none.
@@ -343,7 +399,7 @@ class MaskWriter:
         try:
             self._close_dataset()
         except OutputWriteError:
-            pass  # the files are going anyway
+            pass  # the files are going anyway (and what GDAL printed about them with them)
         remove_part(self.part_path, self._part_aux)
         self._state = "aborted"
 

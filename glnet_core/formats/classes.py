@@ -23,7 +23,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import ClassTableError
+from ..errors import ClassTableError, InputError
+from ..option_rules import check_class_spec
 
 __all__ = ["NODATA", "ClassInfo", "ClassTable", "PRESETS", "load_class_table"]
 
@@ -169,6 +170,10 @@ def load_class_table(spec: Union[str, Path]) -> ClassTable:
     if text in PRESETS:
         return PRESETS[text]
     if text.isdigit():
+        try:
+            check_class_spec(text, "class table")
+        except InputError as exc:
+            raise ClassTableError(str(exc)) from None
         return _generic(int(text))
     path = Path(text)
     if not path.is_file():

@@ -9,11 +9,15 @@ Every command and writer of glnet goes through this module to
   socket (replacing ``/dev/null`` would be a disaster);
 * **write under the hidden part name** :func:`part_path` (``.NAME.part`` next
   to ``NAME``) and **rename it onto the target when complete**: the context
-  managers :func:`atomic_file`, :func:`atomic_folder` and :func:`atomic_entries`
-  (entries of a folder the user keeps), which remove the part on failure or
-  cancel; :func:`write_json` and :func:`write_text` for small files; the
+  managers :func:`atomic_file`, :func:`atomic_folder` and
+  :func:`.output_entries.atomic_entries` (entries of a folder the user
+  keeps), which remove the part on failure or cancel; :func:`write_json` and :func:`write_text` for small files; the
   primitives :func:`commit_file`, :func:`commit_folder`, :func:`remove_part`
   for writers with a life of their own (the mask writer, which can resume).
+
+A command's outputs are checked together, against each other and against
+its inputs, by :func:`.output_plan.check_outputs`, which calls the checks of
+this module for each target.
 
 The part name is deterministic (no process id or random suffix) so that
 ``glnet segment --resume`` finds the part of an interrupted run and a later run
@@ -51,10 +55,10 @@ __all__ = [
     "check_folder_target",
     "commit_file",
     "commit_folder",
+    "new_part_folder",
     "remove_part",
     "atomic_file",
     "atomic_folder",
-    "atomic_entries",
     "write_text",
     "write_json",
     "write_failed",
@@ -237,6 +241,23 @@ def is_write_failure(exc: BaseException, part: PathLike) -> bool:
 
 
 # -- removing and committing ----------------------------------------------------
+
+
+def new_part_folder(target: PathLike, option: Optional[str] = None) -> Path:
+    """Create the empty part folder of ``target`` (removing a stale one) and return it.
+
+    Raises
+    ------
+    OutputWriteError
+        If the folder cannot be created (``cannot write TARGET: REASON``).
+    """
+    part = part_path(target)
+    remove_part(part)
+    try:
+        part.mkdir()
+    except OSError as exc:
+        raise write_failed(target, exc, option) from None
+    return part
 
 
 def remove_part(*paths: PathLike) -> None:
@@ -448,12 +469,7 @@ def atomic_folder(
     :class:`OutputWriteError` if creating, writing or renaming fails.
     """
     target = check_folder_target(target, overwrite=overwrite, option=option, hint=hint, error=error)
-    part = part_path(target)
-    remove_part(part)
-    try:
-        part.mkdir()
-    except OSError as exc:
-        raise write_failed(target, exc, option) from None
+    part = new_part_folder(target, option)
     try:
         yield part
         commit_folder(part, target, overwrite=overwrite, option=option, hint=hint, error=error)
@@ -462,125 +478,6 @@ def atomic_folder(
         if is_write_failure(exc, part):
             raise write_failed(target, exc, option) from None
         raise
-
-
-@contextmanager
-def atomic_entries(
-    folder: PathLike,
-    names: Sequence[str],
-    *,
-    overwrite: bool,
-    option: Optional[str] = None,
-    hint: str = OVERWRITE_HINT,
-    error: Type[GlnetError] = OutputPathError,
-) -> Iterator[Path]:
-    """Write a set of files and folders into ``folder``, all or none, keeping the folder itself.
-
-    For outputs that share a folder with what the user keeps there (``glnet
-    demo --out DIR``, ``glnet synth --out DIR``, ``--out .``): the block fills
-    the part folder of ``folder`` (:func:`part_path`, beside it). On normal
-    exit, a missing ``folder`` is the part folder renamed
-    (:func:`commit_folder`); an existing one stays (it may be a shell's
-    working folder) and gets the staged entries: its entries called ``names``
-    are first moved aside (into ``.NAME.old``, so that a failure never mixes
-    two runs' outputs), then every staged entry is moved in, then the old
-    ones are deleted. So an entry of ``names`` that the run did not write
-    disappears with the run it belonged to, and entries not in ``names``
-    (the user's files) are never touched. On any exception the part folder
-    is removed and ``folder`` is as it was.
-
-    Parameters
-    ----------
-    folder:
-        The output folder, new or existing; made absolute, so that ``.`` has
-        a name and a parent.
-    names:
-        The entries the run owns in ``folder``: checked before the block runs
-        (each must not exist without ``overwrite``) and replaced or removed
-        at the commit. Staged entries outside ``names`` (GDAL sidecars) are
-        moved in too.
-    overwrite, option, hint, error:
-        As for :func:`check_file_target`; ``overwrite`` allows replacing the
-        entries of an earlier run.
-
-    Yields
-    ------
-    Path
-        The part folder (it exists and is empty).
-
-    Raises
-    ------
-    OutputPathError
-        (or ``error``) if ``folder`` is a file, its parent is missing or not
-        writable, or an entry of ``names`` exists without ``overwrite``.
-    OutputWriteError
-        If creating, writing or moving fails.
-    """
-    folder = Path(os.path.abspath(os.fspath(folder)))
-    check_folder_target(folder, overwrite=True, option=option, hint=hint, error=error)
-    if folder.is_dir() and not overwrite:
-        _check_no_entries(folder, names, option, hint, error)
-    part = part_path(folder)
-    remove_part(part)
-    try:
-        part.mkdir()
-    except OSError as exc:
-        raise write_failed(folder, exc, option) from None
-    try:
-        yield part
-        if not folder.exists():
-            commit_folder(part, folder, overwrite=False, option=option, hint=hint, error=error)
-        else:
-            _swap_entries(part, folder, names, overwrite=overwrite, option=option, hint=hint, error=error)
-    except BaseException as exc:
-        remove_part(part)
-        if is_write_failure(exc, part):
-            raise write_failed(folder, exc, option) from None
-        raise
-
-
-def _check_no_entries(folder: Path, names: Sequence[str], option: Optional[str], hint: str, error: Type[GlnetError]) -> None:
-    """Refuse an existing entry of ``folder`` called one of ``names`` (no ``overwrite``)."""
-    for name in names:
-        if (folder / name).exists():
-            raise error(f"{_prefix(option)}{folder / name} already exists; {hint}")
-
-
-def _swap_entries(
-    part: Path, folder: Path, names: Sequence[str], *, overwrite: bool, option: Optional[str], hint: str, error: Type[GlnetError]
-) -> None:
-    """Move the staged entries of ``part`` into the existing ``folder`` (see :func:`atomic_entries`)."""
-    staged = sorted(p.name for p in part.iterdir())
-    replaced = sorted(set(names) | set(staged))
-    if not overwrite:
-        _check_no_entries(folder, replaced, option, hint, error)
-    old = _old_path(folder)
-    remove_part(old)
-    try:
-        old.mkdir()
-        try:
-            for name in replaced:
-                if os.path.lexists(folder / name):
-                    os.replace(folder / name, old / name)
-            for name in staged:
-                os.replace(part / name, folder / name)
-        except OSError:
-            # Undo: the new entries back into the part, the old ones back into place.
-            for name in staged:
-                if os.path.lexists(folder / name) and not os.path.lexists(part / name):
-                    os.replace(folder / name, part / name)
-            for name in replaced:
-                if os.path.lexists(old / name):
-                    os.replace(old / name, folder / name)
-            raise
-    except OSError as exc:
-        try:
-            old.rmdir()  # only when empty: what could not be put back stays in .NAME.old
-        except OSError:
-            pass
-        raise write_failed(folder, exc, option) from None
-    remove_part(old, part)
-    _fsync_folder(folder)
 
 
 # -- small files ----------------------------------------------------------------

@@ -80,7 +80,8 @@ from rasterio.windows import Window
 from ..errors import InputError
 from ..geo.crs import pixel_size
 from .bilinear_filter import triangle_taps
-from .gdal_env import gdal_errors, ignore_not_georeferenced
+from .gdal_env import gdal_error_text, gdal_errors, ignore_not_georeferenced
+from .input_paths import check_input_path
 from .input_rules import checked_range
 from .raster_stretch import Stretch, percentile_ranges, read_sample, round_half_up, to_uint8
 
@@ -96,19 +97,8 @@ _BAND_NAMES = {3: ("red", "green", "blue")}
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _cause(exc: BaseException) -> str:
-    """GDAL's own message for an error: rasterio often says only 'see previous exception'."""
-    messages: List[str] = []
-    seen = set()
-    e: Optional[BaseException] = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        text = " ".join(str(e).split())
-        text = text.rstrip(".")
-        if text and "See previous exception" not in text and not any(text in m for m in messages):
-            messages.append(text)
-        e = e.__cause__ or e.__context__
-    return "; ".join(messages) or exc.__class__.__name__
+# GDAL's own message for an error (rasterio often says only 'see previous exception').
+_cause = gdal_error_text
 
 
 def _is_integer(value: float) -> bool:
@@ -142,7 +132,10 @@ class RasterInput:
     width, height: raster size in pixels.
     crs: :class:`rasterio.crs.CRS` or None.
     transform: pixel-to-CRS :class:`affine.Affine` (identity without georeferencing).
-    georeferenced: whether the raster has a CRS or a geotransform.
+    gcps: the raster's ground control points (rasterio ``GroundControlPoint``; empty for none).
+    gcp_crs: their CRS, or None.
+    rpcs: its rational polynomial coefficients (rasterio ``RPC``), or None.
+    georeferenced: whether the raster has a CRS, a geotransform, GCPs or RPCs.
     bands: 1-based source band indexes fed to the model, in model order.
     band_count: number of bands in the source.
     alpha_band: 1-based index of the alpha band, or None.
@@ -189,6 +182,8 @@ class RasterInput:
     # -- opening -----------------------------------------------------------
 
     def _check_file(self) -> None:
+        # A pipe, device or socket would block or never end: refused before GDAL opens it.
+        check_input_path(self.path)
         # GDAL virtual paths (/vsicurl/..., /vsizip/...) and URLs are not local files.
         if self.path.startswith("/vsi") or "://" in self.path:
             return
@@ -205,9 +200,15 @@ class RasterInput:
             self.height = int(ds.height)
             self.crs = ds.crs
             self.transform = ds.transform
+            # Georeferencing by control points (a scan, a raw satellite scene), kept for the outputs.
+            gcps, gcp_crs = ds.gcps
+            self.gcps: Tuple = tuple(gcps or ())
+            self.gcp_crs = gcp_crs if self.gcps else None
+            self.rpcs = ds.rpcs
         if self.width <= 0 or self.height <= 0 or ds.count <= 0:
             raise InputError(f"{self.path} is empty ({self.width} x {self.height} pixels, {ds.count} bands)")
-        self.georeferenced = self.crs is not None or not self.transform.is_identity
+        self.georeferenced = (self.crs is not None or not self.transform.is_identity or bool(self.gcps)
+                              or self.rpcs is not None)
         self.band_count = int(ds.count)
 
         alpha = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
@@ -354,6 +355,94 @@ class RasterInput:
         if float(nodata).is_integer() and info.min <= nodata <= info.max:
             return band == dt.type(int(nodata))
         return np.zeros(band.shape, dtype=bool)  # a nodata value this type cannot hold matches nothing
+
+    # -- validity of regions, for skipping empty windows ----------------------
+
+    #: Per unit ``(i, j)`` of :meth:`_valid_unit`: whether it holds a valid pixel (filled as asked).
+    _unit_valid: Optional[dict] = None
+    #: Whether a GeoTIFF block that is not stored reads as invalid here (None: not yet seen).
+    _absent_is_invalid: Optional[bool] = None
+
+    def any_valid(self, row_off: float, col_off: float, height: float, width: float) -> bool:
+        """Whether the in-raster part of a region may hold a valid pixel; False means it holds none.
+
+        For skipping the empty windows of a sparse raster at almost no cost.
+        The raster is checked in units of its storage blocks (at least 256
+        px a side, at most 2048), each unit once for the life of this object;
+        a GeoTIFF block that the file does not store (a sparse file) is not
+        read at all where it reads as invalid. The answer is per unit, so True
+        may come for a region whose units hold valid pixels only outside it
+        (the caller reads the region then).
+
+        Parameters
+        ----------
+        row_off, col_off, height, width:
+            The region in raster pixels; the part outside the raster is
+            ignored.
+
+        Raises
+        ------
+        InputError
+            If GDAL fails to read a unit (damaged file).
+        """
+        self._check_open()
+        r0, r1 = max(0, int(math.floor(row_off))), min(self.height, int(math.ceil(row_off + height)))
+        c0, c1 = max(0, int(math.floor(col_off))), min(self.width, int(math.ceil(col_off + width)))
+        if r0 >= r1 or c0 >= c1:
+            return False
+        if self.nodata_source == "none":
+            return True
+        uh, uw = self._unit_shape()
+        for i in range(r0 // uh, (r1 - 1) // uh + 1):
+            for j in range(c0 // uw, (c1 - 1) // uw + 1):
+                if self._valid_unit(i, j):
+                    return True
+        return False
+
+    def _unit_shape(self) -> Tuple[int, int]:
+        def side(block: int) -> int:
+            block = max(1, min(int(block), 2048))
+            return block * max(1, -(-256 // block))
+
+        return side(self.block_shape[0]), side(self.block_shape[1])
+
+    def _valid_unit(self, i: int, j: int) -> bool:
+        if self._unit_valid is None:
+            self._unit_valid = {}
+        known = self._unit_valid.get((i, j))
+        if known is not None:
+            return known
+        uh, uw = self._unit_shape()
+        r0, c0 = i * uh, j * uw
+        h, w = min(uh, self.height - r0), min(uw, self.width - c0)
+        absent = self._not_stored(r0, c0, h, w)
+        if absent and self._absent_is_invalid is not None:
+            has = not self._absent_is_invalid
+        else:
+            _, valid = self._read_source(Window(c0, r0, w, h))
+            has = bool(valid.any())
+            if absent:  # what GDAL fills an absent block with is read once, not assumed
+                self._absent_is_invalid = not has
+        self._unit_valid[(i, j)] = has
+        return has
+
+    def _not_stored(self, row: int, col: int, h: int, w: int) -> bool:
+        """Whether no GeoTIFF block under the region is stored, in every band the validity depends on."""
+        ds = self._check_open()
+        if ds.driver != "GTiff" or self.nodata_source not in ("nodata", "alpha"):
+            return False
+        if self.nodata_source == "alpha":
+            deciding = [self.alpha_band]
+        else:
+            deciding = [b for b, nd in zip(self.bands, self.nodata_values) if nd is not None]
+        bh, bw = self.block_shape
+        for b in deciding:
+            for bi in range(row // bh, (row + h - 1) // bh + 1):
+                for bj in range(col // bw, (col + w - 1) // bw + 1):
+                    offset = ds.get_tag_item(f"BLOCK_OFFSET_{bj}_{bi}", "TIFF", bidx=b)
+                    if offset not in (None, "", "0"):
+                        return False
+        return True
 
     def read(
         self,

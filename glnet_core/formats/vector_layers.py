@@ -8,21 +8,40 @@ folder (:func:`.outputs.part_path`, holding the layer under its own name so
 that GDAL sees its extension, with its sidecars and journals) and renames
 them at the end (:func:`.outputs.commit_file`), with the class style as the
 GeoPackage's default layer style (:mod:`.layer_style`).
+
+GeoPackages hold several layers. Replacing one (``--overwrite --layer X``
+into an existing file) works as ``ogr2ogr -overwrite`` does: the existing
+file is copied into the part folder (:func:`seed_geopackage`), layer ``X`` is
+replaced there and the copy renamed onto the file, so the other layers stay
+and a failure leaves the file as it was. Names that GeoPackage and QGIS keep
+for themselves (:func:`check_layer_name`) are refused.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, OutputWriteError
 from ..geo.areas import polygon_areas_m2
+from .output_plan import SHAPEFILE_SIDECARS, OutputTarget
 from .outputs import commit_file, part_path, remove_part, write_failed
 
-__all__ = ["DRIVERS", "driver_for", "ClassPolygonWriter"]
+__all__ = [
+    "DRIVERS",
+    "RESERVED_LAYER_NAMES",
+    "RESERVED_LAYER_PREFIXES",
+    "driver_for",
+    "vector_sidecars",
+    "vector_target",
+    "check_layer_name",
+    "seed_geopackage",
+    "ClassPolygonWriter",
+]
 
 #: Output formats: GDAL driver name -> file extensions that select it.
 DRIVERS: Dict[str, Tuple[str, ...]] = {
@@ -32,7 +51,13 @@ DRIVERS: Dict[str, Tuple[str, ...]] = {
     "ESRI Shapefile": (".shp",),
 }
 
-_SHP_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qmd")
+#: Table names a GeoPackage, SQLite, GDAL or QGIS keep for themselves (compared case-insensitively).
+RESERVED_LAYER_NAMES = ("layer_styles", "qgis_projects", "ogr_empty_table")
+#: Prefixes of such names (``gpkg_contents``, ``sqlite_sequence``, ``rtree_LAYER_geom``...).
+RESERVED_LAYER_PREFIXES = ("gpkg_", "gpkgext_", "sqlite_", "rtree_")
+
+# The first bytes of every SQLite file, so of every GeoPackage.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -58,11 +83,84 @@ def driver_for(path: PathLike, driver: Optional[str] = None) -> str:
     raise InputError(f"cannot tell the vector format of {Path(path).name} from its extension; use --format ({names})")
 
 
-def _sidecars(path: Path, driver: str) -> List[Path]:
-    """The files besides ``path`` that belong to a layer file (a Shapefile's .shx, .dbf, ...)."""
+def vector_sidecars(path: PathLike, driver: str) -> List[Path]:
+    """The files beside ``path`` that belong to a layer file (a Shapefile's .shx, .dbf, ...): written, replaced or deleted with it."""
     if driver == "ESRI Shapefile":
-        return [path.with_suffix(ext) for ext in _SHP_SIDECARS if ext != ".shp"]
+        return [Path(path).with_suffix(ext) for ext in SHAPEFILE_SIDECARS]
     return []
+
+
+def vector_target(path: PathLike, option: Optional[str], driver: str) -> OutputTarget:
+    """The :class:`~.output_plan.OutputTarget` of a layer file written with ``driver`` (its sidecars included)."""
+    return OutputTarget(Path(path), option, sidecars=tuple(vector_sidecars(path, driver)))
+
+
+def check_layer_name(name: str, *, from_file: bool = False, option: Optional[str] = "--layer") -> str:
+    """Refuse a GeoPackage layer name that GeoPackage, SQLite, GDAL or QGIS keep for themselves; returns it.
+
+    Parameters
+    ----------
+    name:
+        The layer name.
+    from_file:
+        The name was not given but taken from the file name (the message says so).
+    option:
+        The option that names layers, for the message.
+
+    Raises
+    ------
+    InputError
+        ``--layer: 'layer_styles' is a name GeoPackage keeps for itself
+        (layer_styles, qgis_projects, ogr_empty_table, gpkg_*, gpkgext_*,
+        sqlite_*, rtree_*); give another layer name``, or an empty name.
+    """
+    prefix = f"{option}: " if option else ""
+    if not str(name).strip():
+        raise InputError(f"{prefix}the layer name is empty; give a layer name")
+    low = str(name).lower()
+    if low in RESERVED_LAYER_NAMES or low.startswith(RESERVED_LAYER_PREFIXES):
+        kept = ", ".join([*RESERVED_LAYER_NAMES, *(p + "*" for p in RESERVED_LAYER_PREFIXES)])
+        given = " (taken from the file name)" if from_file else ""
+        raise InputError(f"{prefix}{name!r}{given} is a name GeoPackage keeps for itself ({kept}); give another layer name")
+    return str(name)
+
+
+def seed_geopackage(out: PathLike, part: PathLike) -> bool:
+    """Copy the existing GeoPackage ``out`` to ``part``, so that writing a layer into ``part`` replaces that layer only.
+
+    Parameters
+    ----------
+    out:
+        The output file; nothing is copied unless it is an SQLite file (a
+        GeoPackage): a file of another kind is replaced whole.
+    part:
+        Where the layer is written (in the output's part folder).
+
+    Returns
+    -------
+    bool
+        Whether ``out`` was copied (the other layers, their styles and any
+        other tables are then kept).
+
+    Raises
+    ------
+    OutputWriteError
+        If the copy fails (a full disk).
+    """
+    import shutil
+
+    out, part = Path(out), Path(part)
+    try:
+        with open(out, "rb") as f:
+            if f.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
+                return False
+    except OSError:
+        return False  # missing (a new file) or unreadable: nothing to keep
+    try:
+        shutil.copyfile(out, part)
+    except OSError as exc:
+        raise write_failed(out, exc) from None
+    return True
 
 
 def _write_layer(gdf, part: Path, driver: str, layer: str, append: bool = False) -> None:
@@ -73,6 +171,10 @@ def _write_layer(gdf, part: Path, driver: str, layer: str, append: bool = False)
         kwargs["mode"] = "a"
     if driver == "GPKG":
         kwargs["layer"] = layer
+        if not append:
+            # Into a copy of an existing GeoPackage: replace this layer only,
+            # also when an existing one differs in case (SQLite's table names do not).
+            kwargs["layer_options"] = {"OVERWRITE": "YES"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. the Shapefile driver shortening nothing but warning anyway
         if len(gdf) == 0:
@@ -115,7 +217,8 @@ class ClassPolygonWriter:
     with_conf:
         Write the ``confidence`` attribute.
     overwrite:
-        Allow :meth:`commit` to replace an existing ``out``.
+        Allow :meth:`commit` to replace an existing ``out``; an existing
+        GeoPackage keeps its other layers (:func:`seed_geopackage`).
     stream:
         Write in chunks where the driver can append.
 
@@ -208,7 +311,11 @@ class ClassPolygonWriter:
         try:
             if not self.stage.is_dir():
                 self.stage.mkdir()
+            if not self.written and self.drv == "GPKG" and self.overwrite:
+                seed_geopackage(self.out, self.part)  # the file's other layers stay
             _write_layer(gdf, self.part, self.drv, self.layer, append=self.written)
+        except OutputWriteError:
+            raise
         except Exception as exc:  # GDAL / pyogrio / fiona errors have no common base class
             raise write_failed(self.out, exc) from None
         self.written = True
@@ -231,10 +338,13 @@ class ClassPolygonWriter:
 
         self._flush(final=True)
         if self.drv == "GPKG":
-            write_gpkg_style(self.part, self.layer, qml_document(styles))
+            try:
+                write_gpkg_style(self.part, self.layer, qml_document(styles))
+            except sqlite3.Error as exc:  # a full disk while writing the style: the part goes, the file stays
+                raise write_failed(self.out, exc) from None
         # Stale sidecars of a replaced Shapefile would describe the wrong data:
         # commit_file deletes those the new layer does not have.
-        companions = list(zip(_sidecars(self.part, self.drv), _sidecars(self.out, self.drv)))
+        companions = list(zip(vector_sidecars(self.part, self.drv), vector_sidecars(self.out, self.drv)))
         commit_file(self.part, self.out, overwrite=self.overwrite, companions=companions)
         self._cleanup()
 

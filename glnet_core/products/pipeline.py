@@ -12,7 +12,11 @@ committed (an engine :class:`~glnet_core.engine.segment.FinishStep`):
    mean confidence per polygon when a confidence raster is written.
 
 Mask, confidence and polygons appear together or not at all: a failure or a
-cancel in either step removes every output. The frozen
+cancel in either step removes every output. Every output is checked before
+any work, with the raster and the bundle (:meth:`OutputOptions.check`,
+:mod:`glnet_core.formats.output_plan`), and the rasters' targets once more
+just before the polygons are committed, so that a target that appeared
+meanwhile stops the run before anything is committed. The frozen
 :class:`PipelineResult` holds what the engine and vectorize computed (class
 table, providers, timings, polygon counts and areas), so that no caller
 re-reads an output to learn it.
@@ -30,7 +34,8 @@ from ..engine.bundle import Bundle
 from ..engine.options import EngineOptions, InputOptions, OutputOptions
 from ..engine.segment import CompleteOutputs, FinishStep, SegmentResult, segment
 from ..formats.class_mask import ClassStyle, class_styles
-from ..formats.vector_layers import driver_for
+from ..formats.output_plan import OutputTarget, check_outputs
+from ..formats.vector_layers import check_layer_name, driver_for, vector_target
 from .polygon_rules import checked_polygon_values
 from .sieve import sieve_mask
 from .vectorize import VectorizeResult, vectorize
@@ -58,14 +63,16 @@ class PolygonOptions:
     vector_format:
         GDAL driver name; None: from the extension.
     vector_layer:
-        Layer name (GeoPackage); None: the file name.
+        Layer name (GeoPackage); None: the file name. In an existing
+        GeoPackage (with overwrite) only this layer is replaced.
 
     Raises
     ------
     InputError
         For a negative or non-finite area or tolerance
-        (:func:`.polygon_rules.checked_polygon_values`), or a format that
-        cannot be told.
+        (:func:`.polygon_rules.checked_polygon_values`), a format that
+        cannot be told, or a GeoPackage layer name that is reserved
+        (:func:`glnet_core.formats.vector_layers.check_layer_name`).
     """
 
     vector: Optional[Path]
@@ -79,12 +86,21 @@ class PolygonOptions:
         min_area_m2, simplify = checked_polygon_values(min_area_m2, simplify)
         path = Path(vector) if vector else None
         if path is not None:
-            driver_for(path, vector_format)  # an unknown format fails before any work
+            # An unknown format or a reserved layer name fails before any work.
+            if driver_for(path, vector_format) == "GPKG":
+                check_layer_name(vector_layer or path.stem, from_file=not vector_layer)
         object.__setattr__(self, "vector", path)
         object.__setattr__(self, "min_area_m2", float(min_area_m2))
         object.__setattr__(self, "simplify", float(simplify))
         object.__setattr__(self, "vector_format", vector_format)
         object.__setattr__(self, "vector_layer", vector_layer)
+
+    @property
+    def targets(self) -> List[OutputTarget]:
+        """The polygon file (with a Shapefile's sidecars) as an output target of ``--out-vector``."""
+        if self.vector is None:
+            return []
+        return [vector_target(self.vector, "--out-vector", driver_for(self.vector, self.vector_format))]
 
     @property
     def needed(self) -> bool:
@@ -174,15 +190,17 @@ def run_pipeline(
             run_cb.message(f"minimum mapping unit {post.min_area_m2:g} m2: regions under {done['sieve_px']} px "
                            "merged into their neighbours")
         if post.vector is not None:
+            # All or none: the rasters must still be committable before the polygons are committed.
+            check_outputs(out.targets, overwrite=out.overwrite)
             res = vectorize(masks.mask, post.vector, classes=masks.classes, simplify=post.simplify,
                             driver=post.vector_format, layer=post.vector_layer, overwrite=out.overwrite,
-                            confidence_path=masks.confidence, callbacks=run_cb.without_progress())
+                            confidence_path=masks.confidence, callbacks=run_cb.without_progress(),
+                            option="--out-vector")
             for w in res.warnings:
                 run_cb.message(f"warning: {w}")
             run_cb.message(f"{res.count} polygons written to {post.vector}")
             done["vector"] = res
 
-    targets = () if post.vector is None else ((post.vector, "--out-vector"),)
-    step = FinishStep(finish, post.settings(), targets) if post.needed else None
+    step = FinishStep(finish, post.settings(), post.targets) if post.needed else None
     result = segment(input_path, bundle, out, engine, input_options, cb, step)
     return PipelineResult(result, done["vector"], int(done["sieve_px"]))

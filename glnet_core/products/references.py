@@ -34,6 +34,7 @@ import numpy as np
 from ..errors import InputError
 from ..formats.class_mask import block_rows, check_class_mask, open_dataset, row_block_grid
 from ..formats.classes import NODATA, ClassTable
+from ..formats.input_paths import check_input_path
 from ..geo.spatial_index import BoundsIndex
 
 __all__ = ["VECTOR_SUFFIXES", "Reference", "is_vector_path", "open_reference"]
@@ -295,6 +296,7 @@ def open_reference(
     """
     if not Path(path).exists():
         raise InputError(f"REF {path} does not exist")
+    check_input_path(path, "REF")
     if is_vector_path(path):
         vref = _VectorRef(path, field, table, pred, layer)
         return Reference(vref.read, _block_rows_for(pred, None))

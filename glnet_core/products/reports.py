@@ -2,21 +2,22 @@
 
 :func:`format_report` is what the command prints (per-class scores, summary,
 confusion matrix); :func:`write_json` writes ``EvaluationResult.to_dict()``
-atomically, and :func:`check_json_output` checks its path before any work.
+atomically, and :func:`check_json_output` checks its path before any work
+(never PRED, REF or the class table: :func:`evaluation_sources`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, List, Optional, Sequence, Union
 
 from ..formats import outputs
-from ..formats.outputs import check_file_target
+from ..formats.output_plan import InputSource, OutputTarget, check_outputs, spec_sources
 
 if TYPE_CHECKING:  # evaluate imports nothing from here; the result type only annotates
     from .evaluate import EvaluationResult
 
-__all__ = ["format_report", "check_json_output", "write_json"]
+__all__ = ["format_report", "evaluation_sources", "check_json_output", "write_json"]
 
 PathLike = Union[str, Path]
 
@@ -53,22 +54,43 @@ def format_report(result: "EvaluationResult") -> str:
     return "\n".join(lines)
 
 
-def check_json_output(path: PathLike) -> Path:
-    """Check, before any work, that a JSON report can be written at ``path`` (replacing a file there).
+def evaluation_sources(pred: PathLike, ref: PathLike, classes: Optional[str] = None) -> List[InputSource]:
+    """What ``glnet evaluate`` reads: PRED, REF (with their sidecars) and a class-table file, as output-check inputs."""
+    return [InputSource(Path(pred), "the prediction PRED"), InputSource(Path(ref), "the reference REF"),
+            *spec_sources(classes, "the class table (--classes)")]
+
+
+def check_json_output(path: PathLike, *, overwrite: bool = True, inputs: Sequence[InputSource] = ()) -> Path:
+    """Check, before any work, that a JSON report can be written at ``path``.
+
+    Parameters
+    ----------
+    path:
+        The report file.
+    overwrite:
+        An existing file may be replaced (the command line's ``--overwrite``;
+        the QGIS plugin asks the user itself).
+    inputs:
+        What the evaluation reads (:func:`evaluation_sources`): the report
+        may be none of them.
 
     Raises
     ------
     OutputPathError
-        The folder is missing, or ``path`` is a folder or not a regular file
-        (:func:`~glnet.glnet_core.formats.outputs.check_file_target`).
+        The report would be an input, the folder is missing, ``path`` is a
+        folder or not a regular file, or exists without ``overwrite``
+        (:func:`~glnet.glnet_core.formats.output_plan.check_outputs`).
     """
-    return check_file_target(path, overwrite=True, option="--json")
+    check_outputs([OutputTarget(Path(path), "--json")], inputs, overwrite=overwrite)
+    return Path(path)
 
 
-def write_json(result: "EvaluationResult", path: PathLike) -> Path:
-    """Write ``result.to_dict()`` as JSON at ``path``, replacing it atomically.
+def write_json(result: "EvaluationResult", path: PathLike, *, overwrite: bool = True) -> Path:
+    """Write ``result.to_dict()`` as JSON at ``path``, atomically.
 
-    Written under its hidden part name and renamed
+    Checked again (:func:`check_json_output`) against the files the result
+    was computed from, so that a report never replaces PRED or REF; written
+    under its hidden part name and renamed
     (:func:`~glnet.glnet_core.formats.outputs.write_json`), so a reader never
     sees a half-written report.
 
@@ -84,4 +106,5 @@ def write_json(result: "EvaluationResult", path: PathLike) -> Path:
     OutputWriteError
         If writing fails (a full disk); nothing is left behind.
     """
-    return outputs.write_json(path, result.to_dict(), overwrite=True, option="--json")
+    check_json_output(path, overwrite=overwrite, inputs=evaluation_sources(result.pred_path, result.ref_path))
+    return outputs.write_json(path, result.to_dict(), overwrite=overwrite, option="--json")

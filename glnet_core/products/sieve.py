@@ -21,7 +21,8 @@ import numpy as np
 from ..errors import InputError
 from ..formats.class_mask import holds_class_ids, open_class_mask, read_class_ids, sidecar_path
 from ..formats.classes import NODATA
-from ..formats.outputs import atomic_file, check_file_target, write_failed
+from ..formats.gdal_env import gdal_write_errors, ignore_not_georeferenced
+from ..formats.outputs import atomic_file, check_file_target
 
 __all__ = ["min_area_pixels", "sieve_array", "sieve_mask"]
 
@@ -134,18 +135,25 @@ def sieve_mask(
     import shutil
 
     import rasterio
-    from rasterio.errors import RasterioError
+    from rasterio.transform import from_gcps
 
     src_path = Path(src_path)
     dst = Path(dst_path) if dst_path is not None else src_path
     replace = overwrite or dst == src_path
     check_file_target(dst, overwrite=replace)
     with open_class_mask(src_path, "mask") as ds:
-        size = min_area_pixels(min_area_m2, ds.crs, ds.transform, ds.height, ds.width)
+        crs, transform = ds.crs, ds.transform
+        gcps, gcp_crs = ds.gcps
+        if gcps and transform.is_identity:
+            # Georeferenced by ground control points: their affine fit gives the pixel size.
+            crs, transform = gcp_crs, from_gcps(gcps)
+        size = min_area_pixels(min_area_m2, crs, transform, ds.height, ds.width)
         ids = read_class_ids(ds, src_path, 0, ds.height)
         # The file's own values, where they differ from the ids (another nodata value, a wider type).
         data = None if holds_class_ids(ds) else ds.read(1)
         profile = ds.profile
+        if gcps:
+            profile.pop("transform", None)  # an identity matrix: GDAL would warn, and the GCPs say where it is
         tags = ds.tags()
         try:
             cmap = ds.colormap(1)
@@ -160,16 +168,17 @@ def sieve_mask(
     # In a part folder: a sidecar GDAL may leave for the part file (statistics)
     # goes with it; the category names are in the mask's sidecar, kept or copied.
     with atomic_file(dst, overwrite=replace, in_folder=True) as part:
-        try:
+        # Also catches a tile flush that fails on close, which GDAL only prints.
+        with gdal_write_errors(dst), ignore_not_georeferenced():
             with rasterio.open(str(part), "w", **profile) as o:
+                if gcps:
+                    o.gcps = (gcps, gcp_crs)
                 if cmap:
                     o.write_colormap(1, cmap)
                 o.write(out, 1)
                 o.update_tags(**tags)
                 if desc:
                     o.set_band_description(1, desc)
-        except RasterioError as exc:
-            raise write_failed(dst, exc) from None
         aux_src = sidecar_path(src_path)
         if dst != src_path and aux_src.is_file():
             shutil.copyfile(str(aux_src), str(sidecar_path(dst)))

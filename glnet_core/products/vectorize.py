@@ -41,22 +41,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from ..callbacks import Callbacks
 from ..errors import InputError
 from ..formats.class_mask import class_styles, dataset_class_info, open_class_mask, open_dataset, read_class_ids
 from ..formats.classes import NODATA, ClassTable
 from ..formats.gdal_env import with_bounded_gdal_cache
-from ..formats.outputs import check_file_target
-from ..formats.vector_layers import ClassPolygonWriter, driver_for
+from ..formats.output_plan import InputSource, check_outputs
+from ..formats.vector_layers import ClassPolygonWriter, check_layer_name, driver_for, vector_target
 from ..geo.crs import metres_to_crs_units
 from .polygon_rules import checked_polygon_values
 from .polygonize import BAND_ROWS, polygonize_mask
 from .sieve import min_area_pixels, sieve_array
 from .simplify import simplify_coverage
 
-__all__ = ["BAND_ROWS", "VectorizeResult", "vectorize"]
+__all__ = ["BAND_ROWS", "VectorizeResult", "vectorize", "check_vector_output"]
 
 #: Pixels per streamed band (rows = BAND_PIXELS / width, within MIN_BAND_ROWS .. band_rows).
 BAND_PIXELS = 2_000_000
@@ -93,6 +93,53 @@ class VectorizeResult:
     styles: List[Tuple[int, str, Tuple[int, int, int]]] = field(default_factory=list)
 
 
+def check_vector_output(
+    out_path: PathLike,
+    *,
+    overwrite: bool,
+    driver: Optional[str] = None,
+    layer: Optional[str] = None,
+    inputs: Sequence[InputSource] = (),
+    option: Optional[str] = None,
+) -> Tuple[str, str]:
+    """Check a polygon output before any work; returns its driver and layer name.
+
+    Parameters
+    ----------
+    out_path:
+        The vector file to write.
+    overwrite:
+        An existing file (or Shapefile sidecar) may be replaced; in an
+        existing GeoPackage only the layer is replaced.
+    driver, layer:
+        As :func:`vectorize`.
+    inputs:
+        What the run reads (the mask, the confidence raster, a bundle): the
+        output may be none of them (:func:`..formats.output_plan.check_outputs`).
+    option:
+        The option naming the output (``--out``), for messages.
+
+    Returns
+    -------
+    (str, str)
+        The GDAL driver and the layer name (the file's stem by default).
+
+    Raises
+    ------
+    InputError
+        An unknown format, a reserved or empty GeoPackage layer name, or (an
+        :class:`~glnet.glnet_core.errors.OutputPathError`) an output that is
+        an input or cannot be used.
+    """
+    out = Path(out_path)
+    drv = driver_for(out, driver)
+    layer_name = layer or out.stem
+    if drv == "GPKG":
+        check_layer_name(layer_name, from_file=not layer)
+    check_outputs([vector_target(out, option, drv)], inputs, overwrite=overwrite)
+    return drv, layer_name
+
+
 @with_bounded_gdal_cache
 def vectorize(
     mask_path: PathLike,
@@ -106,6 +153,7 @@ def vectorize(
     confidence_path: Optional[PathLike] = None,
     callbacks: Optional[Callbacks] = None,
     band_rows: int = BAND_ROWS,
+    option: Optional[str] = None,
 ) -> VectorizeResult:
     """Polygonize a class mask into a vector layer (see the module docstring).
 
@@ -130,9 +178,11 @@ def vectorize(
         ``GPKG``, ``GeoJSON``, ``FlatGeobuf`` or ``ESRI Shapefile``; None:
         from the extension.
     layer:
-        Layer name (GeoPackage); default the file stem.
+        Layer name (GeoPackage); default the file stem. Names GeoPackage
+        keeps for itself (``layer_styles``, ``gpkg_*``...) are refused.
     overwrite:
-        Replace an existing output.
+        Replace an existing output; in an existing GeoPackage, replace the
+        layer only (the others stay, as with ``ogr2ogr -overwrite``).
     confidence_path:
         Confidence raster on the mask's grid (``glnet segment
         --confidence``); adds the ``confidence`` attribute.
@@ -141,6 +191,8 @@ def vectorize(
         band and stops with :class:`Cancelled`, nothing written.
     band_rows:
         Rows per streamed band.
+    option:
+        The option that named ``out_path`` (``--out``), for messages.
 
     Returns
     -------
@@ -150,8 +202,9 @@ def vectorize(
     ------
     InputError
         Missing or unreadable mask / confidence raster, not a class mask,
-        grids that differ, unknown format, output that exists without
-        ``overwrite`` or whose folder is missing.
+        grids that differ, unknown format, a reserved layer name, an output
+        that is the mask or the confidence raster, exists without
+        ``overwrite`` or whose folder is missing (:func:`check_vector_output`).
     Cancelled
         When cancelled.
     """
@@ -160,10 +213,11 @@ def vectorize(
 
     mask_path = Path(mask_path)
     out = Path(out_path)
-    drv = driver_for(out, driver)
-    check_file_target(out, overwrite=overwrite)
+    sources = [InputSource(mask_path, "the mask")]
+    if confidence_path is not None:
+        sources.append(InputSource(Path(confidence_path), "the confidence raster"))
+    drv, layer_name = check_vector_output(out, overwrite=overwrite, driver=driver, layer=layer, inputs=sources, option=option)
     min_area_m2, simplify = checked_polygon_values(min_area_m2, simplify)
-    layer_name = layer or out.stem
 
     ds = open_class_mask(mask_path, "mask")
     conf_ds = None

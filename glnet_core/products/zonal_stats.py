@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -39,11 +39,13 @@ from ..errors import InputError
 from ..formats.class_mask import open_class_mask, read_class_ids, resolve_class_table, row_block_grid, row_blocks
 from ..formats.classes import NODATA, ClassTable
 from ..formats.gdal_env import with_bounded_gdal_cache
-from ..formats.outputs import atomic_file, check_file_target, write_failed
+from ..formats.output_plan import InputSource, OutputTarget, check_outputs, spec_sources
+from ..formats.outputs import atomic_file, write_failed
+from ..formats.vector_layers import check_layer_name, seed_geopackage
 from ..geo.areas import pixel_area_rows_m2
 from ..geo.spatial_index import BoundsIndex
 
-__all__ = ["OUTPUT_FORMATS", "ZonalStats", "overlap_groups", "zonal_stats", "write_stats", "check_output"]
+__all__ = ["OUTPUT_FORMATS", "ZonalStats", "overlap_groups", "zonal_stats", "write_stats", "check_output", "stats_sources"]
 
 OUTPUT_FORMATS = (".csv", ".gpkg")
 
@@ -64,12 +66,16 @@ class ZonalStats:
         The class table.
     areas_m2:
         ``(n_zones, n_classes)`` ground areas in square metres.
+    sources:
+        The files the statistics were computed from (mask, zones):
+        :func:`write_stats` never writes onto one of them.
     """
 
     zones: Any
     field: str
     classes: ClassTable
     areas_m2: np.ndarray
+    sources: Tuple[InputSource, ...] = ()
 
     @property
     def total_m2(self) -> np.ndarray:
@@ -155,21 +161,42 @@ def _read_zones(path: PathLike, layer: Optional[str]):
         raise InputError(f"cannot read zones {p} as a vector layer: {' '.join(str(exc).split())}") from None
 
 
-def check_output(out: PathLike, overwrite: bool) -> str:
+def stats_sources(mask: PathLike, zones: PathLike, classes: Optional[str] = None) -> List[InputSource]:
+    """What ``glnet stats`` reads: the mask, the zones (with their sidecars) and a class-table file."""
+    return [InputSource(Path(mask), "the mask"), InputSource(Path(zones), "the zones (--zones)"),
+            *spec_sources(classes, "the class table (--classes)")]
+
+
+def check_output(out: PathLike, overwrite: bool, inputs: Sequence[InputSource] = (), layer: Optional[str] = None) -> str:
     """Check the output path before any work; returns its format (``".csv"`` or ``".gpkg"``).
+
+    Parameters
+    ----------
+    out:
+        The table or GeoPackage to write.
+    overwrite:
+        An existing file may be replaced (in a GeoPackage: the layer only).
+    inputs:
+        What the statistics read (:func:`stats_sources`): ``out`` may be none of them.
+    layer:
+        The GeoPackage layer (default: the file name's stem); reserved names are refused.
 
     Raises
     ------
     InputError
-        Unknown extension, or (an :class:`~glnet.glnet_core.errors.OutputPathError`,
-        see :func:`~glnet.glnet_core.formats.outputs.check_file_target`) a
-        missing folder, a folder, or an existing file without ``overwrite``.
+        Unknown extension, a reserved layer name, or (an
+        :class:`~glnet.glnet_core.errors.OutputPathError`, see
+        :func:`~glnet.glnet_core.formats.output_plan.check_outputs`) an
+        output that is an input, a missing folder, a folder, or an existing
+        file without ``overwrite``.
     """
     p = Path(out)
     suffix = p.suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise InputError(f"--out {p}: the output must end in .csv or .gpkg")
-    check_file_target(p, overwrite=overwrite, option="--out")
+    if suffix == ".gpkg":
+        check_layer_name(layer or p.stem, from_file=not layer)
+    check_outputs([OutputTarget(p, "--out")], inputs, overwrite=overwrite)
     return suffix
 
 
@@ -274,7 +301,8 @@ def zonal_stats(
                         sums = np.bincount(key, weights=weights[sel], minlength=len(members) * n_classes)
                         areas[members] += sums.reshape(len(members), n_classes)
                 counter.step(r1)
-        return ZonalStats(zones, field, table, areas)
+        sources = (InputSource(Path(mask_path), "the mask"), InputSource(Path(zones_path), "the zones (--zones)"))
+        return ZonalStats(zones, field, table, areas, sources)
     finally:
         ds.close()
 
@@ -285,7 +313,8 @@ def write_stats(stats: ZonalStats, out: PathLike, overwrite: bool = False, layer
     CSV: one row per zone; columns: the zone field, ``area_m2``, and per class
     ``<class>_m2`` and ``<class>_share`` (0-1; empty for a zone without valid
     pixels). GeoPackage: the same columns with the zones' geometries, in the
-    zones' own CRS, in layer ``layer`` (default: the file name's stem).
+    zones' own CRS, in layer ``layer`` (default: the file name's stem); an
+    existing GeoPackage (with ``overwrite``) keeps its other layers.
 
     Returns
     -------
@@ -301,7 +330,7 @@ def write_stats(stats: ZonalStats, out: PathLike, overwrite: bool = False, layer
         If writing fails (a full disk); nothing is left behind.
     """
     p = Path(out)
-    suffix = check_output(p, overwrite)
+    suffix = check_output(p, overwrite, stats.sources, layer)
     cols = stats.columns()
     if stats.field in cols:
         raise InputError(f"the zone field {stats.field!r} has the name of a statistics column; rename it in the zones")
@@ -323,8 +352,10 @@ def write_stats(stats: ZonalStats, out: PathLike, overwrite: bool = False, layer
             for c in cols:
                 data[c] = data[c].astype("float64")  # None shares -> NaN (NULL in the GeoPackage)
             gdf = gpd.GeoDataFrame(data, geometry=list(stats.zones.geometry), crs=stats.zones.crs)
+            if overwrite:
+                seed_geopackage(p, tmp)  # replace the layer only: the file's other layers stay
             try:
-                gdf.to_file(str(tmp), driver="GPKG", layer=layer or p.stem)
+                gdf.to_file(str(tmp), driver="GPKG", layer=layer or p.stem, layer_options={"OVERWRITE": "YES"})
             except Exception as exc:  # pyogrio / fiona errors have no common base class
                 raise write_failed(p, exc, "--out") from None
     return p

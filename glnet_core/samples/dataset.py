@@ -5,6 +5,11 @@
 ``lookalike/NAME.tif``, and ``scenes.json``, into a hidden folder next to the
 output that is moved into place only when complete. Scenes are drawn in
 parallel processes when asked; the files do not depend on it.
+
+``--overwrite`` replaces only what glnet synth wrote: the files this run
+writes, ``scenes.json``, and the scene files an earlier run listed in its
+``scenes.json`` (:func:`earlier_files`); any other file in the folder or in
+its ``images/``, ``masks/`` and ``lookalike/`` stays.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,11 +28,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..formats.classes import ClassTable
-from ..formats.outputs import atomic_entries
+from ..formats.gdal_env import gdal_write_errors
+from ..formats.output_entries import atomic_entries
 from ..geo.crs import linear_unit_m
-from .landscape import CLASSES, GENERATOR_VERSION, LOOKALIKE_CODES, MAX_SIZE, MIN_SIZE, generate_scene
+from ..option_rules import EPSG_CODE, JOBS, JPEG_QUALITY, PIXEL_SIZE, SCENE_SIZE, SCENES, SEED
+from .landscape import CLASSES, GENERATOR_VERSION, LOOKALIKE_CODES, generate_scene
 
-__all__ = ["COMPRESSIONS", "SynthOptions", "SceneInfo", "scene_name", "write_dataset"]
+__all__ = ["COMPRESSIONS", "SynthOptions", "SceneInfo", "scene_name", "earlier_files", "write_dataset"]
 
 COMPRESSIONS = ("jpeg", "deflate")
 
@@ -111,20 +119,16 @@ def _check_options(opts: SynthOptions) -> None:
     """
     from rasterio.errors import CRSError
 
-    if opts.n < 1:
-        raise InputError(f"--n must be at least 1, got {opts.n}")
-    if not MIN_SIZE <= opts.size <= MAX_SIZE:
-        raise InputError(f"--size must be {MIN_SIZE} to {MAX_SIZE} px, got {opts.size}")
-    if opts.seed < 0:
-        raise InputError(f"--seed must not be negative, got {opts.seed}")
-    if not (opts.pixel_size > 0 and math.isfinite(opts.pixel_size)):
-        raise InputError(f"--pixel-size must be a positive number of metres, got {opts.pixel_size}")
+    # The rules of the command line's options (glnet_core/option_rules.py), for library callers too.
+    SCENES.check(opts.n)
+    SCENE_SIZE.check(opts.size)
+    SEED.check(opts.seed)
+    PIXEL_SIZE.check(opts.pixel_size)
     if opts.compress not in COMPRESSIONS:
         raise InputError(f"--compress must be one of {', '.join(COMPRESSIONS)}, got {opts.compress!r}")
-    if not 1 <= opts.jpeg_quality <= 100:
-        raise InputError(f"--jpeg-quality must be 1 to 100, got {opts.jpeg_quality}")
-    if opts.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {opts.jobs}")
+    JPEG_QUALITY.check(opts.jpeg_quality)
+    JOBS.check(opts.jobs)
+    EPSG_CODE.check(opts.crs)
     try:
         crs = _crs(opts.crs)
     except (CRSError, ValueError, OverflowError):
@@ -187,7 +191,8 @@ def _write_image(path: Path, image: np.ndarray, crs, transform, opts: SynthOptio
         profile.update(compress="jpeg", photometric="ycbcr", jpeg_quality=opts.jpeg_quality, interleave="pixel")
     else:
         profile.update(compress="deflate", predictor=2, interleave="pixel")
-    with warnings.catch_warnings():
+    # gdal_write_errors: also a tile flush that fails on close (a full disk), which GDAL only prints.
+    with warnings.catch_warnings(), gdal_write_errors(path, "--out"):
         warnings.simplefilter("ignore")
         with rasterio.open(str(path), "w", **profile) as ds:
             ds.write(np.ascontiguousarray(image.transpose(2, 0, 1)))
@@ -219,11 +224,53 @@ def _write_mask(path: Path, mask: np.ndarray, crs, transform, tags: Dict[str, st
 
 
 _OURS = ("images", "masks", "lookalike", "scenes.json")
+_FOLDERS = ("images", "masks", "lookalike")
+# The only names an earlier run's scenes.json may make a run remove: its own scene files.
+_SCENE_FILE = re.compile(r"(images|masks|lookalike)/synth_[0-9]{5,}\.tif")
+
+
+def earlier_files(out: Path) -> List[str]:
+    """The files an earlier ``glnet synth`` run wrote into ``out``, as its ``scenes.json`` lists them.
+
+    Each scene's image, mask and look-alike map, with their ``.aux.xml``
+    sidecars (a mask's class names; statistics another program added
+    describe the file being replaced). Only names of the form
+    ``images|masks|lookalike/synth_NNNNN.tif`` are taken, so that a damaged
+    or foreign ``scenes.json`` cannot make a run delete anything else.
+
+    Returns
+    -------
+    list of str
+        Paths relative to ``out``; empty when there is no readable
+        ``scenes.json`` written by glnet synth.
+    """
+    try:
+        meta = json.loads((out / "scenes.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(meta, dict) or meta.get("generator") != "glnet synth" or not isinstance(meta.get("scenes"), list):
+        return []
+    files: List[str] = []
+    for record in meta["scenes"]:
+        if not isinstance(record, dict):
+            continue
+        for key in ("image", "mask", "lookalike"):
+            name = record.get(key)
+            if isinstance(name, str) and _SCENE_FILE.fullmatch(name):
+                files += [name, name + ".aux.xml"]
+    return sorted(set(files))
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
     # Synth's own rules; a file, a missing or unwritable parent: atomic_entries.
-    if out.is_dir() and not overwrite:
+    if not out.is_dir():
+        return
+    for name in _FOLDERS:
+        if os.path.lexists(out / name) and not (out / name).is_dir():
+            raise InputError(f"--out: {out / name} is not a folder; glnet synth writes its scenes there")
+    if os.path.lexists(out / "scenes.json") and not (out / "scenes.json").is_file():
+        raise InputError(f"--out: {out / 'scenes.json'} is not a regular file; glnet synth writes it")
+    if not overwrite:
         present = [n for n in _OURS if (out / n).exists()]
         others = [p.name for p in out.iterdir() if p.name not in _OURS]
         if present:
@@ -257,9 +304,10 @@ def write_dataset(
     Parameters
     ----------
     out:
-        The data set folder: new, empty, or (with ``opts.overwrite``) one whose
-        ``images/``, ``masks/``, ``lookalike/`` and ``scenes.json`` are
-        replaced; other files in it are kept.
+        The data set folder: new, empty, or (with ``opts.overwrite``) one
+        where the files of this run, ``scenes.json`` and the scene files an
+        earlier run listed there (:func:`earlier_files`) are replaced or
+        removed; every other file in it and in its sub-folders is kept.
     opts:
         What to write.
     progress:
@@ -285,7 +333,9 @@ def write_dataset(
     origin = _origin(int(opts.crs))
     infos: List[SceneInfo] = []
     records = []
-    with atomic_entries(out, _OURS, overwrite=opts.overwrite, option="--out") as part:
+    # Only what synth wrote: this run's files (staged) and the earlier run's (listed in its scenes.json).
+    owned = ["scenes.json", *earlier_files(out)] if opts.overwrite else list(_OURS)
+    with atomic_entries(out, owned, overwrite=opts.overwrite, option="--out") as part:
         (part / "images").mkdir()
         (part / "masks").mkdir()
         if opts.lookalike:

@@ -41,7 +41,8 @@ import numpy as np
 from ..engine.modes import DEFAULT_MODE
 from ..errors import InputError
 from ..formats.classes import NODATA, ClassTable
-from ..formats.outputs import atomic_entries
+from ..formats.output_entries import atomic_entries
+from ..formats.output_plan import InputSource, OutputTarget, check_not_inputs
 
 if TYPE_CHECKING:
     from ..callbacks import Callbacks
@@ -343,8 +344,11 @@ def run_demo(
     out_dir = Path(out_dir)
     engine = EngineOptions(mode=mode, threads=threads)  # a bad option fails before any file is read
     _check_inputs(bundle_path, scene_path)
-    b = load_bundle(bundle_path)  # checks manifest and checksums before any output exists
     names = OUTPUT_FILES + (sidecar_path(MASK_NAME).name,)  # the mask's category names
+    # No demo output may replace the bundle or the scene (or lie inside the bundle), even with overwrite.
+    check_not_inputs([OutputTarget(out_dir / n, "--out", kind="entry") for n in names],
+                     [InputSource(bundle_path, "the model bundle (--model)"), InputSource(scene_path, "the scene (--scene)")])
+    b = load_bundle(bundle_path)  # checks manifest and checksums before any output exists
     with atomic_entries(out_dir, names, overwrite=overwrite, hint="pass --overwrite to replace the demo outputs") as staging:
         t0 = time.perf_counter()
         res = run_pipeline(scene_path, b, OutputOptions(staging / MASK_NAME), engine,

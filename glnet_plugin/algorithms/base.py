@@ -9,7 +9,14 @@ place:
   for segment, vectorize, evaluate and zonal stats alike;
 - :meth:`GlnetAlgorithm.processAlgorithm`: a :class:`glnet_core.errors.GlnetError`
   (including :class:`~glnet_core.errors.Cancelled`) becomes a
-  ``QgsProcessingException`` carrying the same one-line message.
+  ``QgsProcessingException`` carrying the same one-line message;
+- :meth:`GlnetAlgorithm.check_values`: the parameters' values by the command
+  line's own rules (:mod:`glnet_core.option_rules`, declared per algorithm
+  in :attr:`GlnetAlgorithm.NUMBER_RULES`; :func:`number_parameter` gives the
+  spin boxes the same bounds) and every input path by
+  :func:`glnet_core.formats.input_paths.check_input_path` (a pipe or device
+  would hang QGIS), in the dialog (``checkParameterValues``) and again before
+  every run, so qgis_process, models and scripts get the same one line.
 
 glnet_core (and with it rasterio, geopandas, onnxruntime) is imported only
 inside :meth:`GlnetAlgorithm.run_glnet`, never when the provider lists its
@@ -30,10 +37,21 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
     QgsRasterLayer,
 )
 from qgis.PyQt.QtGui import QIcon
 
+# Plain Python (errors.py and the stdlib only): importable when the provider
+# lists its algorithms, even without glnet_core's dependencies.
+from ...glnet_core.errors import InputError
+from ...glnet_core.formats.input_paths import check_input_path
+from ...glnet_core.option_rules import NumberRule, check_class_spec
 from ..i18n import tr
 
 __all__ = [
@@ -42,11 +60,21 @@ __all__ = [
     "GlnetAlgorithm",
     "core_callbacks",
     "help_html",
+    "number_parameter",
     "raster_file",
     "vector_destination",
 ]
 
 _PLUGIN_ROOT = Path(__file__).resolve().parents[2]
+
+#: Parameters whose value may be the path of a file the algorithm reads.
+_INPUT_PATH_PARAMETERS = (
+    QgsProcessingParameterFile,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterVectorLayer,
+)
 
 #: The provider's and the plugin's icon.
 ICON_PATH = Path(__file__).resolve().parents[1] / "icon.svg"
@@ -134,6 +162,17 @@ def raster_file(layer: Optional[QgsRasterLayer], what: str) -> str:
     return layer.source()
 
 
+def number_parameter(name: str, label: str, rule: NumberRule, default: float) -> QgsProcessingParameterNumber:
+    """A number parameter whose spin box has the bounds of the command line's ``rule``.
+
+    Bounds alone do not refuse NaN (QGIS compares it with them and lets it
+    through): list the parameter in :attr:`GlnetAlgorithm.NUMBER_RULES` too.
+    """
+    kind = QgsProcessingParameterNumber.Integer if rule.whole else QgsProcessingParameterNumber.Double
+    return QgsProcessingParameterNumber(name, label, type=kind, defaultValue=default,
+                                        minValue=float(rule.minimum), maxValue=float(rule.maximum))
+
+
 def vector_destination(value: str) -> Tuple[str, Optional[str]]:
     """A vector destination as (file, layer name or None).
 
@@ -158,6 +197,12 @@ class GlnetAlgorithm(QgsProcessingAlgorithm):
     ALG_ID = ""
     #: Stable group id.
     GROUP_ID = ""
+    #: Number parameters checked by the rule of their command-line option
+    #: (:mod:`glnet_core.option_rules`): parameter name -> rule.
+    NUMBER_RULES: Dict[str, NumberRule] = {}
+    #: String parameters holding a class table spec (``--classes``): a class
+    #: count among them is checked by the command line's rule.
+    CLASS_TABLE_PARAMETERS: Tuple[str, ...] = ()
 
     def name(self) -> str:
         return self.ALG_ID
@@ -182,6 +227,41 @@ class GlnetAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self) -> "GlnetAlgorithm":  # noqa: N802 - QGIS API name
         return type(self)()
 
+    def check_values(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> None:
+        """Check the values of :attr:`NUMBER_RULES` and every input path, as the command line does.
+
+        Raises
+        ------
+        InputError
+            ``<parameter label> (<NAME>): must be a finite number, got nan``,
+            or ``<label> (<NAME>): /tmp/f is a named pipe (FIFO), not a regular file``.
+        """
+        for definition in self.parameterDefinitions():
+            name = definition.name()
+            label = f"{definition.description()} ({name})"
+            value = parameters.get(name)
+            if name in self.NUMBER_RULES:
+                if value is None and definition.defaultValue() is None:
+                    continue
+                self.NUMBER_RULES[name].check(self.parameterAsDouble(parameters, name, context), name=label)
+            elif isinstance(value, str) and value and (name in self.CLASS_TABLE_PARAMETERS
+                                                       or isinstance(definition, _INPUT_PATH_PARAMETERS)):
+                if name in self.CLASS_TABLE_PARAMETERS:
+                    check_class_spec(value, label)
+                # A layer given as a path ("FILE|layername=X" for OGR): check the file before QGIS loads it.
+                check_input_path(value.split("|", 1)[0], label)
+
+    def checkParameterValues(  # noqa: N802 - QGIS API name
+        self, parameters: Dict[str, Any], context: QgsProcessingContext
+    ) -> Tuple[bool, str]:
+        """QGIS's own checks, then :meth:`check_values` (the dialog shows the message before running)."""
+        try:
+            # First: QGIS's checks may load a layer, which a pipe would block.
+            self.check_values(parameters, context)
+        except InputError as exc:
+            return False, str(exc)
+        return super().checkParameterValues(parameters, context)
+
     def processAlgorithm(  # noqa: N802 - QGIS API name
         self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> Dict[str, Any]:
@@ -204,6 +284,8 @@ class GlnetAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(dependencies.explain(problems))
         # --- end of the dependency check ---
         try:
+            # Again here: scripts may run an algorithm without checkParameterValues.
+            self.check_values(parameters, context)
             return self.run_glnet(parameters, context, feedback)
         except Cancelled:
             # glnet_core removed every partial output before raising.

@@ -58,6 +58,7 @@ class EvaluateAlgorithm(GlnetAlgorithm):
     REFERENCE = "REFERENCE"
     REF_FIELD = "REF_FIELD"
     CLASSES = "CLASSES"
+    CLASS_TABLE_PARAMETERS = (CLASSES,)
     IGNORE = "IGNORE"
     OUTPUT_JSON = "OUTPUT_JSON"
     MIOU = "MIOU"
@@ -108,7 +109,7 @@ class EvaluateAlgorithm(GlnetAlgorithm):
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         from ...glnet_core.products.evaluate import evaluate
-        from ...glnet_core.products.reports import check_json_output, format_report, write_json
+        from ...glnet_core.products.reports import check_json_output, evaluation_sources, format_report, write_json
 
         pred = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Predicted land-cover mask"))
         ref_layer = self.parameterAsLayer(parameters, self.REFERENCE, context)
@@ -124,7 +125,8 @@ class EvaluateAlgorithm(GlnetAlgorithm):
         ignore: List[str] = [t.strip() for t in self.parameterAsString(parameters, self.IGNORE, context).split(",") if t.strip()]
         out_json = self.parameterAsFileOutput(parameters, self.OUTPUT_JSON, context) or None
         if out_json:
-            check_json_output(out_json)  # before the (possibly long) comparison, as the command line does
+            # Before the (possibly long) comparison, as the command line does; never onto PRED, REF or the table.
+            check_json_output(out_json, inputs=evaluation_sources(pred, ref, classes))
         result = evaluate(pred, ref, classes=classes, ignore=ignore, ref_field=field, ref_layer=ref_name,
                           callbacks=core_callbacks(feedback))
         for line in format_report(result).splitlines():

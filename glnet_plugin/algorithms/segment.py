@@ -12,7 +12,6 @@ from qgis.core import (
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorDestination,
@@ -20,9 +19,11 @@ from qgis.core import (
 
 from ...glnet_core.engine.modes import DEFAULT_MODE, MODE_NAMES
 from ...glnet_core.engine.runtime import DEVICES as ENGINE_DEVICES
+from ...glnet_core.option_rules import MIN_AREA as MIN_AREA_RULE
+from ...glnet_core.option_rules import SIMPLIFY as SIMPLIFY_RULE
 from ..i18n import tr
 from ..styles import MASK, POLYGONS, style_on_completion
-from .base import GlnetAlgorithm, core_callbacks, help_html, raster_file, vector_destination
+from .base import GlnetAlgorithm, core_callbacks, help_html, number_parameter, raster_file, vector_destination
 
 __all__ = ["SegmentAlgorithm", "bundle_parameter"]
 
@@ -67,6 +68,8 @@ class SegmentAlgorithm(GlnetAlgorithm):
     OUTPUT_VECTOR = "OUTPUT_VECTOR"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     PROVIDERS = "PROVIDERS"
+    # The rules of glnet segment's --min-area and --simplify.
+    NUMBER_RULES = {MIN_AREA: MIN_AREA_RULE, SIMPLIFY: SIMPLIFY_RULE}
 
     def displayName(self) -> str:  # noqa: N802
         return tr("Segment land cover (GLNet)")
@@ -84,12 +87,10 @@ class SegmentAlgorithm(GlnetAlgorithm):
         self.addParameter(QgsProcessingParameterBand(
             self.BANDS, tr("Bands for the model's inputs (red, green, blue), in that order"),
             parentLayerParameterName=self.INPUT, optional=True, allowMultiple=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.MIN_AREA, tr("Minimum mapping unit (square metres; 0: off)"),
-            type=QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.SIMPLIFY, tr("Simplify polygons (tolerance in metres; 0: exact pixel edges)"),
-            type=QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
+        self.addParameter(number_parameter(
+            self.MIN_AREA, tr("Minimum mapping unit (square metres; 0: off)"), MIN_AREA_RULE, 0.0))
+        self.addParameter(number_parameter(
+            self.SIMPLIFY, tr("Simplify polygons (tolerance in metres; 0: exact pixel edges)"), SIMPLIFY_RULE, 0.0))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_MASK, tr("Land-cover mask")))
         self.addParameter(QgsProcessingParameterVectorDestination(
             self.OUTPUT_VECTOR, tr("Land-cover polygons"), type=QgsProcessing.TypeVectorPolygon,

@@ -9,14 +9,15 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorDestination,
 )
 
+from ...glnet_core.option_rules import MIN_AREA as MIN_AREA_RULE
+from ...glnet_core.option_rules import SIMPLIFY as SIMPLIFY_RULE
 from ..i18n import tr
 from ..styles import POLYGONS, style_on_completion
-from .base import GlnetAlgorithm, core_callbacks, help_html, raster_file, vector_destination
+from .base import GlnetAlgorithm, core_callbacks, help_html, number_parameter, raster_file, vector_destination
 from .segment import bundle_parameter
 
 __all__ = ["VectorizeAlgorithm"]
@@ -35,6 +36,8 @@ class VectorizeAlgorithm(GlnetAlgorithm):
     SIMPLIFY = "SIMPLIFY"
     OUTPUT = "OUTPUT"
     COUNT = "COUNT"
+    # The rules of glnet vectorize's --min-area and --simplify.
+    NUMBER_RULES = {MIN_AREA: MIN_AREA_RULE, SIMPLIFY: SIMPLIFY_RULE}
 
     def displayName(self) -> str:  # noqa: N802
         return tr("Land-cover mask to polygons")
@@ -46,12 +49,10 @@ class VectorizeAlgorithm(GlnetAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Land-cover mask")))
         self.addParameter(bundle_parameter(self.MODEL, optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(self.CONFIDENCE, tr("Confidence raster"), optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.MIN_AREA, tr("Minimum mapping unit (square metres; 0: off)"),
-            type=QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.SIMPLIFY, tr("Simplify polygons (tolerance in metres; 0: exact pixel edges)"),
-            type=QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
+        self.addParameter(number_parameter(
+            self.MIN_AREA, tr("Minimum mapping unit (square metres; 0: off)"), MIN_AREA_RULE, 0.0))
+        self.addParameter(number_parameter(
+            self.SIMPLIFY, tr("Simplify polygons (tolerance in metres; 0: exact pixel edges)"), SIMPLIFY_RULE, 0.0))
         self.addParameter(QgsProcessingParameterVectorDestination(
             self.OUTPUT, tr("Land-cover polygons"), type=QgsProcessing.TypeVectorPolygon))
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, tr("Number of polygons")))

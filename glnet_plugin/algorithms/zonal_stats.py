@@ -35,6 +35,7 @@ class ZonalStatsAlgorithm(GlnetAlgorithm):
     ZONES = "ZONES"
     ZONE_FIELD = "ZONE_FIELD"
     CLASSES = "CLASSES"
+    CLASS_TABLE_PARAMETERS = (CLASSES,)
     OUTPUT = "OUTPUT"
 
     def displayName(self) -> str:  # noqa: N802
@@ -72,7 +73,7 @@ class ZonalStatsAlgorithm(GlnetAlgorithm):
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
-        from ...glnet_core.products.zonal_stats import check_output, write_stats, zonal_stats
+        from ...glnet_core.products.zonal_stats import check_output, stats_sources, write_stats, zonal_stats
 
         mask = raster_file(self.parameterAsRasterLayer(parameters, self.INPUT, context), tr("Land-cover mask"))
         field = self.parameterAsString(parameters, self.ZONE_FIELD, context)
@@ -81,9 +82,9 @@ class ZonalStatsAlgorithm(GlnetAlgorithm):
         out_path, layer = vector_destination(destination)
         # As the command line: fail before the computation when the output cannot be written.
         # QGIS's file dialogs have asked before replacing a file.
-        check_output(out_path, overwrite=True)
         zones, zones_layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
             parameters, self.ZONES, context, _ZONE_FORMATS, "gpkg", feedback)
+        check_output(out_path, overwrite=True, inputs=stats_sources(mask, zones, classes), layer=layer)
         stats = zonal_stats(mask, zones, field, classes=classes, zones_layer=zones_layer or None,
                             callbacks=core_callbacks(feedback))
         path = write_stats(stats, out_path, overwrite=True, layer=layer)

@@ -10,6 +10,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...glnet_core.errors import InputError
 from ...glnet_core.formats.input_rules import checked_bands, checked_range
+from ...glnet_core.option_rules import (
+    BATCH_SIZE,
+    EPOCHS,
+    FMREG,
+    GAMMA,
+    LEARNING_RATE,
+    SEED,
+    SUB_BATCH,
+    WEIGHT_DECAY,
+    WORKERS,
+)
 from ..data.images import ImageReading
 
 __all__ = ["STAGES", "STAGE_CHOICES", "PUBLISHED_EPOCHS", "PUBLISHED_LR", "TrainOptions"]
@@ -113,30 +124,32 @@ class TrainOptions:
         return float(self._per_stage(self.lr, stage, PUBLISHED_LR, "lr"))
 
     def validate(self) -> None:
-        """Raise :class:`InputError` naming the first invalid option."""
+        """Check every option by its rule in :mod:`glnet_core.option_rules` (as the command line does).
+
+        Raises
+        ------
+        InputError
+            Naming the first invalid option (``--lr: must be more than 0, got 0``).
+        """
         if self.stage not in STAGE_CHOICES:
             raise InputError(f"unknown stage {self.stage!r}; choose one of {', '.join(STAGE_CHOICES)}")
+        for values, rule in ((self.epochs, EPOCHS), (self.lr, LEARNING_RATE)):
+            # Each value by the command line's rule; one value, or one per stage (checked just below).
+            for value in values or ():
+                rule.check(value)
         for stage in self.stages():
-            if self.epochs_for(stage) < 1:
-                raise InputError(f"--epochs must be at least 1, got {self.epochs_for(stage)} for stage {stage}")
-            if not self.lr_for(stage) > 0:
-                raise InputError(f"--lr must be positive, got {self.lr_for(stage)} for stage {stage}")
-        checks = [
-            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (self.sub_batch >= 1, f"--sub-batch must be at least 1, got {self.sub_batch}"),
-            (self.weight_decay >= 0, f"--weight-decay must not be negative, got {self.weight_decay}"),
-            (self.fmreg >= 0, f"--fmreg must not be negative, got {self.fmreg}"),
-            (self.gamma >= 0, f"--gamma must not be negative, got {self.gamma}"),
-            (self.workers >= 0, f"--workers must not be negative, got {self.workers}"),
-            (self.device in ("auto", "cpu", "cuda"), f"--device must be auto, cpu or cuda, got {self.device!r}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise InputError(message)
+            self.epochs_for(stage)
+            self.lr_for(stage)
+        # The command line's rules (glnet_core.option_rules): the same bounds for library callers.
+        for name, rule in (("batch_size", BATCH_SIZE), ("sub_batch", SUB_BATCH), ("weight_decay", WEIGHT_DECAY),
+                           ("fmreg", FMREG), ("gamma", GAMMA), ("seed", SEED), ("workers", WORKERS)):
+            rule.check(getattr(self, name))
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise InputError(f"--device: must be auto, cpu or cuda, got {self.device!r}")
         if self.bands is not None:
             checked_bands(self.bands, option="--bands")
         if self.input_range is not None:
-            checked_range(self.input_range)
+            checked_range(self.input_range, option="--input-range")
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready dictionary (tuples as lists)."""

@@ -90,7 +90,47 @@ def test_no_command_shows_help(run_glnet):
 def test_unknown_option_is_a_usage_error(run_glnet):
     proc = run_glnet("init-model", "--config", "tiny", "--out", "x.ckpt", "--colour")
     assert proc.returncode == 2
-    assert "unrecognized arguments: --colour" in proc.stderr
+    line = assert_one_line_error(proc, "unrecognized arguments: --colour")
+    assert line == "glnet: error: unrecognized arguments: --colour (see 'glnet init-model --help')"
+
+
+def test_every_parser_reports_errors_on_one_line():
+    # The root's class is inherited by every sub-command's parser (argparse
+    # creates them with their parent's class), so no command prints a usage block.
+    from glnet.glnet_core.cli.main import GlnetArgumentParser
+
+    parser = build_parser()
+    assert type(parser) is GlnetArgumentParser
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert sorted(commands) == sorted(spec.name for spec in PRESENT)
+    assert all(type(p) is GlnetArgumentParser for p in commands.values())
+
+
+@pytest.mark.parametrize("spec", PRESENT, ids=lambda s: s.name)
+def test_usage_errors_of_every_command_are_one_line(cli_error, spec):
+    # An option no command has (or, first, its missing required options): one line
+    # naming the command's help, status 2, instead of argparse's usage block.
+    line = cli_error([spec.name, "--no-such-option"])
+    assert line.endswith(f" (see 'glnet {spec.name} --help')") and "usage:" not in line
+    assert "unrecognized arguments: --no-such-option" in line or "the following arguments are required" in line
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["segment", "in.tif", "--model", "m", "--out-mask", "o.tif", "--window", "0"],
+         "glnet: error: --window: must be at least 16, got 0 (see 'glnet segment --help')"),
+        (["segment", "in.tif"],
+         "glnet: error: the following arguments are required: --model, --out-mask (see 'glnet segment --help')"),
+        (["segment", "in.tif", "--model", "m", "--out-mask", "o.tif", "--mode", "fast"],
+         "glnet: error: --mode: invalid choice: 'fast' (choose from 'full', 'g2l') (see 'glnet segment --help')"),
+        (["vectorize", "m.tif", "--out", "p.gpkg", "--min-area", "nan"],
+         "glnet: error: --min-area: must be a finite number, got nan (see 'glnet vectorize --help')"),
+    ],
+    ids=["value", "required", "choice", "nan"],
+)
+def test_usage_error_lines(cli_error, argv, line):
+    assert cli_error(argv) == line
 
 
 # ------------------------------------------------- help without the extras
@@ -230,7 +270,7 @@ def test_init_model_refuses_to_overwrite(run_glnet, tmp_path):
     [
         (["--out", "{tmp}/missing/m.ckpt"], "does not exist"),
         (["--out", "{tmp}"], "is a folder"),
-        (["--out", "{tmp}/m.ckpt", "--classes", "1"], "at least 2 classes"),
+        (["--out", "{tmp}/m.ckpt", "--classes", "1"], "--classes: a class count must be at least 2, got 1"),
         (["--out", "{tmp}/m.ckpt", "--classes", "{tmp}/none.json"], "neither a preset"),
     ],
     ids=["missing-folder", "folder", "one-class", "missing-table"],

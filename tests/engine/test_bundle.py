@@ -45,17 +45,18 @@ SIZE_G, SIZE_P, WINDOW, OVERLAP = 64, 32, 128, 8
 GRAPH_IO: Dict[str, Tuple[List[Tuple[str, list]], List[Tuple[str, list]]]] = {
     "global": ([("image_g", [1, 3, SIZE_G, SIZE_G])], [("features_g", [1, 3, SIZE_G, SIZE_G])]),
     "local": ([("patches", ["N", 3, SIZE_P, SIZE_P])], [("features_l", ["N", 3, SIZE_P, SIZE_P])]),
+    # Class scores have one channel per class (7: deepglobe), as bundle_shapes checks.
     "aggregation_g2l": (
-        [("features_l", ["N", 3, SIZE_P, SIZE_P]), ("crops_g", ["N", 3, SIZE_P, SIZE_P])],
-        [("logits", ["N", 3, SIZE_P, SIZE_P])],
+        [("features_l", ["N", 7, SIZE_P, SIZE_P]), ("crops_g", ["N", 7, SIZE_P, SIZE_P])],
+        [("logits", ["N", 7, SIZE_P, SIZE_P])],
     ),
     "l2g": (
         [("features_g", [1, 3, SIZE_G, SIZE_G]), ("patch_map", [1, 3, SIZE_G, SIZE_G])],
         [("fused_g", [1, 3, SIZE_G, SIZE_G])],
     ),
     "aggregation_full": (
-        [("features_l", ["N", 3, SIZE_P, SIZE_P]), ("fused_crops", ["N", 3, SIZE_P, SIZE_P])],
-        [("logits", ["N", 3, SIZE_P, SIZE_P])],
+        [("features_l", ["N", 7, SIZE_P, SIZE_P]), ("fused_crops", ["N", 7, SIZE_P, SIZE_P])],
+        [("logits", ["N", 7, SIZE_P, SIZE_P])],
     ),
 }
 ONNX_TYPES = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16}
@@ -204,9 +205,9 @@ def test_valid_folder_bundle_loads_and_runs(bundle_dir: Path) -> None:
     import numpy as np
 
     out = session(b.graph_source("aggregation_g2l")).run(
-        None, {"features_l": np.ones((2, 3, SIZE_P, SIZE_P), np.float32), "crops_g": np.ones((2, 3, SIZE_P, SIZE_P), np.float32)}
+        None, {"features_l": np.ones((2, 7, SIZE_P, SIZE_P), np.float32), "crops_g": np.ones((2, 7, SIZE_P, SIZE_P), np.float32)}
     )[0]
-    assert out.shape == (2, 3, SIZE_P, SIZE_P) and float(out.max()) == 2.0
+    assert out.shape == (2, 7, SIZE_P, SIZE_P) and float(out.max()) == 2.0
 
 
 def test_g2l_only_bundle(tmp_path: Path) -> None:
@@ -669,9 +670,16 @@ def test_check_session_io_dtype_mismatch(bundle_dir: Path) -> None:
 
 
 def test_check_session_io_fixed_dim_mismatch(bundle_dir: Path) -> None:
-    b = _with_graph_entry(bundle_dir, "global", "inputs", 0, "shape", [1, 3, 128, 128])
-    with pytest.raises(BundleError, match=r"image_g: dimension 2 is 128 in the manifest, fixed to 64 in the graph"):
-        b.check_session_io("global", session(b.graph_source("global")))
+    b = _with_graph_entry(bundle_dir, "aggregation_g2l", "inputs", 1, "shape", ["N", 7, 16, SIZE_P])
+    with pytest.raises(BundleError, match=r"crops_g: dimension 2 is 16 in the manifest, fixed to 32 in the graph"):
+        b.check_session_io("aggregation_g2l", session(b.graph_source("aggregation_g2l")))
+
+
+def test_declared_image_size_must_be_size_g(bundle_dir: Path) -> None:
+    # image_g's declared size is held to size_g before any session exists.
+    with pytest.raises(BundleError, match=r"manifest says size_g 64 but global\.onnx is declared to take image_g of 128 x 128 px") as e:
+        _with_graph_entry(bundle_dir, "global", "inputs", 0, "shape", [1, 3, 128, 128])
+    single_line(e)
 
 
 def test_check_session_io_symbolic_where_graph_is_fixed(bundle_dir: Path) -> None:
@@ -805,3 +813,46 @@ def test_engine_modules_import_no_heavy_packages() -> None:
 
 def test_bundle_error_is_a_glnet_error() -> None:
     assert issubclass(BundleError, GlnetError)
+
+
+# --------------------------------------------------------------------------- shape rules
+
+
+def _shapes(**graphs: Tuple[list, list]) -> Dict[str, Dict[str, list]]:
+    return {name: {"inputs": list(ins), "outputs": list(outs)} for name, (ins, outs) in graphs.items()}
+
+
+def _problem(graphs: Dict[str, Dict[str, list]], declared: bool = False) -> Optional[str]:
+    from glnet.glnet_core.engine.bundle_shapes import shape_problem
+
+    return shape_problem(graphs, {n: f"{n}.onnx" for n in graphs}, n_classes=7, bands=3, size_g=64, size_p=32,
+                         declared=declared)
+
+
+def test_shape_rules_accept_symbolic_dimensions() -> None:
+    graphs = _shapes(
+        global_=([("image_g", ["B", "C", "H", "W"])], [("c2", [1, 8, 16, 16]), ("logits", [1, 7, "h", "w"])]),
+        local=([("patches", ["N", 3, 32, 32]), ("g_c2", ["N", 8, "h", "w"])], [("agg_g2l", ["N", 7, "h", "w"])]),
+    )
+    assert _problem(graphs) is None
+
+
+@pytest.mark.parametrize("graphs,expected", [
+    (_shapes(local=([], [("agg_full", ["N", "n", 8, 8])])), "local.onnx gives agg_full without a fixed channel count (it must be the 7 classes)"),
+    (_shapes(local=([], [("agg_full", ["N", 7, 8])])), "local.onnx gives agg_full with 3 dimensions (class scores have 4)"),
+    (_shapes(aggregation_g2l=([("agg_local", ["N", 5, 8, 8])], [])), "manifest says 7 classes but aggregation_g2l.onnx takes agg_local with 5 channels"),
+    (_shapes(local=([("patches", ["N", 4, 32, 32])], [])), "manifest says 3 bands but local.onnx takes patches with 4 channels"),
+    (_shapes(local=([("patches", ["N", 3, 32, 48])], [])), "manifest says size_p 32 but local.onnx takes patches of 32 x 48 px"),
+    (_shapes(l2g=([("image_g", [1, 3, 60, 64])], [])), "manifest says size_g 64 but l2g.onnx takes image_g of 60 x 64 px"),
+    (_shapes(aggregation_full=([("g_ps3", ["N", 32, "h", "w"])], []), l2g=([], [("ps3", [1, 16, 16, 16])])),
+     "aggregation_full.onnx takes g_ps3 with 32 channels but l2g.onnx gives ps3 with 16"),
+    (_shapes(**{"global": ([], [("ps0_2", [1, 16, 16, 16])])}, l2g=([("m_ps0_2", [1, 16, 8, 16])], [])),
+     "global.onnx gives ps0_2 of 16 x 16 px but l2g.onnx takes m_ps0_2 of 8 x 16 px"),
+])
+def test_shape_rules(graphs: Dict[str, Any], expected: str) -> None:
+    assert _problem(graphs) == expected
+
+
+def test_shape_rules_say_when_the_shapes_are_declared() -> None:
+    graphs = _shapes(local=([("patches", ["N", 3, 16, 16])], []))
+    assert _problem(graphs, declared=True) == "manifest says size_p 32 but local.onnx is declared to take patches of 16 x 16 px"

@@ -20,11 +20,11 @@ from glnet.glnet_core.errors import Cancelled, InputError
         (dict(mode="fast"), "unknown mode 'fast'; choose full or g2l"),
         (dict(device="tpu"), "unknown device 'tpu'; choose auto, cpu or cuda"),
         (dict(upsample="cubic"), "unknown upsampling 'cubic'; choose bilinear or nearest"),
-        (dict(batch=0), "--batch must be at least 1"),
-        (dict(threads=0), "--threads must be at least 1"),
-        (dict(window=0), "--window must be positive"),
-        (dict(margin=-1), "--margin must not be negative"),
-        (dict(window=300, margin=150), "--margin 150 must be less than half the window (300 px)"),
+        (dict(batch=0), "--batch: must be at least 1, got 0"),
+        (dict(threads=0), "--threads: must be at least 1, got 0"),
+        (dict(window=0), "--window: must be at least 16, got 0"),
+        (dict(margin=-1), "--margin: must be at least 0, got -1"),
+        (dict(window=300, margin=150), "--margin: must be less than half the window (300 px), got 150"),
     ],
 )
 def test_engine_options_are_checked_where_made(kwargs, message):

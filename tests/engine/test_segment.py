@@ -292,9 +292,12 @@ def test_resume_after_kill_gives_the_same_file(tiny_nores, tmp_path):
     assert r.returncode == 0, r.stderr
     out = tmp_path / "run"
     out.mkdir()
-    # A run killed (SIGKILL: no clean-up code runs) after three windows.
+    # A run killed (SIGKILL: no clean-up code runs) after three windows, with
+    # a checkpoint after every window (the default is every few seconds).
     script = textwrap.dedent(f"""
         import os, signal
+        from glnet.glnet_core.engine import resume
+        resume.CHECKPOINT_SECONDS = 0
         from glnet.glnet_core.callbacks import Callbacks
         from glnet.glnet_core.engine.options import EngineOptions, OutputOptions
         from glnet.glnet_core.engine.segment import segment

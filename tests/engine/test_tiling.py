@@ -17,15 +17,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glnet.glnet_core.engine.tiling import (
+    MAX_PATCHES_PER_WINDOW,
     FeatureBox,
     PatchBox,
+    WindowLayouts,
+    axis_patch_count,
     axis_starts,
+    check_window_patches,
     feature_box,
+    largest_window,
     padded_size,
     patch_layout,
     round_half_even,
+    window_patch_count,
+    window_patch_problem,
 )
-from glnet.glnet_core.errors import LayoutError
+from glnet.glnet_core.errors import InputError, LayoutError
 
 
 def published_starts(length: int, patch: int, min_overlap: int) -> List[int]:
@@ -139,6 +146,53 @@ def test_layout_errors(length, patch, min_overlap):
 
 def test_layout_error_is_a_value_error():
     assert issubclass(LayoutError, ValueError)
+
+
+# ----------------------------------------------------------------- patch counts
+@settings(max_examples=400, deadline=None)
+@given(layouts)
+def test_axis_patch_count_is_the_published_loop_in_closed_form(layout):
+    length, patch, min_overlap = layout
+    expected = 1 if length == patch else len(published_starts(length, patch, min_overlap))
+    assert axis_patch_count(length, patch, min_overlap) == expected
+    assert len(axis_starts(length, patch, min_overlap)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=2, max_value=600).flatmap(
+    lambda p: st.tuples(st.just(p), st.integers(min_value=0, max_value=p - 1))))
+def test_largest_window_is_the_last_one_within_the_bound(case):
+    patch, min_overlap = case
+    side = largest_window(patch, min_overlap)
+    assert window_patch_count(side, side, patch, min_overlap) <= MAX_PATCHES_PER_WINDOW
+    assert window_patch_count(side + 1, side + 1, patch, min_overlap) > MAX_PATCHES_PER_WINDOW
+    assert window_patch_problem(side, patch, min_overlap) is None
+    assert f"at most {side} px" in window_patch_problem(side + 1, patch, min_overlap)
+
+
+def test_patch_count_grows_with_the_window():
+    # Edge windows are smaller, so checking the full window bounds them all.
+    counts = [window_patch_count(n, n, 128, 40) for n in range(1, 3000, 7)]
+    assert counts == sorted(counts)
+
+
+def test_window_patch_problem_refuses_impossible_layouts():
+    assert "not positive" in window_patch_problem(0, 128, 16)
+    assert "smaller than the patch size" in window_patch_problem(512, 128, 128)
+    assert "not positive" in window_patch_problem(512, 0, 0)
+
+
+def test_check_window_patches_names_the_option():
+    with pytest.raises(InputError, match=r"^--window 600: a 600 px window needs 3481 patches of 256 px with 250 px overlap"):
+        check_window_patches(600, 256, 250)
+    check_window_patches(442, 256, 250)
+
+
+def test_window_layouts_refuse_beyond_the_bound_and_cache_within():
+    layouts = WindowLayouts(256, 250)
+    assert layouts.for_window(442, 442) is layouts.for_window(442, 300 + 142)
+    with pytest.raises(InputError, match=r"^--window: a 443 x 443 px window needs 1089 patches"):
+        layouts.for_window(443, 443)
 
 
 # ----------------------------------------------------------------- padding

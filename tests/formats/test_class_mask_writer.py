@@ -281,3 +281,74 @@ def test_bad_output_locations_and_arguments(tmp_path):
         w.write(0, 0, np.zeros(4, np.uint8))
     w.abort()
     assert list(tmp_path.iterdir()) == [folder]
+
+
+def test_gcps_and_their_crs_are_written_when_there_is_no_transform(tmp_path):
+    from rasterio.control import GroundControlPoint
+
+    gcps = [GroundControlPoint(row=r, col=c, x=640000 + c * 0.25, y=5800000 - r * 0.25, id=str(i))
+            for i, (r, c) in enumerate([(0, 0), (0, WIDTH), (HEIGHT, 0), (HEIGHT, WIDTH)])]
+    w = new_writer(tmp_path / "g.tif", transform=None, gcps=gcps)
+    w.write(0, 0, np.full((600, 600), 2, np.uint8))
+    w.flush()
+    w.close()
+    w = new_writer(tmp_path / "g.tif", transform=None, gcps=gcps, resume=True)  # the GCP part resumes
+    w.commit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(tmp_path / "g.tif") as ds:
+            got, crs = ds.gcps
+            assert crs == CRS and ds.crs is None and ds.transform.is_identity
+            assert [(g.row, g.col, g.x, g.y) for g in got] == [(g.row, g.col, g.x, g.y) for g in gcps]
+            assert (ds.read(1, window=rasterio.windows.Window(0, 0, 600, 600)) == 2).all()
+    # With a transform, GCPs are not written (GDAL keeps one or the other).
+    w = new_writer(tmp_path / "t.tif", gcps=gcps)
+    w.commit()
+    with rasterio.open(tmp_path / "t.tif") as ds:
+        assert ds.transform == TRANSFORM and not ds.gcps[0]
+
+
+def test_flush_is_free_without_new_blocks_and_marks_the_writer_clean(tmp_path):
+    w = new_writer(tmp_path / "f.tif")
+    assert not w.dirty
+    w.write(0, 0, np.full((10, 10), 1, np.uint8))
+    assert w.dirty
+    w.flush()
+    assert not w.dirty
+    ds = w._ds
+    w.flush()  # nothing written since: the dataset is not even reopened
+    assert w._ds is ds
+    w.commit()
+    assert rasterio.open(tmp_path / "f.tif").read(1)[0, 0] == 1
+
+
+def test_a_flush_the_disk_refuses_is_a_write_error_never_cannot_resume(tmp_path):
+    """The file-size limit hits the flush (close, sync, reopen); the error names the output, and nothing leaks to stderr."""
+    out = tmp_path / "m.tif"
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        import numpy as np
+        from affine import Affine
+        from glnet.glnet_core.errors import OutputWriteError
+        from glnet.glnet_core.formats.classes import PRESETS
+        from glnet.glnet_core.formats.class_mask_writer import MaskWriter
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (6000, resource.RLIM_INFINITY))
+        w = MaskWriter({str(out)!r}, width=3000, height=3000, crs="EPSG:32633",
+                       transform=Affine(0.5, 0, 500000, 0, -0.5, 5000000), classes=PRESETS["deepglobe"],
+                       option="--out-mask")
+        try:
+            w.write(0, 0, np.full((1000, 1000), 3, np.uint8))
+            w.flush()
+        except OutputWriteError as exc:
+            w.abort()
+            print(exc)
+            sys.exit(3)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout.strip() == f"--out-mask: cannot write {out}: File too large"
+    assert proc.stderr == ""
+    assert list(tmp_path.iterdir()) == []

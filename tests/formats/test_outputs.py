@@ -1,4 +1,4 @@
-"""Output paths (glnet_core/formats/outputs.py): checks, the part name, atomic commits.
+"""Output paths (glnet_core/formats/outputs.py, output_entries.py, output_plan.py): checks, the part name, atomic commits.
 
 Real files in ``tmp_path``; a FIFO from ``os.mkfifo`` and ``/dev/null`` stand for
 targets that are not regular files. Write failures come from a real limit: a
@@ -24,13 +24,23 @@ import pytest
 from glnet.glnet_core.errors import (
     Cancelled,
     CheckpointError,
+    ExportError,
     InputError,
     MachineError,
     OutputPathError,
     OutputWriteError,
 )
+from glnet.glnet_core.formats.output_entries import atomic_entries
+from glnet.glnet_core.formats.output_plan import (
+    InputSource,
+    OutputTarget,
+    check_distinct,
+    check_outputs,
+    raster_sidecars,
+    related_files,
+    spec_sources,
+)
 from glnet.glnet_core.formats.outputs import (
-    atomic_entries,
     atomic_file,
     atomic_folder,
     check_file_target,
@@ -349,3 +359,117 @@ def test_atomic_entries_in_the_working_folder(tmp_path, monkeypatch):
         assert part == tmp_path / ".here.part"
         (part / "summary.json").write_text("{}")
     assert _listing(here) == ["summary.json"] and _listing(tmp_path) == ["here"]
+
+
+def test_atomic_entries_file_by_file_keeps_the_users_files_in_sub_folders(tmp_path):
+    out = tmp_path / "set"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "mine.tif").write_text("mine")
+    (out / "images" / "synth_00001.tif").write_text("old run")
+    (out / "lookalike").mkdir()
+    (out / "lookalike" / "synth_00001.tif").write_text("old run")
+    names = ["scenes.json", "images/synth_00001.tif", "lookalike/synth_00001.tif"]
+    with pytest.raises(RuntimeError):
+        with atomic_entries(out, names, overwrite=True) as part:
+            (part / "images").mkdir()
+            (part / "images" / "synth_00000.tif").write_text("new")
+            raise RuntimeError("a failed run")
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "images", "images/mine.tif", "images/synth_00001.tif", "lookalike", "lookalike/synth_00001.tif"]
+    with atomic_entries(out, names, overwrite=True) as part:
+        (part / "images").mkdir()
+        (part / "images" / "synth_00000.tif").write_text("new")
+        (part / "scenes.json").write_text("{}")
+    # The old run's files went (and the folder they alone filled); the user's stayed.
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "images", "images/mine.tif", "images/synth_00000.tif", "scenes.json"]
+    assert _listing(tmp_path) == ["set"]
+
+
+# -- the outputs of one command together (output_plan) ------------------------------------
+
+
+def test_output_equal_to_an_input_is_refused_with_or_without_overwrite(tmp_path):
+    src = tmp_path / "in.tif"
+    src.write_bytes(b"raster")
+    (tmp_path / "sub").mkdir()
+    os.symlink(src, tmp_path / "link.tif")
+    os.link(src, tmp_path / "hard.tif")
+    inputs = [InputSource(src, "the input raster")]
+    for target in (src, tmp_path / "sub" / ".." / "in.tif", tmp_path / "link.tif", tmp_path / "hard.tif"):
+        for overwrite in (False, True):
+            with pytest.raises(OutputPathError, match=r"^--out-mask: .* is the input raster.*; give another path$"):
+                check_outputs([OutputTarget(target, "--out-mask")], inputs, overwrite=overwrite)
+    with pytest.raises(OutputPathError, match=r"^--out-mask: .*in\.tif is the input raster; give another path$"):
+        check_outputs([OutputTarget(src, "--out-mask")], inputs, overwrite=True)
+    assert src.read_bytes() == b"raster"
+
+
+def test_sidecars_and_parts_of_outputs_and_inputs_count(tmp_path):
+    pred = tmp_path / "pred.tif"
+    pred.write_bytes(b"x")
+    assert Path(str(pred) + ".aux.xml") in related_files(pred)
+    assert (tmp_path / "z.dbf") in related_files(tmp_path / "z.shp")
+    inputs = [InputSource(pred, "the prediction")]
+    with pytest.raises(OutputPathError, match=r"is the prediction"):
+        check_outputs([OutputTarget(Path(str(pred) + ".aux.xml"), "--json")], inputs, overwrite=True)
+    # An input named like an output's part would be deleted as a stale part.
+    with pytest.raises(OutputPathError, match=r"the part file of"):
+        check_outputs([OutputTarget(tmp_path / "m.tif", "--out-mask")], [InputSource(tmp_path / ".m.tif.part", "the input")],
+                      overwrite=False)
+    # An output whose sidecar is an input.
+    with pytest.raises(OutputPathError, match=r"written beside"):
+        check_outputs([OutputTarget(tmp_path / "pred", "--out-mask", sidecars=raster_sidecars(tmp_path / "pred"))],
+                      [InputSource(tmp_path / "pred.aux.xml", "the class names")], overwrite=True)
+
+
+def test_inputs_inside_and_around_folders(tmp_path):
+    bundle = tmp_path / "b.glnet"
+    bundle.mkdir()
+    (bundle / "manifest.json").write_text("{}")
+    with pytest.raises(OutputPathError, match=r"^--profile: .* is inside the model bundle .*b\.glnet; give another path$"):
+        check_outputs([OutputTarget(bundle / "new.json", "--profile")], [InputSource(bundle, "the model bundle")],
+                      overwrite=True)
+    with pytest.raises(ExportError, match=r"^--out: .*b\.glnet holds the checkpoint .*c\.ckpt; give another path$"):
+        check_outputs([OutputTarget(bundle, "--out", kind="folder")], [InputSource(bundle / "c.ckpt", "the checkpoint")],
+                      overwrite=True, error=ExportError)
+    # Beside an input (same folder) is fine.
+    check_outputs([OutputTarget(tmp_path / "m.tif", "--out-mask")], [InputSource(tmp_path / "in.tif", "the input")],
+                  overwrite=False)
+
+
+def test_outputs_are_pairwise_distinct(tmp_path):
+    os.symlink(tmp_path, tmp_path / "again")
+    a = OutputTarget(tmp_path / "a.tif", "--out-confidence")
+    with pytest.raises(OutputPathError, match=r"^--out-confidence and --out-vector both name .*a\.tif; give different file names$"):
+        check_distinct([a, OutputTarget(tmp_path / "again" / "a.tif", "--out-vector")])
+    with pytest.raises(OutputPathError, match=r"^--out-mask and --profile both name .*m\.tif\.aux\.xml"):
+        check_distinct([OutputTarget(tmp_path / "m.tif", "--out-mask", sidecars=raster_sidecars(tmp_path / "m.tif")),
+                        OutputTarget(tmp_path / "m.tif.aux.xml", "--profile")])
+    with pytest.raises(OutputPathError, match=r"overlap: .* is inside"):
+        check_distinct([OutputTarget(tmp_path / "d", "--out", kind="folder"), OutputTarget(tmp_path / "d" / "x", "--json")])
+    check_distinct([a, OutputTarget(tmp_path / "b.tif", "--out-mask")])
+
+
+def test_every_target_and_sidecar_is_checked(tmp_path):
+    (tmp_path / "m.tif.aux.xml").write_text("the user's")
+    target = OutputTarget(tmp_path / "m.tif", "--out-mask", sidecars=raster_sidecars(tmp_path / "m.tif"))
+    with pytest.raises(OutputPathError, match=r"^--out-mask: .*m\.tif\.aux\.xml \(written beside .*\) already exists; pass --overwrite"):
+        check_outputs([target], overwrite=False)
+    check_outputs([target], overwrite=True)
+    os.remove(tmp_path / "m.tif.aux.xml")
+    os.mkfifo(tmp_path / "m.tif.aux.xml")
+    with pytest.raises(OutputPathError, match=r"not a regular file"):
+        check_outputs([target], overwrite=True)
+    os.symlink("/dev/null", tmp_path / "null.json")
+    with pytest.raises(OutputPathError, match=r"^--profile: .* not a regular file"):
+        check_outputs([OutputTarget(tmp_path / "null.json", "--profile")], overwrite=True)
+    # A resumed run: no target check, but still no input and no collision.
+    check_outputs([target], overwrite=False, check_targets=False)
+
+
+def test_spec_sources_name_only_existing_files(tmp_path):
+    assert spec_sources("deepglobe", "the class table") == []
+    assert spec_sources(None, "the class table") == []
+    (tmp_path / "t.json").write_text("{}")
+    assert [s.path for s in spec_sources(tmp_path / "t.json", "the class table")] == [tmp_path / "t.json"]

@@ -398,3 +398,64 @@ def test_cancel_and_empty(tmp_path):
     empty = write_mask(tmp_path / "empty.tif", np.full((20, 30), NODATA, np.uint8))
     res = vectorize(empty, tmp_path / "empty.gpkg")
     assert res.count == 0 and len(read_layer(tmp_path / "empty.gpkg")) == 0
+
+
+# -- outputs: inputs, GeoPackage layers, reserved names (the library entry point the plugin calls) ----
+
+
+def test_vectorize_never_writes_onto_its_mask_or_confidence(tmp_path):
+    from glnet.glnet_core.errors import OutputPathError
+
+    mask = write_mask(tmp_path / "m.tif", scene())
+    conf = write_mask(tmp_path / "c.tif", scene(), classes=None)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(OutputPathError, match=r"is the mask"):
+        vectorize(mask, mask, driver="GPKG", overwrite=True)
+    with pytest.raises(OutputPathError, match=r"is the mask"):
+        vectorize(mask, Path(str(mask) + ".aux.xml"), driver="GeoJSON", overwrite=True)
+    with pytest.raises(OutputPathError, match=r"^--out-vector: .* is the confidence raster"):
+        vectorize(mask, conf, driver="GPKG", overwrite=True, confidence_path=conf, option="--out-vector")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_overwrite_replaces_one_layer_of_a_geopackage(tmp_path):
+    import pyogrio
+
+    mask = write_mask(tmp_path / "m.tif", scene())
+    out = tmp_path / "project.gpkg"
+    vectorize(mask, out, layer="first")
+    vectorize(mask, out, layer="second", overwrite=True, min_area_m2=2000)
+    first = read_layer(out, layer="first")
+    second = read_layer(out, layer="second")
+    assert sorted(str(n) for n, _ in pyogrio.list_layers(out)) == ["first", "layer_styles", "second"]
+    assert 0 < len(second) < len(first)
+    # Replacing "first" leaves "second" (and its default style) as it was.
+    res = vectorize(mask, out, layer="first", overwrite=True, simplify=10.0)
+    assert res.count == len(read_layer(out, layer="first"))
+    assert read_layer(out, layer="second").equals(second)
+    with sqlite3.connect(out) as con:
+        defaults = sorted(r[0] for r in con.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault = 1"))
+    assert defaults == ["first", "second"]
+    # Without overwrite an existing file is never touched.
+    data = out.read_bytes()
+    with pytest.raises(InputError, match="already exists"):
+        vectorize(mask, out, layer="third")
+    assert out.read_bytes() == data
+
+
+def test_a_file_that_is_no_geopackage_is_replaced_whole(tmp_path):
+    mask = write_mask(tmp_path / "m.tif", scene())
+    out = tmp_path / "old.gpkg"
+    out.write_text("not a GeoPackage")
+    res = vectorize(mask, out, overwrite=True)
+    assert len(read_layer(out)) == res.count > 0
+
+
+@pytest.mark.parametrize("layer", ["layer_styles", "gpkg_contents", "GPKG_OGR_CONTENTS", "sqlite_sequence", "rtree_a_geom", " "])
+def test_reserved_or_empty_layer_names_are_refused(tmp_path, layer):
+    mask = write_mask(tmp_path / "m.tif", scene())
+    with pytest.raises(InputError, match=r"^--layer: "):
+        vectorize(mask, tmp_path / "out.gpkg", layer=layer)
+    assert not (tmp_path / "out.gpkg").exists()
+    # Other formats have no layer names to reserve.
+    vectorize(mask, tmp_path / "layer_styles.geojson")

@@ -419,6 +419,129 @@ def test_bad_inputs_give_glnet_cores_one_line_message(qgis_app, tmp_path, ortho,
     assert _visible_files(tmp_path) == ["model.zip"]
 
 
+# ----------------------------------------------------------------------------- bad values: the command line's rules
+
+
+def _algorithm(alg_id: str):
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+    assert alg is not None, alg_id
+    return alg
+
+
+@pytest.mark.parametrize("alg_id", ["glnet:segment", "glnet:vectorize"])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("MIN_AREA", "nan", "must be a finite number, got nan"),
+        ("MIN_AREA", "inf", "must be a finite number, got inf"),
+        ("MIN_AREA", 1e300, "must be at most 5.1e+14, got 1e+300"),
+        ("MIN_AREA", -1.0, "must be at least 0, got -1"),
+        ("SIMPLIFY", "nan", "must be a finite number, got nan"),
+        ("SIMPLIFY", -0.5, "must be at least 0, got -0.5"),
+    ],
+)
+def test_bad_numbers_are_refused_by_the_command_lines_rule(qgis_app, tmp_path, ortho, tiny_bundle, alg_id, name, value, message):
+    from qgis.core import QgsProcessingContext, QgsProcessingException
+
+    from glnet.glnet_core.option_rules import MIN_AREA, SIMPLIFY
+
+    rule = {"MIN_AREA": MIN_AREA, "SIMPLIFY": SIMPLIFY}[name]
+    alg = _algorithm(alg_id)
+    params = {"INPUT": str(ortho), "MODEL": str(tiny_bundle / "manifest.json"), name: value,
+              "OUTPUT_MASK": str(tmp_path / "m.tif"), "OUTPUT": str(tmp_path / "p.gpkg")}
+    label = f"{alg.parameterDefinition(name).description()} ({name})"
+    # The dialog's check (and qgis_process's): one line, the rule's own message.
+    ok, text = alg.checkParameterValues(params, QgsProcessingContext())
+    assert not ok and text == f"{label}: {message}"
+    with pytest.raises(Exception) as caught:
+        rule.check(float(value), name=label)
+    assert str(caught.value) == text
+    # A run (processing.run, models, scripts) stops before any work, writing nothing.
+    with pytest.raises(QgsProcessingException) as exc:
+        _run(alg_id, params)
+    assert text in str(exc.value)
+    assert _visible_files(tmp_path) == []
+
+
+def test_a_run_that_skips_the_dialogs_check_is_refused_too(qgis_app, tmp_path, ortho, tiny_bundle):
+    # Scripts may call processAlgorithm without checkParameterValues: the same check runs first.
+    from qgis.core import QgsProcessingContext, QgsProcessingException
+
+    alg = _algorithm("glnet:segment").createInstance()
+    alg.initAlgorithm()
+    params = {"INPUT": str(ortho), "MODEL": str(tiny_bundle / "manifest.json"), "MIN_AREA": float("inf"),
+              "OUTPUT_MASK": str(tmp_path / "m.tif")}
+    with pytest.raises(QgsProcessingException) as exc:
+        alg.processAlgorithm(params, QgsProcessingContext(), _feedback())
+    assert str(exc.value).endswith("(MIN_AREA): must be a finite number, got inf")
+    assert _visible_files(tmp_path) == []
+
+
+def test_number_parameters_have_the_rules_bounds(qgis_app):
+    from glnet.glnet_core.option_rules import MIN_AREA, SIMPLIFY
+
+    for alg_id in ("glnet:segment", "glnet:vectorize"):
+        alg = _algorithm(alg_id)
+        for name, rule in (("MIN_AREA", MIN_AREA), ("SIMPLIFY", SIMPLIFY)):
+            definition = alg.parameterDefinition(name)
+            assert (definition.minimum(), definition.maximum()) == (rule.minimum, rule.maximum), (alg_id, name)
+            assert alg.NUMBER_RULES[name] is rule
+
+
+def test_good_numbers_pass_the_rules(qgis_app, tmp_path, ortho, tiny_bundle):
+    from qgis.core import QgsProcessingContext
+
+    alg = _algorithm("glnet:segment")
+    params = {"INPUT": str(ortho), "MODEL": str(tiny_bundle / "manifest.json"), "MIN_AREA": 0.25, "SIMPLIFY": 1,
+              "OUTPUT_MASK": str(tmp_path / "m.tif")}
+    assert alg.checkParameterValues(params, QgsProcessingContext()) == (True, "")
+
+
+@pytest.mark.parametrize("alg_id", ["glnet:evaluate", "glnet:zonal_stats"])
+@pytest.mark.parametrize("count, message", [("100000000", "must be at most 255, got 100000000"), ("1", "must be at least 2, got 1")])
+def test_a_class_count_is_bounded_before_a_table_is_built(qgis_app, tmp_path, ortho, alg_id, count, message):
+    from qgis.core import QgsProcessingContext, QgsProcessingException
+
+    alg = _algorithm(alg_id)
+    params = {"INPUT": str(ortho), "REFERENCE": str(ortho), "ZONES": str(ortho), "ZONE_FIELD": "id",
+              "CLASSES": count, "OUTPUT": str(tmp_path / "s.csv")}
+    label = f"{alg.parameterDefinition('CLASSES').description()} (CLASSES)"
+    ok, text = alg.checkParameterValues(params, QgsProcessingContext())
+    assert not ok and text == f"{label}: a class count {message}"
+    with pytest.raises(QgsProcessingException) as exc:
+        _run(alg_id, params)
+    assert text in str(exc.value) and _visible_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_pipe_or_device_as_input_is_refused_at_once(qgis_app, tmp_path, ortho, tiny_bundle, kind):
+    import os
+
+    from qgis.core import QgsProcessingContext, QgsProcessingException
+
+    if kind == "fifo":
+        bad = tmp_path / "model.zip"
+        os.mkfifo(bad)
+        what = "a named pipe (FIFO)"
+    else:
+        bad = tmp_path / "zero.zip"
+        os.symlink("/dev/zero", bad)  # through a link: /dev/zero itself
+        what = "a character device"
+    params = {"INPUT": str(ortho), "MODEL": str(bad), "OUTPUT_MASK": str(tmp_path / "m.tif")}
+    ok, text = _algorithm("glnet:segment").checkParameterValues(params, QgsProcessingContext())
+    assert not ok and text.endswith(f"(MODEL): {bad} is {what}, not a regular file"), text
+    with pytest.raises(QgsProcessingException) as exc:
+        _run("glnet:segment", params)
+    assert f"{bad} is {what}, not a regular file" in str(exc.value)
+    # The raster input too, before QGIS tries to load it as a layer.
+    params = {"INPUT": str(bad), "MODEL": str(tiny_bundle / "manifest.json"), "OUTPUT_MASK": str(tmp_path / "m.tif")}
+    ok, text = _algorithm("glnet:segment").checkParameterValues(params, QgsProcessingContext())
+    assert not ok and f"(INPUT): {bad} is {what}" in text
+    assert sorted(_visible_files(tmp_path)) == [bad.name]
+
+
 # ----------------------------------------------------------------------------- vectorize, evaluate, zonal_stats
 
 
