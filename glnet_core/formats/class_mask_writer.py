@@ -62,6 +62,7 @@ from .class_mask import category_names_xml, colour_table, sidecar_path
 from .classes import NODATA, ClassTable
 from .gdal_env import gdal_errors, gdal_write_errors, ignore_not_georeferenced
 from .outputs import check_file_target, commit_file, part_path, remove_part
+from .part_lock import PartLock
 
 __all__ = ["MaskWriter", "TILE_SIZE", "KINDS"]
 
@@ -183,11 +184,18 @@ class MaskWriter:
         self.dirty = False
 
         check_file_target(self.path, overwrite=self.overwrite, option=option)
-        if resume:
-            self._ds = self._reopen_part()
-        else:
-            remove_part(self.part_path, self._part_aux)
-            self._ds = self._create_part()
+        # Held until commit, close or abort, and taken before a stale part is
+        # removed: it may be another run's (segment() holds it already: nested).
+        self._lock = PartLock(self.path, option)
+        try:
+            if resume:
+                self._ds = self._reopen_part()
+            else:
+                remove_part(self.part_path, self._part_aux)
+                self._ds = self._create_part()
+        except BaseException:
+            self._lock.release()
+            raise
 
     # -- opening -----------------------------------------------------------
 
@@ -384,12 +392,16 @@ class MaskWriter:
         commit_file(self.part_path, self.path, overwrite=self.overwrite, option=self.option,
                     companions=[(self._part_aux, self.aux_path)])
         self._state = "committed"
+        self._lock.release()
         return self.path
 
     def close(self) -> None:
         """Close without committing; the part file stays for a later ``resume=True``."""
         if self._state == "open":
-            self._close_dataset()
+            try:
+                self._close_dataset()
+            finally:
+                self._lock.release()
             self._state = "closed"
 
     def abort(self) -> None:
@@ -401,6 +413,7 @@ class MaskWriter:
         except OutputWriteError:
             pass  # the files are going anyway (and what GDAL printed about them with them)
         remove_part(self.part_path, self._part_aux)
+        self._lock.release()
         self._state = "aborted"
 
     def __enter__(self) -> "MaskWriter":

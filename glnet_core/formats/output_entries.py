@@ -28,6 +28,7 @@ from .outputs import (
     remove_part,
     write_failed,
 )
+from .part_lock import PartLock
 
 __all__ = ["atomic_entries"]
 
@@ -101,18 +102,19 @@ def atomic_entries(
         _check_kinds(folder, names, option, error)
         if not overwrite:
             _check_no_entries(folder, names, option, hint, error)
-    part = new_part_folder(folder, option)
-    try:
-        yield part
-        if not folder.exists():
-            commit_folder(part, folder, overwrite=False, option=option, hint=hint, error=error)
-        else:
-            _swap_entries(part, folder, names, overwrite=overwrite, option=option, hint=hint, error=error)
-    except BaseException as exc:
-        remove_part(part)
-        if is_write_failure(exc, part):
-            raise write_failed(folder, exc, option) from None
-        raise
+    with PartLock(folder, option):  # before the stale part is removed: it may be another run's
+        part = new_part_folder(folder, option)
+        try:
+            yield part
+            if not folder.exists():
+                commit_folder(part, folder, overwrite=False, option=option, hint=hint, error=error)
+            else:
+                _swap_entries(part, folder, names, overwrite=overwrite, option=option, hint=hint, error=error)
+        except BaseException as exc:
+            remove_part(part)
+            if is_write_failure(exc, part):
+                raise write_failed(folder, exc, option) from None
+            raise
 
 
 def _check_no_entries(folder: Path, names: Sequence[str], option: Optional[str], hint: str, error: Type[GlnetError]) -> None:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Tuple, Type, Union
 
 from ..errors import GlnetError, OutputPathError, OutputWriteError
+from .part_lock import PartLock
 
 __all__ = [
     "PART_SUFFIX",
@@ -430,23 +431,25 @@ def atomic_file(
     block runs, :class:`OutputWriteError` if writing, syncing or renaming fails.
     """
     target = check_file_target(target, overwrite=overwrite, option=option, hint=hint, error=error)
-    part = part_path(target)
-    remove_part(part)
-    if in_folder:
-        try:
-            part.mkdir()
-        except OSError as exc:
-            raise write_failed(target, exc, option) from None
-    written = part / target.name if in_folder else part
-    try:
-        yield written
-        commit_file(written, target, overwrite=overwrite, option=option, hint=hint, error=error)
-    except BaseException as exc:
+    # Before the stale part is removed: it may be another run's, still being written.
+    with PartLock(target, option):
+        part = part_path(target)
         remove_part(part)
-        if is_write_failure(exc, part):
-            raise write_failed(target, exc, option) from None
-        raise
-    remove_part(part)  # the emptied part folder (in_folder); nothing otherwise
+        if in_folder:
+            try:
+                part.mkdir()
+            except OSError as exc:
+                raise write_failed(target, exc, option) from None
+        written = part / target.name if in_folder else part
+        try:
+            yield written
+            commit_file(written, target, overwrite=overwrite, option=option, hint=hint, error=error)
+        except BaseException as exc:
+            remove_part(part)
+            if is_write_failure(exc, part):
+                raise write_failed(target, exc, option) from None
+            raise
+        remove_part(part)  # the emptied part folder (in_folder); nothing otherwise
 
 
 @contextmanager
@@ -469,15 +472,16 @@ def atomic_folder(
     :class:`OutputWriteError` if creating, writing or renaming fails.
     """
     target = check_folder_target(target, overwrite=overwrite, option=option, hint=hint, error=error)
-    part = new_part_folder(target, option)
-    try:
-        yield part
-        commit_folder(part, target, overwrite=overwrite, option=option, hint=hint, error=error)
-    except BaseException as exc:
-        remove_part(part)
-        if is_write_failure(exc, part):
-            raise write_failed(target, exc, option) from None
-        raise
+    with PartLock(target, option):  # before the stale part is removed: it may be another run's
+        part = new_part_folder(target, option)
+        try:
+            yield part
+            commit_folder(part, target, overwrite=overwrite, option=option, hint=hint, error=error)
+        except BaseException as exc:
+            remove_part(part)
+            if is_write_failure(exc, part):
+                raise write_failed(target, exc, option) from None
+            raise
 
 
 # -- small files ----------------------------------------------------------------

@@ -5,8 +5,14 @@ resumed run finds the files of the interrupted one; two runs writing the
 same output at once would share them and destroy each other's work (seen:
 both failed and no mask remained). :class:`PartLock` is an advisory,
 exclusive lock on a hidden file beside the output, ``.NAME.lock``, taken
-before any part file is touched and held for the whole run; a second run
-refuses at once with one line.
+before any part file is touched (a stale part may be another run's, still
+being written) and held for the whole run; a second run refuses at once with
+one line. Every part writer takes it: :func:`.outputs.atomic_file`,
+:func:`.outputs.atomic_folder`, :func:`.output_entries.atomic_entries`, the
+mask writer and the vector layer writer; ``segment()`` takes the locks of all
+its outputs up front. A thread that locks an output it already holds gets a
+nested lock (the outer one counts); another thread is refused like another
+process.
 
 The lock is the operating system's (``fcntl.flock``; ``msvcrt.locking`` on
 Windows), not the file's existence: a process that is killed loses it, so
@@ -19,8 +25,9 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import OutputPathError, OutputWriteError
 
@@ -30,6 +37,10 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: The ending of a lock file: ``.NAME.lock`` guards the part files of ``NAME``.
 LOCK_SUFFIX = ".lock"
+
+# Locks this process holds: (lock file, thread) -> how many PartLocks share it.
+_HELD: Dict[Tuple[str, int], int] = {}
+_HELD_GUARD = threading.Lock()
 
 # File systems that cannot lock at all (some network ones): the run goes on
 # unlocked, as it did before there were locks, rather than not at all.
@@ -101,6 +112,21 @@ class PartLock:
         self.target = Path(target)
         self.path = lock_path(self.target)
         self._fd: Optional[int] = None
+        self._nested = False
+        # The same thread may lock an output again (segment() locks the
+        # polygons, whose atomic write locks them too): the inner lock is the
+        # outer one. Another thread, as another process, is refused.
+        self._key = (os.path.abspath(os.fspath(self.path)), threading.get_ident())
+        with _HELD_GUARD:
+            if self._key in _HELD:
+                _HELD[self._key] += 1
+                self._nested = True
+                return
+        self._take(option)
+        with _HELD_GUARD:
+            _HELD[self._key] = 1
+
+    def _take(self, option: Optional[str]) -> None:
         prefix = f"{option}: " if option else ""
         # A run that ends removes the file while holding it; a run that opened
         # the file just before that would hold a lock on a removed file. So the
@@ -141,13 +167,24 @@ class PartLock:
     @property
     def held(self) -> bool:
         """Whether this object still holds the lock."""
-        return self._fd is not None
+        return self._fd is not None or self._nested
 
     def release(self) -> None:
-        """Remove the lock file and release the lock (a second call does nothing)."""
+        """Remove the lock file and release the lock (a second call does nothing).
+
+        A nested lock (the same output locked again by the same thread) only
+        gives its turn back; the outermost one removes the file.
+        """
+        if self._nested:
+            self._nested = False
+            with _HELD_GUARD:
+                _HELD[self._key] -= 1
+            return
         fd, self._fd = self._fd, None
         if fd is None:
             return
+        with _HELD_GUARD:
+            _HELD.pop(self._key, None)
         try:
             self.path.unlink()
         except OSError:

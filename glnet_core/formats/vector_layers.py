@@ -30,6 +30,7 @@ from ..errors import InputError, OutputWriteError
 from ..geo.areas import polygon_areas_m2
 from .output_plan import SHAPEFILE_SIDECARS, OutputTarget
 from .outputs import commit_file, part_path, remove_part, write_failed
+from .part_lock import PartLock
 
 __all__ = [
     "DRIVERS",
@@ -62,8 +63,19 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def driver_for(path: PathLike, driver: Optional[str] = None) -> str:
+def driver_for(path: PathLike, driver: Optional[str] = None, *, option: Optional[str] = None,
+               format_option: str = "--format") -> str:
     """The GDAL driver for ``path``: ``driver`` when given (case-insensitive), else by extension.
+
+    Parameters
+    ----------
+    path:
+        The vector file to write.
+    driver:
+        The format the user named, or None (from the extension).
+    option, format_option:
+        The options that named the path (``--out-vector``) and the format
+        (``--vector-format``), for messages.
 
     Raises
     ------
@@ -75,12 +87,14 @@ def driver_for(path: PathLike, driver: Optional[str] = None) -> str:
         for d in DRIVERS:
             if d.lower() == str(driver).strip().lower() or (d == "ESRI Shapefile" and str(driver).strip().lower() in ("shp", "shapefile")):
                 return d
-        raise InputError(f"unknown vector format {driver!r}; use one of {names}")
+        raise InputError(f"{format_option}: unknown vector format {driver!r}; use one of {names}")
     ext = Path(path).suffix.lower()
     for d, exts in DRIVERS.items():
         if ext in exts:
             return d
-    raise InputError(f"cannot tell the vector format of {Path(path).name} from its extension; use --format ({names})")
+    prefix = f"{option}: " if option else ""
+    raise InputError(f"{prefix}cannot tell the vector format of {Path(path).name} from its extension; "
+                     f"use {format_option} ({names})")
 
 
 def vector_sidecars(path: PathLike, driver: str) -> List[Path]:
@@ -252,6 +266,8 @@ class ClassPolygonWriter:
         self.counts: Dict[int, int] = {}
         self.areas: Dict[int, float] = {}
         self.written = False
+        # Held until commit or abort, and taken before a stale part is removed: it may be another run's.
+        self._lock = PartLock(out)
         self._cleanup()
 
     @property
@@ -347,7 +363,9 @@ class ClassPolygonWriter:
         companions = list(zip(vector_sidecars(self.part, self.drv), vector_sidecars(self.out, self.drv)))
         commit_file(self.part, self.out, overwrite=self.overwrite, companions=companions)
         self._cleanup()
+        self._lock.release()
 
     def abort(self) -> None:
         """Delete the part files; an existing ``out`` is never touched."""
         self._cleanup()
+        self._lock.release()

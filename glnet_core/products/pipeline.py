@@ -87,7 +87,7 @@ class PolygonOptions:
         path = Path(vector) if vector else None
         if path is not None:
             # An unknown format or a reserved layer name fails before any work.
-            if driver_for(path, vector_format) == "GPKG":
+            if driver_for(path, vector_format, option="--out-vector", format_option="--vector-format") == "GPKG":
                 check_layer_name(vector_layer or path.stem, from_file=not vector_layer)
         object.__setattr__(self, "vector", path)
         object.__setattr__(self, "min_area_m2", float(min_area_m2))
@@ -100,7 +100,8 @@ class PolygonOptions:
         """The polygon file (with a Shapefile's sidecars) as an output target of ``--out-vector``."""
         if self.vector is None:
             return []
-        return [vector_target(self.vector, "--out-vector", driver_for(self.vector, self.vector_format))]
+        return [vector_target(self.vector, "--out-vector", driver_for(self.vector, self.vector_format, option="--out-vector",
+                                                                 format_option="--vector-format"))]
 
     @property
     def needed(self) -> bool:

@@ -132,7 +132,7 @@ def check_vector_output(
         an input or cannot be used.
     """
     out = Path(out_path)
-    drv = driver_for(out, driver)
+    drv = driver_for(out, driver, option=option)
     layer_name = layer or out.stem
     if drv == "GPKG":
         check_layer_name(layer_name, from_file=not layer)

@@ -144,6 +144,18 @@ def test_segment_refuses_bad_numbers(capsys, tmp_path, segment_args, extra, cont
 @pytest.mark.parametrize(
     "extra, contains",
     [
+        (["--out-vector", "{tmp}/p.tif"], "--out-vector: cannot tell the vector format of p.tif from its extension; use --vector-format"),
+        (["--out-vector", "{tmp}/p.gpkg", "--vector-format", "KML"], "--vector-format: unknown vector format 'KML'"),
+    ],
+)
+def test_segment_names_its_own_vector_options(capsys, tmp_path, segment_args, extra, contains):
+    """The polygon rules are vectorize's, but segment's messages name segment's options."""
+    refused(capsys, tmp_path, *segment_args, *[a.format(tmp=tmp_path) for a in extra], contains=contains)
+
+
+@pytest.mark.parametrize(
+    "extra, contains",
+    [
         (["--min-area", "nan"], "--min-area: must be a finite number, got nan"),
         (["--min-area=-inf"], "--min-area: must be a finite number, got -inf"),
         (["--min-area", "1e300"], "--min-area: must be at most 5.1e+14"),

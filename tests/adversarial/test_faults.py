@@ -236,6 +236,43 @@ def test_part_lock_in_two_processes(tmp_path):
     assert not lock_path(target).exists()
 
 
+@pytest.mark.parametrize("command", ["vectorize", "evaluate", "synth"])
+def test_every_atomic_writer_refuses_an_output_another_run_is_writing(tmp_path, demo_bundle, command):
+    """Not only segment: every output written under a part name is locked, so a second run never removes the first's part."""
+    from glnet.glnet_core.formats.class_mask_writer import MaskWriter
+    from glnet.glnet_core.formats.classes import load_class_table
+
+    mask = tmp_path / "mask.tif"
+    w = MaskWriter(mask, width=64, height=64, crs="EPSG:32633",
+                   transform=Affine(0.5, 0, 500000, 0, -0.5, 5000000), classes=load_class_table("deepglobe"))
+    w.write(0, 0, np.repeat(np.arange(8, dtype=np.uint8) % 7, 512).reshape(64, 64))
+    w.commit()
+    target, argv = {
+        "vectorize": (tmp_path / "p.gpkg", ["vectorize", str(mask), "--out", str(tmp_path / "p.gpkg")]),
+        "evaluate": (tmp_path / "s.json", ["evaluate", str(mask), str(mask), "--json", str(tmp_path / "s.json"), "--quiet"]),
+        "synth": (tmp_path / "set", ["synth", "--out", str(tmp_path / "set"), "--n", "1", "--size", "64", "--quiet"]),
+    }[command]
+    holder = subprocess.Popen(
+        [PY, "-c", "import sys, pathlib\nfrom glnet.glnet_core.formats.part_lock import PartLock\n"
+                   f"lock = PartLock({str(target)!r})\npathlib.Path({str(tmp_path / 'part')!r}).write_text('work')\n"
+                   "print('held', flush=True)\nsys.stdin.readline()\nlock.release()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = snapshot(tmp_path)
+        r = subprocess.run(GLNET + argv, capture_output=True, text=True, timeout=300)
+        assert_refused(r, 2, contains=f"another glnet run is writing {target}")
+        assert snapshot(tmp_path) == before and not target.exists()
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    r = subprocess.run(GLNET + argv, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert target.exists()
+    assert_no_parts(tmp_path)
+
+
 # ------------------------------------------------------------------ full disk, refused writes
 
 
