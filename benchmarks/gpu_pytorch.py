@@ -64,7 +64,7 @@ def _model(config: str, device: torch.device) -> GLNet:
     model = GLNet(get_config(config), 7)
     g = torch.Generator().manual_seed(1)
     for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
+        if isinstance(m, torch.nn.BatchNorm2d) and m.running_mean is not None and m.running_var is not None:
             m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
             m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
     return model.eval().to(device)

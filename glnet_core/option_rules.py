@@ -80,6 +80,7 @@ __all__ = [
     "JOBS",
     "OPSET",
     "VERIFY_WINDOWS",
+    "CALIBRATION_WINDOWS",
 ]
 
 Number = Union[int, float]
@@ -326,6 +327,7 @@ RESOLUTION_OR_UNSET = NumberRule("--resolution", False, 0, 100_000, why="as RESO
 CLASS_COUNT = NumberRule("--classes", True, 2, 255, why="class ids are uint8 and 255 is nodata")
 OPSET = NumberRule("--opset", True, 7, 99, why="ONNX opsets start at 7 (the manifest schema's minimum)")
 VERIFY_WINDOWS = NumberRule("--verify-windows", True, 1, 1000, why="each is a full window through PyTorch and onnxruntime")
+CALIBRATION_WINDOWS = NumberRule("--windows", True, 1, 10_000, why="each is a full window through the source bundle, per mode")
 
 # ---------------------------------------------------------------------- synth
 SCENES = NumberRule("--n", True, 1, 1_000_000, why="a million scenes of 2048 px is a terabyte")

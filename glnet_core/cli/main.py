@@ -138,22 +138,33 @@ COMMANDS: Tuple[CommandSpec, ...] = (
     ),
     CommandSpec("demo", "glnet.glnet_core.cli.demo", "segment the shipped sample scene with the shipped demo model"),
     CommandSpec("synth", "glnet.glnet_core.cli.synth", "write synthetic land-cover scenes (images + DeepGlobe masks)"),
+    CommandSpec(
+        "quantize",
+        "glnet.glnet_core.cli.quantize",
+        "make an int8 bundle (static quantization), calibrated on rasters and verified against the source bundle",
+        extra="quantize",
+    ),
 )
 
 # Importable modules each extra provides, and the hint printed when one is
 # missing. The top-level module name of a ModuleNotFoundError selects the hint.
-_EXTRA_MODULES: Dict[str, Tuple[str, ...]] = {"train": ("torch",)}
+_EXTRA_MODULES: Dict[str, Tuple[str, ...]] = {"train": ("torch",), "quantize": ("onnxruntime", "onnx")}
 _MISSING_HINTS: Dict[str, str] = {
     "torch": "'{cmd}' needs the training extras: pip install 'glnet[train]'",
     "onnx": "'{cmd}' needs the training extras: pip install 'glnet[train]'",
     "PIL": "'{cmd}' needs the training extras: pip install 'glnet[train]'",
     "onnxruntime": "'{cmd}' needs onnxruntime: pip install 'glnet[cpu]' (or 'glnet[gpu]' for CUDA)",
 }
+# Where one command needs a module for another reason than the extra above names: (command, module) -> hint.
+_COMMAND_HINTS: Dict[Tuple[str, str], str] = {
+    ("quantize", "onnx"): "'{cmd}' needs the onnx package: pip install 'glnet[quantize]'",
+}
 
 
 def _missing_extra(command: str, module: str) -> MissingExtraError:
     """The one-line error for ``command`` missing the optional module ``module``."""
-    hint = _MISSING_HINTS.get(module, "'{cmd}' needs the Python module '" + module + "', which is not installed")
+    hint = _COMMAND_HINTS.get((command, module)) or _MISSING_HINTS.get(
+        module, "'{cmd}' needs the Python module '" + module + "', which is not installed")
     return MissingExtraError(hint.format(cmd=command), command=command, module=module)
 
 

@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=WINDOW, metavar="PX",
                         help="GLNet window side in pixels of the model's resolution (default: the bundle's, 2448 for paper)")
     parser.add_argument("--margin", type=MARGIN, metavar="PX",
-                        help="minimum distance from a written core to its window's edge (default: a tenth of the window)")
+                        help="minimum distance from a written core to its window's edge (default: a twentieth of the window, 122 px for 2448)")
     parser.add_argument("--upsample", choices=UPSAMPLING, default="bilinear",
                         help="how patch logits (1/4 of the patch size) are upsampled: bilinear (default, smoother) or "
                              "nearest (as published: gives the published implementation's pixels)")
@@ -78,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="patches per onnxruntime run (default: 1 on the CPU for patches of 256 px or more, which keeps "
                              "memory low at no cost in speed; else 6)")
     parser.add_argument("--threads", type=THREADS, metavar="N", help="onnxruntime threads (default: all cores)")
+    parser.add_argument("--pipeline", choices=("on", "off"), default="on",
+                        help="on (default): read the next window and write the previous one while the network runs "
+                             "on the current one; off: one step after the other (the same pixels, for comparison)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted (killed) run of the same command")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--profile", metavar="FILE.json",
@@ -93,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     from ..progress_bar import BarCallbacks
 
     engine = EngineOptions(mode=args.mode, device=args.device, window=args.window, margin=args.margin,
-                           upsample=args.upsample, batch=args.batch, threads=args.threads)
+                           upsample=args.upsample, batch=args.batch, threads=args.threads,
+                           pipeline=args.pipeline == "on")
     reading = InputOptions(bands=args.bands, input_range=args.input_range, match_resolution=not args.no_resample)
     # --profile is checked with the run's outputs before any work (and obeys --overwrite like them).
     side = [OutputTarget(args.profile, "--profile")] if args.profile else []

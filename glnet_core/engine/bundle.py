@@ -349,7 +349,7 @@ class Bundle:
 
     @property
     def precision(self) -> str:
-        """``"fp32"`` or ``"fp16"``."""
+        """``"fp32"``, ``"fp16"`` or ``"int8"`` (written by ``glnet quantize``)."""
         return str(self.manifest["precision"])
 
     @property
@@ -370,6 +370,11 @@ class Bundle:
     def verification(self) -> Optional[Dict[str, Any]]:
         """Exporter's verification figures per precision, or ``None`` if unverified."""
         return self.manifest.get("verification")
+
+    @property
+    def quantization(self) -> Optional[Dict[str, Any]]:
+        """How an int8 bundle was made and its agreement with its source (``glnet quantize``), or ``None``."""
+        return self.manifest.get("quantization")
 
     @property
     def graph_names(self) -> Tuple[str, ...]:

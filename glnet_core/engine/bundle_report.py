@@ -113,8 +113,13 @@ def format_summary(bundle: Any, io_checked: bool = False) -> str:
             text = "not recorded" if value is None else (value if isinstance(value, str) else _compact(value))
         lines.append(f"  {key.replace('_', ' '):<14}{text}")
 
+    quantization = bundle.quantization
+    if quantization:
+        lines.extend(_quantization_lines(quantization))
     verification = bundle.verification
-    if not verification:
+    if not verification and quantization:
+        lines.append("verification  against the source bundle: see quantization")
+    elif not verification:
         lines.append("verification  none recorded (the export was not verified against the PyTorch model)")
     else:
         lines.append("verification")
@@ -129,6 +134,26 @@ def format_summary(bundle: Any, io_checked: bool = False) -> str:
             for key, value in extra.items():
                 lines.append(f"    {key.replace('_', ' ')}: {_compact(value)}")
     return "\n".join(lines)
+
+
+def _quantization_lines(q: Dict[str, Any]) -> List[str]:
+    """The ``quantization`` block of an int8 bundle (``glnet quantize``): source, agreement, calibration."""
+    src = q.get("source") or {}
+    modes = ", ".join(f"{m} {100 * a:.2f} %" for m, a in (q.get("modes") or {}).items())
+    names = [str(c.get("name", "?")) for c in q.get("calibration") or []]
+    cal = ", ".join(names) + (" (the last one verified, not calibrated)" if len(names) > 1 else "")
+    lines = [
+        "quantization",
+        f"  agreement   {100 * q['agreement']:.2f} % of pixels of the source's class" + (f" ({modes})" if modes else "")
+        + f", on {q['windows']} held-out window{'s' if q['windows'] != 1 else ''}"
+        + (" (WARNING: under 99 %)" if q["agreement"] < 0.99 else ""),
+        f"  source      {src.get('name', '?')} ({src.get('precision', '?')}, manifest sha256 {str(src.get('sha256', '?'))[:16]}...)",
+        f"  calibration {q.get('calibration_windows', '?')} window(s) of {cal}",
+    ]
+    method = q.get("method")
+    if isinstance(method, dict):
+        lines.append("  method      " + _compact({k: v for k, v in method.items() if k != "graphs"}))
+    return lines
 
 
 def check_graph_io(bundle: Any) -> None:

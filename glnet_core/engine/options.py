@@ -49,7 +49,7 @@ class EngineOptions:
         GLNet window side in model-grid pixels; None: the bundle's.
     margin:
         Minimum distance from a written core to its window's edge; None: a
-        tenth of the window (:func:`glnet_core.engine.windows.default_margin`).
+        twentieth of the window (:func:`glnet_core.engine.windows.default_margin`).
     upsample:
         How patch logits reach the patch size: ``bilinear`` or ``nearest``
         (as published).
@@ -57,6 +57,11 @@ class EngineOptions:
         Patches per local-subgraph run; None: :func:`glnet_core.engine.segment.default_batch`.
     threads:
         onnxruntime threads; None: all cores.
+    pipeline:
+        Read and prepare the next window, and write the previous one, in
+        threads of their own while the network runs
+        (:mod:`glnet_core.engine.window_pipeline`); False runs the steps one
+        after the other. The outputs hold the same pixels either way.
 
     Raises
     ------
@@ -73,6 +78,7 @@ class EngineOptions:
     upsample: str = "bilinear"
     batch: Optional[int] = None
     threads: Optional[int] = None
+    pipeline: bool = True
 
     def __post_init__(self) -> None:
         check_mode(self.mode)

@@ -8,7 +8,10 @@ streams: the raster is cut into overlapping GLNet windows
 (:mod:`glnet_core.engine.window_loop`) reads each window, runs it through the
 ONNX subgraphs (:mod:`glnet_core.engine.predictor`), merges the patch scores
 of its core into classes and confidence (:mod:`glnet_core.engine.merge`) and
-writes them at once, so memory does not grow with the raster.
+writes them at once, so memory does not grow with the raster. By default the
+loop is pipelined (:mod:`glnet_core.engine.window_pipeline`): the next window
+is read and prepared, and the previous one written, while the network runs
+(``EngineOptions(pipeline=False)``: one step after the other; the same pixels).
 
 Outputs are written to hidden part files next to their targets and renamed
 when complete; an exclusive lock per output (:mod:`glnet_core.formats.part_lock`)
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -37,8 +40,8 @@ import numpy as np
 from ..callbacks import Callbacks
 from ..errors import InputError
 from ..formats.class_mask_writer import MaskWriter
-from ..formats.classes import NODATA, ClassTable
-from ..formats.gdal_env import bounded_gdal_cache
+from ..formats.classes import ClassTable
+from ..formats.gdal_env import bounded_gdal_cache, outside_gdal_capture
 from ..formats.output_plan import InputSource, OutputTarget
 from ..formats.part_lock import PartLocks
 from ..formats.raster_input import RasterInput, open_raster
@@ -52,7 +55,7 @@ from .resume import Checkpoints, ResumeState, fingerprint
 from .runtime import open_bundle_sessions
 from .tiling import PatchBox, WindowLayouts, check_window_patches
 from .timings import StepTimes, Timings, peak_rss_mb
-from .window_loop import WindowCounts, run_windows
+from .window_loop import StagedClassifier, WindowCounts, run_windows
 from .windows import RasterWindow, default_margin, raster_windows
 
 __all__ = ["CompleteOutputs", "FinishStep", "SegmentResult", "segment", "default_batch"]
@@ -132,6 +135,9 @@ class SegmentResult:
         held no valid pixel (a resumed run counts only its own windows).
     state_writes:
         Writes of the resume state (one at the start, one per checkpoint).
+    pipeline:
+        Whether reading and writing ran in threads of their own, overlapping
+        the network (:attr:`EngineOptions.pipeline`).
     peak_rss_mb:
         Peak resident memory of the process after the run
         (:func:`glnet_core.engine.timings.peak_rss_mb`).
@@ -153,6 +159,7 @@ class SegmentResult:
     windows_read: int = 0
     windows_classified: int = 0
     state_writes: int = 0
+    pipeline: bool = False
 
     @property
     def profile(self) -> Dict[str, Any]:
@@ -166,6 +173,7 @@ class SegmentResult:
             "windows_classified": self.windows_classified,
             "state_writes": self.state_writes,
             "mode": self.mode,
+            "pipeline": self.pipeline,
             "providers": list(self.providers),
             "window": self.window,
             "raster": list(self.raster_size),
@@ -265,46 +273,64 @@ def segment(
 
 
 class _Progress:
-    """A run's progress in patches, with the window count; polls cancellation at every report."""
+    """A run's progress in patches, with the window count; polls cancellation at every report.
+
+    Windows go in order, so the patches before window ``k`` are a prefix sum.
+    A pipelined run reports window ``k-1`` written while window ``k``'s patches
+    are being computed: what is shown never goes back.
+    """
 
     def __init__(self, cb: Callbacks, per_window: Sequence[int], done: int):
         self.cb = cb
-        self.per_window = list(per_window)
+        self.before = [0]
+        for n in per_window:
+            self.before.append(self.before[-1] + int(n))
+        self.n_windows = len(per_window)
         self.windows_done = done
-        self.patches_done = sum(self.per_window[:done])
-        self.counter = cb.counter(sum(self.per_window), "patches", self.patches_done)
+        self.shown = self.before[done]
+        self.counter = cb.counter(self.before[-1], "patches", self.shown)
 
     def report(self, patches_done: Optional[int] = None) -> None:
         self.cb.check_cancelled()
-        done = self.patches_done if patches_done is None else patches_done
-        self.counter.step(done, self.windows_done, len(self.per_window))
+        if patches_done is not None:
+            self.shown = max(self.shown, patches_done)
+        self.counter.step(self.shown, self.windows_done, self.n_windows)
 
-    def patches(self, k: int) -> None:
-        """``k`` patches of the current window are done."""
-        self.report(self.patches_done + k)
+    def patches(self, w: RasterWindow, k: int) -> None:
+        """``k`` patches of window ``w`` are done."""
+        self.report(self.before[w.index] + k)
 
     def window_done(self, w: RasterWindow) -> None:
-        self.patches_done += self.per_window[w.index]
+        """Window ``w`` (the next in order) is written."""
         self.windows_done += 1
-        self.report()
+        self.report(self.before[w.index + 1])
 
 
-class _WindowClassifier:
-    """One window to the classes and confidence of its core (the segment's :data:`WindowClassifier`)."""
+@dataclass
+class _Prepared:
+    """One window's network inputs and patch choice (made where the window is read)."""
+
+    image_g: Optional[np.ndarray]
+    window: Optional[np.ndarray]
+    valid_core: np.ndarray
+    boxes: Sequence[PatchBox]
+    computed: List[PatchBox]
+
+
+class _WindowClassifier(StagedClassifier):
+    """One window to the classes and confidence of its core (the segment's classifier, in two stages)."""
 
     def __init__(self, b: Bundle, predictor: WindowPredictor, engine: EngineOptions, batch: int,
-                 layouts: WindowLayouts, times: StepTimes, on_patches: Callable[[int], None]):
+                 layouts: WindowLayouts, times: StepTimes, on_patches: Callable[[RasterWindow, int], None]):
         self.b, self.predictor, self.engine, self.batch = b, predictor, engine, batch
         self.layouts, self.times, self.on_patches = layouts, times, on_patches
         self.patches = 0
 
-    def __call__(self, w: RasterWindow, image: np.ndarray, valid: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        b, times = self.b, self.times
-        core = w.core_in_window
-        valid_core = valid[core]
+    def prepare(self, w: RasterWindow, image: np.ndarray, valid: np.ndarray) -> Optional[_Prepared]:
+        b = self.b
+        valid_core = valid[w.core_in_window]
         if not valid_core.any():
-            empty = np.full(valid_core.shape, NODATA, np.uint8)
-            return empty, empty.copy()
+            return None  # nothing to classify or write
         t = time.perf_counter()
         prep = prepare_window(image, b.size_g, b.size_p, b.normalisation)
         valid_p = pad_window(valid[:, :, None], b.size_p)[:, :, 0]
@@ -312,19 +338,28 @@ class _WindowClassifier:
         # the others, and the merge counts these.
         boxes = self.layouts.for_window(valid.shape[0], valid.shape[1])
         computed = [bx for bx in boxes if valid_p[bx.top : bx.bottom, bx.left : bx.right].any()]
-        wanted = set(computed)
-        times.prepare_s += time.perf_counter() - t
+        self.times.prepare_s += time.perf_counter() - t
+        return _Prepared(prep.image_g, prep.window, valid_core, boxes, computed)
+
+    def classify(self, w: RasterWindow, prepared: _Prepared) -> Tuple[np.ndarray, np.ndarray]:
+        times = self.times
+        wanted = set(prepared.computed)
+        image_g, window = prepared.image_g, prepared.window
+        assert image_g is not None and window is not None
+        prepared.image_g = prepared.window = None  # freed with the predictor's last use
 
         def skip(box: PatchBox) -> bool:
             return box not in wanted
 
-        scores = self.predictor.predict(prep.image_g, prep.window, self.engine.mode, self.batch, times.net,
-                                        lambda k, _n: self.on_patches(k), skip, self.engine.upsample, boxes=boxes)
+        shape = window.shape[1:]
+        scores = self.predictor.predict(image_g, window, self.engine.mode, self.batch, times.net,
+                                        lambda k, _n: self.on_patches(w, k), skip, self.engine.upsample,
+                                        boxes=prepared.boxes)
+        del image_g, window
         t = time.perf_counter()
-        self.patches += len(computed)
-        count = patch_counts(prep.window.shape[1:], computed)
-        del prep
-        classes, confidence = merge_core(scores, count, core, valid_core)
+        self.patches += len(prepared.computed)
+        count = patch_counts(shape, prepared.computed)
+        classes, confidence = merge_core(scores, count, w.core_in_window, prepared.valid_core)
         times.post_s += time.perf_counter() - t
         return classes, confidence
 
@@ -400,17 +435,19 @@ class _Run:
             checkpoints = Checkpoints(state, writers, done)
             if not resuming:
                 state.save(0)
-            progress = _Progress(cb, per_window, done)
+            # A pipelined run writes in a thread of its own, inside descriptor-2 captures
+            # (gdal_write_errors): what the hooks print must wait for them, or it is captured.
+            progress = _Progress(_outside_captures(cb) if engine.pipeline else cb, per_window, done)
             classify = _WindowClassifier(b, predictor, engine, engine.batch or default_batch(b.size_p, providers),
                                          layouts, self.times, progress.patches)
 
-            def window_done(w: RasterWindow) -> None:
-                checkpoints.window_done(w.index)
-                progress.window_done(w)
+            def window_written(w: RasterWindow) -> None:
+                checkpoints.window_done(w.index)  # in the thread that owns the writers: it flushes them
 
             progress.report()
             # Windows finish in their fixed order, so the state is a count: the first `done` are finished.
-            run_windows(raster, grid, windows[done:], classify, writers, self.times, window_done, counts)
+            run_windows(raster, grid, windows[done:], classify, writers, self.times, progress.window_done, counts,
+                        on_written=window_written, pipeline=engine.pipeline)
             for wr in writers:
                 wr.close()
             if self.finish is not None:
@@ -436,7 +473,25 @@ class _Run:
             raster_size=(raster.width, raster.height), model_grid=(model_w, model_h), crs=raster.crs,
             timings=self.times.freeze(), peak_rss_mb=round(peak_rss_mb(), 1),
             windows_read=counts.read, windows_classified=counts.classified, state_writes=state.writes,
+            pipeline=engine.pipeline,
         )
+
+
+def _outside_captures(cb: Callbacks) -> Callbacks:
+    """``cb`` whose progress and log hooks run outside any thread's descriptor-2 capture
+    (:func:`glnet_core.formats.gdal_env.outside_gdal_capture`)."""
+
+    def guarded(hook: Optional[Callable[[Any], None]]) -> Optional[Callable[[Any], None]]:
+        if hook is None:
+            return None
+
+        def call(value: Any) -> None:
+            with outside_gdal_capture():
+                hook(value)
+
+        return call
+
+    return replace(cb, progress=guarded(cb.progress), log=guarded(cb.log))
 
 
 def _georeferencing(raster: RasterInput) -> Dict[str, Any]:

@@ -42,10 +42,22 @@ class Timings:
     """Seconds per step of a run (rounded to milliseconds).
 
     ``network_s`` is ``global_s + local_s + aggregation_s`` (time inside
-    onnxruntime); ``postprocess_s`` turns scores into classes and confidence;
-    ``finish_s`` is the work on the complete outputs before they are
-    committed (the pipeline's sieve and polygons); ``other_s`` is the rest of
-    ``total_s`` (opening the bundle and sessions, bookkeeping).
+    onnxruntime); ``read_s``, ``prepare_s`` and ``write_s`` are the work of
+    reading windows, preparing the network's inputs and writing the cores,
+    wherever it ran; ``postprocess_s`` turns scores into classes and
+    confidence; ``finish_s`` is the work on the complete outputs before they
+    are committed (the pipeline's sieve and polygons).
+
+    ``input_wait_s`` and ``output_wait_s`` are what the network's thread
+    waited for: the next window's input (read and prepared), and the writer
+    (the previous window's blocks and the resume checkpoints). Run one after
+    the other they are the whole of reading and preparing, and of writing and
+    checkpointing; a pipelined run (:mod:`glnet_core.engine.window_pipeline`)
+    waits only for what the network did not hide. ``overlap_s`` is the read,
+    prepare and write work hidden behind the network (0 when run one after
+    the other). ``other_s`` is the rest of ``total_s`` (opening the bundle and
+    sessions, bookkeeping): ``total_s = network_s + postprocess_s + finish_s
+    + input_wait_s + output_wait_s + other_s``.
     """
 
     total_s: float
@@ -59,6 +71,9 @@ class Timings:
     write_s: float
     finish_s: float
     other_s: float
+    input_wait_s: float = 0.0
+    output_wait_s: float = 0.0
+    overlap_s: float = 0.0
 
     def as_dict(self) -> Dict[str, float]:
         """The fields by name."""
@@ -75,12 +90,16 @@ class StepTimes:
     post_s: float = 0.0
     write_s: float = 0.0
     finish_s: float = 0.0
+    input_wait_s: float = 0.0
+    output_wait_s: float = 0.0
     net: WindowTimes = field(default_factory=WindowTimes)
 
     def freeze(self) -> Timings:
         """The times so far; ``total_s`` runs from this object's creation to now."""
         total = time.perf_counter() - self.start
-        steps = self.read_s + self.prepare_s + self.post_s + self.write_s + self.finish_s
+        # What the network's thread did besides the network (see Timings).
+        steps = self.post_s + self.finish_s + self.input_wait_s + self.output_wait_s
+        hidden = self.read_s + self.prepare_s + self.write_s - self.input_wait_s - self.output_wait_s
         return Timings(
             total_s=round(total, 3),
             network_s=round(self.net.network_s, 3),
@@ -93,4 +112,7 @@ class StepTimes:
             write_s=round(self.write_s, 3),
             finish_s=round(self.finish_s, 3),
             other_s=round(total - self.net.network_s - steps, 3),
+            input_wait_s=round(self.input_wait_s, 3),
+            output_wait_s=round(self.output_wait_s, 3),
+            overlap_s=round(max(0.0, hidden), 3),
         )

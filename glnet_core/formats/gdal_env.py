@@ -33,6 +33,7 @@ __all__ = [
     "GdalMessages",
     "captured_gdal_messages",
     "gdal_write_errors",
+    "outside_gdal_capture",
 ]
 
 #: GDAL's raster block cache while glnet streams a raster, in MB.
@@ -228,6 +229,22 @@ def captured_gdal_messages() -> Iterator[GdalMessages]:
                 text = ""
             capture.close()
             messages.lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+@contextmanager
+def outside_gdal_capture() -> Iterator[None]:
+    """Run the block while no other thread captures descriptor 2, so that what it prints reaches the terminal.
+
+    A :func:`captured_gdal_messages` block redirects descriptor 2 for the
+    whole process: a progress bar or log line that another thread printed
+    meanwhile would be captured (and could even read as a GDAL error, or be
+    replayed out of place). The pipelined engine, which writes in a thread of
+    its own, runs its progress and log hooks in this block; a capture that
+    another thread starts meanwhile waits for it to end. Within a capture of
+    the same thread the block is captured as before.
+    """
+    with _CAPTURE_LOCK:
+        yield
 
 
 def gdal_error_text(exc: BaseException) -> str:

@@ -175,6 +175,10 @@ class RasterInput:
             raise InputError(f"GDAL cannot open {self.path}: {text}") from None
         try:
             self._setup(model_bands, bands, input_range, band_names, ranges, probe)
+        except _GDAL_ERRORS as exc:
+            # Metadata GDAL opened but cannot read (a remote file that went away): one line, not a traceback.
+            self.close()
+            raise InputError(f"GDAL cannot read {self.path}: {_cause(exc)}") from None
         except BaseException:
             self.close()
             raise

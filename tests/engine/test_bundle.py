@@ -456,7 +456,7 @@ SCHEMA_CASES = [
     ("modes", ["full", "full"], r"modes\[1\]: repeats item 0"),
     ("modes", [], r"modes: needs at least 1 items"),
     ("modes", ["fast"], r"modes\[0\]: must be one of"),
-    ("precision", "int8", r"precision: must be one of \"fp32\", \"fp16\""),
+    ("precision", "int4", r"precision: must be one of \"fp32\", \"fp16\", \"int8\""),
     ("format_version", "1", r"format_version: must be 1"),
     ("resolution_m", 0, r"resolution_m: 0 must be greater than 0"),
     ("resolution_m", "0.5", r"resolution_m: expected number or null"),

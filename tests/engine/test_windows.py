@@ -49,7 +49,8 @@ def test_raster_windows_are_row_major_and_indexed():
     assert [w.index for w in wins] == list(range(len(wins)))
     assert len(wins) == len({(w.core_rows, w.core_cols) for w in wins})
     assert wins[0].core_rows.start == 0 and wins[0].core_cols.start == 0
-    assert default_margin(2448) == 244
+    assert default_margin(2448) == 122
+    assert default_margin(1024) == 51
 
 
 @pytest.mark.parametrize("length,window,margin", [(0, 512, 10), (10, 0, 0), (100, 512, 256), (100, 512, -1)])
