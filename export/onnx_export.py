@@ -21,6 +21,7 @@ from onnx import numpy_helper
 
 from ..glnet_core.engine.bundle import FORMAT, FORMAT_VERSION, validate_manifest
 from ..glnet_core.engine.bundle_files import sha256_file
+from ..glnet_core.engine.graph_spec import graph_io_spec
 from ..glnet_core.engine.modes import MODE_NAMES, graphs_for_modes
 from ..glnet_core.engine.predictor import SHARED_NAMES
 from ..glnet_core.engine.tiling import patch_layout
@@ -103,15 +104,6 @@ def _weights_to_fp16(proto: onnx.ModelProto) -> None:
     nodes = list(graph.node)
     del graph.node[:]
     graph.node.extend(casts + nodes)
-
-
-def _io_spec(values) -> List[Dict[str, Any]]:
-    out = []
-    for v in values:
-        t = v.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in t.shape.dim]
-        out.append({"name": v.name, "shape": dims, "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name})
-    return out
 
 
 def _export_graph(model: GLNet, name: str, example: Tuple[torch.Tensor, ...], path: Path, opset: int) -> None:
@@ -261,8 +253,8 @@ def export_bundle(
             manifest["graphs"][name] = {
                 "file": path.name,
                 "sha256": sha256_file(path),
-                "inputs": _io_spec(proto.graph.input),
-                "outputs": _io_spec(proto.graph.output),
+                "inputs": graph_io_spec(proto.graph.input),
+                "outputs": graph_io_spec(proto.graph.output),
             }
         _write_manifest(manifest, tmp, out)
         log("verifying onnxruntime against PyTorch")

@@ -51,6 +51,7 @@ from ..formats.outputs import atomic_folder
 from ..formats.raster_input import open_raster
 from .bundle import Bundle, load_bundle, validate_manifest
 from .bundle_files import MANIFEST_NAME, open_bundle_files, sha256_bytes, sha256_file
+from .graph_spec import graph_io_spec
 from .grid import ModelGrid
 from .predictor import WindowPredictor, WindowTimes
 from .preprocess import pad_window, prepare_window
@@ -322,17 +323,6 @@ def _name_nodes(proto: Any) -> None:
             used.add(name)
 
 
-def _io_spec(values: Any) -> List[Dict[str, Any]]:
-    import onnx
-
-    out = []
-    for v in values:
-        t = v.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in t.shape.dim]
-        out.append({"name": v.name, "shape": dims, "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name})
-    return out
-
-
 def _quantize_graph(source: Union[str, bytes], dest: Path, feeds: Sequence[Dict[str, np.ndarray]], n_classes: int,
                     work: Path, operators: Sequence[str], keep_float: bool) -> Dict[str, Any]:
     """Quantize one graph into ``dest``; its manifest entry (without the checksum)."""
@@ -364,7 +354,7 @@ def _quantize_graph(source: Union[str, bytes], dest: Path, feeds: Sequence[Dict[
     out.producer_name = "glnet"
     onnx.save(out, str(dest))
     fp32.unlink()
-    return {"file": dest.name, "inputs": _io_spec(out.graph.input), "outputs": _io_spec(out.graph.output),
+    return {"file": dest.name, "inputs": graph_io_spec(out.graph.input), "outputs": graph_io_spec(out.graph.output),
             "quantized_nodes": len(quantizable) if (quantizable and feeds) else 0, "float_nodes": excluded}
 
 
