@@ -19,7 +19,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from ..glnet_core.engine.bundle import FORMAT, FORMAT_VERSION, validate_manifest
+from ..glnet_core.engine.bundle import FORMAT, FORMAT_VERSION, write_manifest
 from ..glnet_core.engine.bundle_files import sha256_file
 from ..glnet_core.engine.graph_spec import graph_io_spec
 from ..glnet_core.engine.modes import MODE_NAMES, graphs_for_modes
@@ -256,18 +256,14 @@ def export_bundle(
                 "inputs": graph_io_spec(proto.graph.input),
                 "outputs": graph_io_spec(proto.graph.output),
             }
-        _write_manifest(manifest, tmp, out)
+        write_manifest(manifest, tmp, str(out))
         log("verifying onnxruntime against PyTorch")
         figures = verify_bundle_dir(tmp, model, windows=verify_windows, log=log)
         manifest["verification"] = {precision: figures}
-        _write_manifest(manifest, tmp, out)
+        write_manifest(manifest, tmp, str(out))
         _check_figures(figures, precision)
     return manifest
 
-
-def _write_manifest(manifest: Dict[str, Any], folder: Path, out: Path) -> None:
-    validate_manifest(manifest, source=str(out))
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def _check_figures(figures: Dict[str, Any], precision: str) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "validate_manifest",
+    "write_manifest",
     "load_bundle",
     "session_io_spec",
 ]
@@ -136,6 +137,31 @@ def validate_manifest(manifest: Any, source: str) -> None:
     if problem:
         raise BundleError(f"bundle {source}: {MANIFEST_NAME}: {problem}")
     _check_semantics(manifest, source)
+
+
+def write_manifest(manifest: Dict[str, Any], folder: Path, source: str) -> None:
+    """Validate ``manifest`` (:func:`validate_manifest`) and write it as ``folder/manifest.json``.
+
+    For writers of bundles (the exporter, ``glnet quantize``), into their
+    part folder: a manifest that :func:`load_bundle` would refuse is never
+    written.
+
+    Parameters
+    ----------
+    manifest:
+        The manifest to write.
+    folder:
+        The bundle folder being written (its part folder).
+    source:
+        How messages name the bundle (its final path).
+
+    Raises
+    ------
+    BundleError
+        If the manifest is not valid.
+    """
+    validate_manifest(manifest, source=source)
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def _check_semantics(m: Dict[str, Any], source: str) -> None:

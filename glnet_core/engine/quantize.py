@@ -49,8 +49,9 @@ from ..errors import InputError
 from ..formats.output_plan import InputSource, OutputTarget, check_outputs
 from ..formats.outputs import atomic_folder
 from ..formats.raster_input import open_raster
-from .bundle import Bundle, load_bundle, validate_manifest
-from .bundle_files import MANIFEST_NAME, open_bundle_files, sha256_bytes, sha256_file
+from ..option_rules import CALIBRATION_WINDOWS, VERIFY_WINDOWS
+from .bundle import Bundle, load_bundle, write_manifest
+from .bundle_files import open_bundle_files, sha256_bytes, sha256_file
 from .graph_spec import graph_io_spec
 from .grid import ModelGrid
 from .predictor import WindowPredictor, WindowTimes
@@ -422,8 +423,8 @@ def quantize_bundle(
     rasters = [Path(r) for r in calibration]
     if not rasters:
         raise InputError("--calibration: give at least one raster")
-    if windows < 1 or verify_windows < 1:
-        raise InputError("--windows and --verify-windows must be at least 1")
+    CALIBRATION_WINDOWS.check(windows)
+    VERIFY_WINDOWS.check(verify_windows)
     target = Path(out)
     inputs = [InputSource(src, "the model bundle")] + [InputSource(r, "a calibration raster (--calibration)") for r in rasters]
     check_outputs([OutputTarget(target, "--out", kind="folder")], inputs, overwrite=overwrite)
@@ -526,8 +527,7 @@ def quantize_bundle(
             "providers": list(providers),
             "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         }
-        validate_manifest(manifest, source=str(target))
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        write_manifest(manifest, tmp, str(target))
         del q_sessions, quantized
     return QuantizeResult(target, agreement, modes, cal_n, len(held), pixels,
                           {"source": t_src.network_s, "int8": t_q.network_s}, manifest)

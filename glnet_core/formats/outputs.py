@@ -433,13 +433,11 @@ def atomic_file(
     target = check_file_target(target, overwrite=overwrite, option=option, hint=hint, error=error)
     # Before the stale part is removed: it may be another run's, still being written.
     with PartLock(target, option):
-        part = part_path(target)
-        remove_part(part)
         if in_folder:
-            try:
-                part.mkdir()
-            except OSError as exc:
-                raise write_failed(target, exc, option) from None
+            part = new_part_folder(target, option)
+        else:
+            part = part_path(target)
+            remove_part(part)
         written = part / target.name if in_folder else part
         try:
             yield written
