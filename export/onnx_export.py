@@ -19,7 +19,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from ..glnet_core.engine.bundle import FORMAT, FORMAT_VERSION, write_manifest
+from ..glnet_core.engine.bundle import FORMAT, FORMAT_VERSION, FP16_GPU, write_manifest
 from ..glnet_core.engine.bundle_files import sha256_file
 from ..glnet_core.engine.graph_spec import graph_io_spec
 from ..glnet_core.engine.modes import MODE_NAMES, graphs_for_modes
@@ -30,11 +30,14 @@ from ..glnet_core.formats.output_plan import InputSource, OutputTarget, check_ou
 from ..glnet_core.formats.outputs import atomic_folder
 from ..models.checkpoint import Checkpoint
 from ..models.glnet import GLNet, crop_boxes, crop_shared
+from .fp16_arithmetic import to_fp16_arithmetic
 from .subgraphs import AggregationGraph, GlobalGraph, L2GGraph, LocalGraph
+from .verify import verification_failure, verify_bundle_dir
 
 __all__ = ["export_bundle", "PRECISIONS", "DEFAULT_OPSET"]
 
-PRECISIONS = ("fp32", "fp16")
+#: fp16-gpu: float16 arithmetic inside the graphs (for CUDA GPUs), float32 inputs and outputs.
+PRECISIONS = ("fp32", "fp16", FP16_GPU)
 DEFAULT_OPSET = 17
 BAND_NAMES = {1: ["grey"], 3: ["red", "green", "blue"], 4: ["red", "green", "blue", "nir"]}
 
@@ -191,7 +194,10 @@ def export_bundle(
     out:
         Bundle folder to create (conventionally ``NAME.glnet``).
     precision:
-        ``"fp32"`` or ``"fp16"`` (weights stored in float16, arithmetic in float32).
+        ``"fp32"``, ``"fp16"`` (weights stored in float16, arithmetic in
+        float32) or ``"fp16-gpu"`` (float16 weights and arithmetic inside
+        the graphs, float32 inputs and outputs: for CUDA GPUs; see
+        :mod:`export.fp16_arithmetic`).
     opset:
         ONNX opset.
     modes:
@@ -216,16 +222,16 @@ def export_bundle(
         If ``out`` is, holds or lies inside ``checkpoint_path``, exists
         (without ``overwrite``), is a file, its folder is missing (see
         :func:`~glnet.glnet_core.formats.output_plan.check_outputs`),
-        or the verification fails (fp32: relative error above 1e-4 or argmax
-        agreement below 99.9 %).
+        or the verification fails (:data:`export.verify.VERIFY_LIMITS`: fp32,
+        relative error above 1e-4 or argmax agreement below 99.9 %; fp16-gpu,
+        argmax agreement below its limit, emulated float16 arithmetic included);
+        the bundle is then not written.
     OutputWriteError
         If writing the bundle fails (a full disk); nothing is left behind.
     """
-    from .verify import verify_bundle_dir
-
     out = Path(out)
     if precision not in PRECISIONS:
-        raise ExportError(f"unknown precision {precision!r}; choose fp32 or fp16")
+        raise ExportError(f"--precision: unknown precision {precision!r}; choose {', '.join(PRECISIONS)}")
     unknown = [m for m in modes if m not in MODE_NAMES]
     if unknown or not modes:
         raise ExportError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODE_NAMES)}")
@@ -244,6 +250,8 @@ def export_bundle(
             proto = onnx.load(str(path))
             if precision == "fp16":
                 _weights_to_fp16(proto)
+            elif precision == FP16_GPU:
+                to_fp16_arithmetic(proto)
             for k, v in _metadata(manifest, name).items():
                 entry = proto.metadata_props.add()
                 entry.key, entry.value = k, v
@@ -267,11 +275,6 @@ def export_bundle(
 
 
 def _check_figures(figures: Dict[str, Any], precision: str) -> None:
-    if precision != "fp32":
-        return
-    if figures["max_rel_error"] > 1e-4 or figures["argmax_agreement"] < 0.999:
-        raise ExportError(
-            f"verification failed: relative error {figures['max_rel_error']:.3g} (limit 1e-4), "
-            f"argmax agreement {figures['argmax_agreement'] * 100:.3f} % (limit 99.9 %)"
-        )
-
+    failure = verification_failure(figures, precision)
+    if failure:
+        raise ExportError(f"verification failed: {failure}")

@@ -57,6 +57,7 @@ __all__ = [
     "Bundle",
     "FORMAT",
     "FORMAT_VERSION",
+    "FP16_GPU",
     "validate_manifest",
     "write_manifest",
     "load_bundle",
@@ -65,6 +66,9 @@ __all__ = [
 
 FORMAT = "glnet-bundle"
 FORMAT_VERSION = 1
+#: The precision of bundles whose graphs compute in float16 (for CUDA GPUs;
+#: float32 inputs and outputs, so the engine runs them like any other).
+FP16_GPU = "fp16-gpu"
 
 # onnxruntime's NodeArg.type strings -> the manifest's dtype names.
 _ORT_DTYPES = {
@@ -375,7 +379,7 @@ class Bundle:
 
     @property
     def precision(self) -> str:
-        """``"fp32"``, ``"fp16"`` or ``"int8"`` (written by ``glnet quantize``)."""
+        """``"fp32"``, ``"fp16"``, ``"fp16-gpu"`` (:data:`FP16_GPU`) or ``"int8"`` (written by ``glnet quantize``)."""
         return str(self.manifest["precision"])
 
     @property

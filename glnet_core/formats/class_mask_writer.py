@@ -42,7 +42,15 @@ never a "cannot resume".
 
 Writes need not be aligned, but blocks aligned to the 512-pixel tiles are the
 cheapest: a compressed tile that is completed by a later write may have to be
-recompressed and stored again (the file then holds some dead space).
+recompressed and stored again, and the part then holds dead space.
+
+Reproducible bytes: :meth:`MaskWriter.commit` copies the part into a fresh
+file, tile after tile in order (GDAL's CreateCopy), before the rename. The
+committed file's bytes then depend only on what it holds, never on the order
+in which windows were written, when the part was flushed or whether the run
+was resumed: a pipelined run, a sequential one and a resumed one give the same
+bytes, and no dead space is left. The copy streams tiles (bounded memory) and
+costs about one re-compression of the mask, small beside the network.
 """
 
 from __future__ import annotations
@@ -50,10 +58,11 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from affine import Affine
 from rasterio.windows import Window
 
@@ -68,6 +77,9 @@ __all__ = ["MaskWriter", "TILE_SIZE", "KINDS"]
 
 TILE_SIZE = 512
 KINDS = ("classes", "confidence")
+#: Creation options of every mask and confidence GeoTIFF (the part and its compact copy).
+_CREATION = dict(tiled=True, blockxsize=TILE_SIZE, blockysize=TILE_SIZE, compress="deflate", predictor=1,
+                 bigtiff="IF_SAFER", interleave="band")
 # What GDAL raises, and the system's own errors (a full disk while closing).
 _GDAL_ERRORS = gdal_errors() + (OSError,)
 
@@ -178,6 +190,8 @@ class MaskWriter:
         self.part_path = part_path(self.path)
         self.aux_path = sidecar_path(self.path)
         self._part_aux = sidecar_path(self.part_path)
+        # The compact copy commit() makes of the part (a part name too: hidden, removed with it).
+        self._compact_path = self.part_path.with_name(self.part_path.name + ".compact")
         self._ds = None
         self._state = "open"  # "open" | "closed" (part kept) | "committed" | "aborted"
         #: Whether blocks were written since the part was opened or last flushed.
@@ -191,7 +205,7 @@ class MaskWriter:
             if resume:
                 self._ds = self._reopen_part()
             else:
-                remove_part(self.part_path, self._part_aux)
+                remove_part(self.part_path, self._part_aux, *self._compact_paths())
                 self._ds = self._create_part()
         except BaseException:
             self._lock.release()
@@ -207,13 +221,7 @@ class MaskWriter:
             count=1,
             dtype="uint8",
             nodata=NODATA,
-            tiled=True,
-            blockxsize=TILE_SIZE,
-            blockysize=TILE_SIZE,
-            compress="deflate",
-            predictor=1,
-            bigtiff="IF_SAFER",
-            interleave="band",
+            **_CREATION,
         )
         if self.crs is not None:
             profile["crs"] = self.crs
@@ -359,6 +367,23 @@ class MaskWriter:
                     raise OSError(errno.EIO, f"the part file reads back as {ds.width} x {ds.height} px")
                 ds.read(1, window=Window(self.width - 1, self.height - 1, 1, 1))
 
+    def _compact_paths(self) -> Tuple[Path, Path]:
+        return (self._compact_path, sidecar_path(self._compact_path))
+
+    def _compact_part(self) -> None:
+        """Replace the closed part by a copy written tile after tile (see the module's "Reproducible bytes")."""
+        copy, copy_aux = self._compact_paths()
+        remove_part(copy, copy_aux)
+        try:
+            with gdal_write_errors(self.path, self.option), ignore_not_georeferenced():
+                rasterio.shutil.copy(str(self.part_path), str(copy), driver="GTiff", **_CREATION)
+                os.replace(copy, self.part_path)
+                if copy_aux.exists():
+                    os.replace(copy_aux, self._part_aux)
+        except BaseException:
+            remove_part(copy, copy_aux)
+            raise
+
     def commit(self) -> Path:
         """Close the part file, write the category names, and rename it to ``path``.
 
@@ -381,6 +406,7 @@ class MaskWriter:
         if self._state == "open":
             self._close_dataset()
         self._state = "closed"
+        self._compact_part()
         self._verify_part()
         if self.kind == "classes" and self.classes is not None:
             existing = self._part_aux.read_bytes() if self._part_aux.is_file() else None
@@ -412,7 +438,7 @@ class MaskWriter:
             self._close_dataset()
         except OutputWriteError:
             pass  # the files are going anyway (and what GDAL printed about them with them)
-        remove_part(self.part_path, self._part_aux)
+        remove_part(self.part_path, self._part_aux, *self._compact_paths())
         self._lock.release()
         self._state = "aborted"
 
