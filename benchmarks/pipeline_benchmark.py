@@ -20,66 +20,21 @@ pipelined / sequential pair by pair.
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List
 
+from glnet.benchmarks.range_server import serve
+
 __all__ = ["main"]
 
 GLNET = [sys.executable, "-m", "glnet.glnet_core"]
-
-
-class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files with ``Range: bytes=a-b`` (what /vsicurl/ asks for), after ``delay_s`` per request."""
-
-    delay_s = 0.0
-    requests = 0
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        pass  # quiet
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        type(self).requests += 1
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        path = Path(self.translate_path(self.path))
-        if not path.is_file():
-            self.send_error(404)
-            return
-        size = path.stat().st_size
-        m = re.match(r"bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
-        start, end = (int(m.group(1)), int(m.group(2) or size - 1)) if m else (0, size - 1)
-        end = min(end, size - 1)
-        self.send_response(206 if m else 200)
-        self.send_header("Content-Type", "image/tiff")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(end - start + 1))
-        if m:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.end_headers()
-        with open(path, "rb") as f:
-            f.seek(start)
-            self.wfile.write(f.read(end - start + 1))
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        path = Path(self.translate_path(self.path))
-        if not path.is_file():
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "image/tiff")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(path.stat().st_size))
-        self.end_headers()
 
 
 def _copies(raster: Path, folder: Path) -> Dict[str, Path]:
@@ -149,20 +104,14 @@ def main(argv: List[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="glnet-pipeline-"))
     work.mkdir(parents=True, exist_ok=True)
     files = _copies(args.raster, work)
-    _RangeHandler.delay_s = args.http_delay_ms / 1000.0
-    handler = lambda *a, **kw: _RangeHandler(*a, directory=str(work), **kw)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.timeout = 1.0
-    served = threading.Thread(target=server.serve_forever, name="bench-http", daemon=True)
-    served.start()
-    sources = {k: str(v) for k, v in files.items()}
-    url = f"/vsicurl/http://127.0.0.1:{server.server_address[1]}/plain.tif"
-    sources["http"] = str(_remote_vrt(files["plain"], url, work / "http.vrt"))
-    results: Dict[str, Any] = {"machine": os.uname().machine, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
-                               "bundle": str(args.bundle), "raster": str(args.raster), "runs": args.runs,
-                               "http_delay_ms": args.http_delay_ms, "inputs": {}}
-    deadline = time.monotonic() + args.timeout * 2 * (args.runs + args.warmup) * len(args.inputs.split(","))
-    try:
+    with serve(work, args.http_delay_ms / 1000.0) as server:
+        sources = {k: str(v) for k, v in files.items()}
+        url = f"/vsicurl/{server.url}/plain.tif"
+        sources["http"] = str(_remote_vrt(files["plain"], url, work / "http.vrt"))
+        results: Dict[str, Any] = {"machine": os.uname().machine, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+                                   "bundle": str(args.bundle), "raster": str(args.raster), "runs": args.runs,
+                                   "http_delay_ms": args.http_delay_ms, "inputs": {}}
+        deadline = time.monotonic() + args.timeout * 2 * (args.runs + args.warmup) * len(args.inputs.split(","))
         for name in args.inputs.split(","):
             src = sources[name]
             runs: Dict[str, List[Dict[str, Any]]] = {"off": [], "on": []}
@@ -185,11 +134,7 @@ def main(argv: List[str] | None = None) -> int:
                   f"{s['input_wait_s']:5.1f})  pipelined {p['wall_s']:7.1f} s (network {p['network_s']:6.1f}, in-wait "
                   f"{p['input_wait_s']:5.1f}, hidden {p['overlap_s']:5.1f})  on/off {statistics.median(ratios):.3f}",
                   flush=True)
-    finally:
-        server.shutdown()
-        server.server_close()
-        served.join(5)
-    results["http_requests"] = _RangeHandler.requests
+    results["http_requests"] = server.requests
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

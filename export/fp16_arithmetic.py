@@ -3,29 +3,33 @@
 The graph keeps its float32 inputs and outputs, so the engine, the bundle
 checks and every caller see the same interface as an fp32 bundle: a ``Cast``
 to float16 follows each float32 graph input and a ``Cast`` back to float32
-precedes each graph output. Everything between runs in float16: every float
-initializer and float ``Constant`` is stored as float16, so Conv, Add, Relu,
-MaxPool and Resize take and give float16 tensors (on CUDA, tensor-core
+precedes each graph output. Between them the backbone, the FPN and every
+resize run in float16: their weights are stored as float16, so Conv, Add,
+Relu, MaxPool and Resize take and give float16 tensors (on CUDA, tensor-core
 convolutions; see docs/bundle-format.md).
 
 What stays float32, and why:
 
+* the classifiers (a ``Conv`` to ``n_classes`` channels, the same rule as
+  ``glnet quantize``'s :func:`~glnet.glnet_core.engine.quantize.float_nodes`)
+  and everything downstream of them (the aggregation's ``Add``): logits are
+  the largest values of the network and decide the argmax directly. Measured
+  on the ``lite`` configuration (random weights with strong heads), emulated
+  float16 logits reached 66 000, past float16's largest finite value (65 504),
+  and became inf; the feature maps stayed below 11 000. A classifier is a tiny
+  share of the arithmetic (``n_classes`` output channels);
 * the ``scales`` and ``roi`` inputs of ``Resize``: ONNX types ``scales`` as
-  float32 only, and the sampling coordinates are computed from them, so
-  rounding them to float16 would move the sampling grid of large tensors
-  (the exported graphs give ``sizes`` as int64, so today none is present;
-  the rule keeps a future graph safe);
+  float32 only, and the sampling coordinates are computed from them (the
+  exported graphs give ``sizes`` as int64, so today none is present; the rule
+  keeps a future graph safe);
 * integer tensors (shapes, slice bounds, sizes), which are untouched.
 
 There is no BatchNormalization (folded into the convs by the export's
 constant folding) and no Softmax in the subgraphs, so no normalisation has to
 be guarded against float16 range or rounding; :func:`to_fp16_arithmetic`
-refuses a graph holding such an op rather than convert it silently.
-
-The conversion is specific to the op set of the glnet subgraphs
-(:data:`FP16_OPS`); an unknown op is refused (:class:`ValueError`), because an
-op whose type constraints or attributes depend on the element type (``Cast``
-targets, ``ConstantOfShape`` values, ...) would need its own rule.
+refuses a graph holding an op it has no rule for rather than convert it
+silently (:data:`FP16_OPS`): an op whose attributes depend on the element type
+(``Cast`` targets, ``ConstantOfShape`` values, ...) would need its own rule.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["FP16_OPS", "FLOAT32_INPUTS", "to_fp16_arithmetic", "fp16_rounding_emulation", "float_initializer_types"]
+__all__ = ["FP16_OPS", "FLOAT32_INPUTS", "to_fp16_arithmetic", "float32_nodes", "fp16_rounding_emulation",
+           "float_initializer_types"]
 
 # Ops of the exported subgraphs that compute on float tensors and accept float16 as such.
 FP16_OPS = frozenset({"Conv", "Relu", "MaxPool", "Add", "Resize", "Concat", "Identity"})
@@ -44,7 +49,34 @@ FP16_OPS = frozenset({"Conv", "Relu", "MaxPool", "Add", "Resize", "Concat", "Ide
 _SHAPE_OPS = frozenset({"Shape", "Slice", "Gather", "Unsqueeze", "Squeeze", "Constant"})
 # (op, input index) that ONNX types as float32 whatever the data type: kept float32.
 FLOAT32_INPUTS: Dict[str, Tuple[int, ...]] = {"Resize": (1, 2)}
-_SUFFIX = "__fp16"
+_HALF = "__fp16"
+_FULL = "__fp32"
+
+
+def float32_nodes(proto: onnx.ModelProto, n_classes: int) -> Set[str]:
+    """Output names of the nodes kept in float32: the classifiers and every node downstream of one.
+
+    Parameters
+    ----------
+    proto:
+        A float32 glnet subgraph.
+    n_classes:
+        The bundle's class count (a classifier is a ``Conv`` to that many channels).
+
+    Returns
+    -------
+    set of str
+        The first output name of each such node (exported nodes need not have names).
+    """
+    shapes = {i.name: tuple(i.dims) for i in proto.graph.initializer}
+    tainted: Set[str] = set()
+    kept: Set[str] = set()
+    for node in proto.graph.node:  # ONNX graphs list nodes in topological order
+        weight = shapes.get(node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
+        if (weight is not None and weight[0] == n_classes) or any(i in tainted for i in node.input):
+            kept.add(node.output[0])
+            tainted.update(node.output)
+    return kept
 
 
 def _float32_only_names(graph: onnx.GraphProto) -> Set[str]:
@@ -56,81 +88,133 @@ def _float32_only_names(graph: onnx.GraphProto) -> Set[str]:
     return names
 
 
-def _half_tensor(tensor: TensorProto) -> TensorProto:
+def _half_tensor(tensor: TensorProto, name: str) -> TensorProto:
     array = numpy_helper.to_array(tensor)
     # Clip into float16's finite range first: a weight beyond 65504 would become inf.
     finite = np.finfo(np.float16).max
-    return numpy_helper.from_array(np.clip(array, -finite, finite).astype(np.float16), tensor.name)
+    return numpy_helper.from_array(np.clip(array, -finite, finite).astype(np.float16), name)
 
 
-def to_fp16_arithmetic(proto: onnx.ModelProto) -> onnx.ModelProto:
+def to_fp16_arithmetic(proto: onnx.ModelProto, n_classes: int) -> onnx.ModelProto:
     """Convert an fp32 glnet subgraph in place to float16 arithmetic with float32 inputs and outputs.
 
     Parameters
     ----------
     proto:
         A subgraph as exported by :mod:`export.onnx_export` (float32 throughout).
+    n_classes:
+        The bundle's class count: its classifiers and what follows them stay
+        float32 (:func:`float32_nodes`).
 
     Returns
     -------
     onnx.ModelProto
-        ``proto`` itself, converted: float initializers and float ``Constant``
-        values stored as float16 (except those that ONNX types as float32,
-        :data:`FLOAT32_INPUTS`), a ``Cast`` after each float32 input and
-        before each float32 output, intermediate type annotations dropped
+        ``proto`` itself, converted: the weights of the float16 nodes stored
+        as float16 (``Resize`` scales excepted, :data:`FLOAT32_INPUTS`); a
+        ``Cast`` wherever a float32 value (a graph input, a float32 weight)
+        meets a float16 node and wherever a float16 value meets a float32
+        node or a graph output; intermediate type annotations dropped
         (onnxruntime infers them again).
 
     Raises
     ------
     ValueError
         If the graph holds an op outside :data:`FP16_OPS` and the shape ops,
-        or a ``Cast`` (whose target type would need its own rule).
+        or a float ``Constant``, or a weight shared by float16 and float32 nodes.
     """
     graph = proto.graph
     unknown = sorted({n.op_type for n in graph.node} - FP16_OPS - _SHAPE_OPS)
     if unknown:
         raise ValueError(f"graph {graph.name!r}: no float16 rule for op(s) {', '.join(unknown)}")
+    for node in graph.node:
+        if node.op_type == "Constant" and any(
+            a.name in ("value_float", "value_floats") or (a.name == "value" and a.t.data_type == TensorProto.FLOAT)
+            for a in node.attribute
+        ):
+            raise ValueError(f"graph {graph.name!r}: no float16 rule for the float Constant {node.output[0]!r}")
     keep32 = _float32_only_names(graph)
+    full_nodes = float32_nodes(proto, n_classes)
+    integers = _integer_values(proto)  # before any change: inference needs consistent types
+    init_names = {i.name for i in graph.initializer if i.data_type == TensorProto.FLOAT}
+    input_names = {i.name for i in graph.input if i.type.tensor_type.elem_type == TensorProto.FLOAT}
+    output_names = {o.name for o in graph.output if o.type.tensor_type.elem_type == TensorProto.FLOAT}
+
+    # Which float values each node side reads, to place the boundary casts.
+    half_reads: Set[str] = set()
+    full_reads: Set[str] = set()
+    for node in graph.node:
+        reads = [i for k, i in enumerate(node.input) if i and k not in FLOAT32_INPUTS.get(node.op_type, ())]
+        (full_reads if node.output[0] in full_nodes else half_reads).update(reads)
+    shared = sorted(init_names & half_reads & full_reads)
+    if shared:
+        raise ValueError(f"graph {graph.name!r}: weight(s) {', '.join(shared)} used by float16 and float32 nodes")
 
     kept: List[TensorProto] = []
     for init in graph.initializer:
-        if init.data_type == TensorProto.FLOAT and init.name not in keep32:
-            kept.append(_half_tensor(init))
-        else:
-            kept.append(init)
+        half = init.data_type == TensorProto.FLOAT and init.name not in keep32 and init.name in half_reads
+        kept.append(_half_tensor(init, init.name) if half else init)
     del graph.initializer[:]
     graph.initializer.extend(kept)
 
+    # Float values produced by float16 nodes: every producer output that is a float (not a shape).
+    half_values: Set[str] = set()
     for node in graph.node:
-        if node.op_type != "Constant" or any(o in keep32 for o in node.output):
-            continue
-        for attr in node.attribute:
-            if attr.name == "value" and attr.t.data_type == TensorProto.FLOAT:
-                attr.t.CopyFrom(_half_tensor(attr.t))
-            elif attr.name in ("value_float", "value_floats"):
-                raise ValueError(f"graph {graph.name!r}: Constant {node.name!r} has a {attr.name} attribute")
+        if node.output[0] not in full_nodes and node.op_type in FP16_OPS:
+            half_values.update(node.output)
+    half_values -= integers
 
-    # Boundary casts: graph input X (float32) -> X__fp16 for every consumer;
-    # every producer of graph output Y writes Y__fp16, cast back to float32 as Y.
-    inputs = {i.name for i in graph.input if i.type.tensor_type.elem_type == TensorProto.FLOAT}
-    outputs = {o.name for o in graph.output if o.type.tensor_type.elem_type == TensorProto.FLOAT}
+    head: List[onnx.NodeProto] = []
+    for name in sorted(input_names & half_reads):  # a float32 input read by float16 nodes
+        head.append(helper.make_node("Cast", [name], [name + _HALF], name=f"cast_in_{name}", to=TensorProto.FLOAT16))
+    crossing = sorted(half_values & (full_reads | output_names))  # float16 values read as float32
     for node in graph.node:
+        full = node.output[0] in full_nodes
         for k, name in enumerate(node.input):
-            if name in inputs or name in outputs:
-                node.input[k] = name + _SUFFIX
+            if k in FLOAT32_INPUTS.get(node.op_type, ()):
+                continue
+            if not full and name in input_names:
+                node.input[k] = name + _HALF
+            elif full and name in crossing:
+                node.input[k] = name + _FULL
         for k, name in enumerate(node.output):
-            if name in outputs:
-                node.output[k] = name + _SUFFIX
-    head = [helper.make_node("Cast", [i.name], [i.name + _SUFFIX], name=f"cast_in_{i.name}", to=TensorProto.FLOAT16)
-            for i in graph.input if i.name in inputs]
-    tail = [helper.make_node("Cast", [o.name + _SUFFIX], [o.name], name=f"cast_out_{o.name}", to=TensorProto.FLOAT)
-            for o in graph.output if o.name in outputs]
-    nodes = list(graph.node)
+            if name in output_names and name in half_values:
+                node.output[k] = name + _HALF
+    # A float16 value that is a graph output keeps the output's name once cast back.
+    for node in graph.node:
+        if node.output[0] in full_nodes:
+            continue
+        for k, name in enumerate(node.input):
+            if name in output_names and name in half_values:
+                node.input[k] = name + _HALF
+    tail: List[onnx.NodeProto] = []
+    for name in crossing:
+        source = name + _HALF if name in output_names else name
+        if name in full_reads:
+            tail.append(helper.make_node("Cast", [source], [name + _FULL], name=f"cast_full_{name}", to=TensorProto.FLOAT))
+        if name in output_names:
+            tail.append(helper.make_node("Cast", [source], [name], name=f"cast_out_{name}", to=TensorProto.FLOAT))
+    # Each cast right after its producer keeps the list topological.
+    order: List[onnx.NodeProto] = list(head)
+    by_source: Dict[str, List[onnx.NodeProto]] = {}
+    for cast in tail:
+        by_source.setdefault(cast.input[0], []).append(cast)
+    for node in graph.node:
+        order.append(node)
+        for out in node.output:
+            order.extend(by_source.pop(out, []))
+    if by_source:
+        raise ValueError(f"graph {graph.name!r}: no producer for {', '.join(sorted(by_source))}")
     del graph.node[:]
-    graph.node.extend(head + nodes + tail)
+    graph.node.extend(order)
     # The exporter's float32 annotations of intermediate values are wrong now.
     del graph.value_info[:]
     return proto
+
+
+def _integer_values(proto: onnx.ModelProto) -> Set[str]:
+    """Values that ONNX's type inference finds are not float (shape arithmetic through Concat, Identity ...)."""
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    return {v.name for v in inferred.graph.value_info if v.type.tensor_type.elem_type != TensorProto.FLOAT}
 
 
 def fp16_rounding_emulation(proto16: onnx.ModelProto) -> onnx.ModelProto:

@@ -251,7 +251,7 @@ def export_bundle(
             if precision == "fp16":
                 _weights_to_fp16(proto)
             elif precision == FP16_GPU:
-                to_fp16_arithmetic(proto)
+                to_fp16_arithmetic(proto, model.n_classes)
             for k, v in _metadata(manifest, name).items():
                 entry = proto.metadata_props.add()
                 entry.key, entry.value = k, v

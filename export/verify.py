@@ -36,30 +36,51 @@ def verification_windows(window: int, size_p: int, n: int) -> List[Tuple[int, in
     return sizes[:n]
 
 
-def _compare(sessions: Dict[str, Any], bundle: Any, model: GLNet, windows: int, seed: int, log) -> Dict[str, Any]:
-    """Chain ``sessions`` as the engine does and compare with ``model`` on random windows, per mode."""
-    onnx_model = WindowPredictor(sessions, bundle.manifest["size_p"], bundle.manifest["min_overlap"], len(bundle.classes))
+def _compare(runs: Dict[str, Dict[str, Any]], bundle: Any, model: GLNet, windows: int, seed: int, log) -> Dict[str, Dict[str, Any]]:
+    """Chain each ``runs`` entry's sessions as the engine does and compare with ``model`` on the same random windows.
+
+    ``runs``: ``{label: sessions}``; PyTorch runs once per window for all of them.
+    Returns ``{label: figures}`` (worst over the modes, and per mode).
+    """
+    predictors = {label: WindowPredictor(sessions, bundle.manifest["size_p"], bundle.manifest["min_overlap"], len(bundle.classes))
+                  for label, sessions in runs.items()}
     rng = np.random.default_rng(seed)
     cfg = model.config
-    per_mode: Dict[str, Any] = {}
-    worst_rel, worst_agree, pixels = 0.0, 1.0, 0
+    stats: Dict[str, Dict[str, Any]] = {label: {"modes": {}, "rel": 0.0, "agree": 1.0, "nonfinite": 0} for label in runs}
+    pixels = 0
     for mode in bundle.manifest["modes"]:
-        rels, agree_n, total = [], 0, 0
+        rels: Dict[str, List[float]] = {label: [] for label in runs}
+        agree_n = dict.fromkeys(runs, 0)
+        total = 0
         for h, w in verification_windows(cfg.window, cfg.size_p, windows):
             image = rng.integers(0, 256, (h, w, cfg.in_channels), dtype=np.uint8)
             prep = prepare_window(image, cfg.size_g, cfg.size_p, bundle.normalisation)
             with torch.no_grad():
                 ref = model.predict(torch.from_numpy(prep.image_g)[None], torch.from_numpy(prep.window)[None], mode).numpy()
-            got = onnx_model.predict(prep.image_g, prep.window, mode)
-            rels.append(float(np.abs(got - ref).max() / max(float(np.abs(ref).max()), 1e-12)))
-            agree_n += int((got.argmax(0) == ref.argmax(0)).sum())
+            ref_class, scale = ref.argmax(0), max(float(np.abs(ref).max()), 1e-12)
+            for label, predictor in predictors.items():
+                got = predictor.predict(prep.image_g, prep.window, mode)
+                # A float16 overflow gives inf / nan scores: counted, and kept out of
+                # the error figure so that the figures stay JSON (the manifest holds them).
+                finite = np.isfinite(got)
+                stats[label]["nonfinite"] += int(finite.size - finite.sum())
+                rels[label].append(float(np.abs(np.where(finite, got, 0) - ref).max() / scale))
+                agree_n[label] += int((got.argmax(0) == ref_class).sum())
             total += h * w
-        agree = agree_n / total
-        per_mode[mode] = {"max_rel_error": max(rels), "argmax_agreement": agree}
-        log(f"  {mode}: relative error {max(rels):.3g}, argmax agreement {agree * 100:.4f} %")
-        worst_rel, worst_agree = max(worst_rel, max(rels)), min(worst_agree, agree)
         pixels += total
-    return {"max_rel_error": worst_rel, "argmax_agreement": worst_agree, "pixels": pixels, "modes": per_mode}
+        for label in runs:
+            agree, rel = agree_n[label] / total, max(rels[label])
+            st = stats[label]
+            st["modes"][mode] = {"max_rel_error": rel, "argmax_agreement": agree}
+            st["rel"], st["agree"] = max(st["rel"], rel), min(st["agree"], agree)
+            log(f"  {mode}{'' if len(runs) == 1 else ' (' + label + ')'}: relative error {rel:.3g}, argmax agreement {agree * 100:.4f} %")
+    out: Dict[str, Dict[str, Any]] = {}
+    for label, st in stats.items():
+        figures: Dict[str, Any] = {"max_rel_error": st["rel"], "argmax_agreement": st["agree"], "pixels": pixels, "modes": st["modes"]}
+        if st["nonfinite"]:
+            figures["nonfinite_scores"] = st["nonfinite"]
+        out[label] = figures
+    return out
 
 
 def _emulated_sessions(bundle: Any, graphs: Sequence[str]) -> Dict[str, Any]:
@@ -95,7 +116,8 @@ def verify_bundle_dir(path: Path, model: GLNet, windows: int = 2, seed: int = 0,
     -------
     dict
         ``max_rel_error`` and ``argmax_agreement`` (worst over the modes),
-        ``windows``, ``pixels``, ``providers``, ``modes`` (per mode). An
+        ``windows``, ``pixels``, ``providers``, ``modes`` (per mode), and
+        ``nonfinite_scores`` when some scores were inf or nan. An
         ``fp16-gpu`` bundle also gets ``fp16_emulated``: the same comparison
         with every float16 tensor rounded to float16 (onnxruntime's CPU
         provider computes these graphs in float32; see
@@ -111,7 +133,11 @@ def verify_bundle_dir(path: Path, model: GLNet, windows: int = 2, seed: int = 0,
     model = model.eval()
     graphs = graphs_for_modes(list(bundle.manifest["modes"]))
     sessions, providers = open_bundle_sessions(bundle, graphs, device="cpu")
-    figures = _compare(sessions, bundle, model, windows, seed, log)
+    runs = {"bundle": sessions}
+    if bundle.precision == FP16_GPU:
+        runs["emulated float16"] = _emulated_sessions(bundle, graphs)
+    compared = _compare(runs, bundle, model, windows, seed, log)
+    figures = compared["bundle"]
     result: Dict[str, Any] = {
         "max_rel_error": figures["max_rel_error"],
         "argmax_agreement": figures["argmax_agreement"],
@@ -120,10 +146,12 @@ def verify_bundle_dir(path: Path, model: GLNet, windows: int = 2, seed: int = 0,
         "providers": providers,
         "modes": figures["modes"],
     }
-    if bundle.precision == FP16_GPU:
-        log("  float16 arithmetic emulated (every float16 tensor rounded):")
-        emulated = _compare(_emulated_sessions(bundle, graphs), bundle, model, windows, seed, log)
-        result["fp16_emulated"] = {k: emulated[k] for k in ("max_rel_error", "argmax_agreement", "modes")}
+    if "nonfinite_scores" in figures:
+        result["nonfinite_scores"] = figures["nonfinite_scores"]
+    if "emulated float16" in compared:
+        emulated = compared["emulated float16"]
+        result["fp16_emulated"] = {k: emulated[k] for k in ("max_rel_error", "argmax_agreement", "modes", "nonfinite_scores")
+                                   if k in emulated}
     return result
 
 
@@ -158,6 +186,10 @@ def verification_failure(figures: Dict[str, Any], precision: str) -> Optional[st
         checked.append(("emulated float16 arithmetic: ", figures["fp16_emulated"]))
     problems = []
     for label, fig in checked:
+        if fig.get("nonfinite_scores"):
+            # Whatever the precision and limits: inf / nan scores are an overflow, never a rounding difference.
+            why = " (a float16 overflow, values beyond 65504: export fp16 or fp32 instead)" if precision == FP16_GPU else ""
+            problems.append(f"{label}{fig['nonfinite_scores']} scores are inf or nan{why}")
         if rel_limit is not None and fig["max_rel_error"] > rel_limit:
             problems.append(f"{label}relative error {fig['max_rel_error']:.3g} (limit {rel_limit:g})")
         if agree_limit is not None and fig["argmax_agreement"] < agree_limit:

@@ -27,6 +27,8 @@ option                    accepted                why the bound
 ``--batch``               1 .. 256 patches        activations grow with the batch; 256
                                                   patches of 508 px need tens of GiB
 ``--threads``             1 .. 1,024              more threads than any machine has cores
+``--gpu-memory``          1 .. 1,048,576 MiB      a CUDA arena limit of 1 TiB is more than
+                                                  any GPU holds
 ``--min-area``            0 .. 5.1e14 m2          the Earth's surface
 ``--simplify``            0 .. 4.0075e7 m         the Earth's equator
 ========================  ======================  ==========================================
@@ -57,6 +59,7 @@ __all__ = [
     "MARGIN",
     "BATCH",
     "THREADS",
+    "GPU_MEMORY",
     "MIN_AREA",
     "SIMPLIFY",
     "EPOCHS",
@@ -305,6 +308,8 @@ WINDOW = NumberRule(
 MARGIN = NumberRule("--margin", True, 0, 32767, why="less than half of the largest window (and of the run's window)")
 BATCH = NumberRule("--batch", True, 1, 256, why="activations grow with the batch: 256 patches of 508 px need tens of GiB")
 THREADS = NumberRule("--threads", True, 1, 1024, why="more threads than any machine has cores only adds contention")
+GPU_MEMORY = NumberRule("--gpu-memory", True, 1, 1_048_576,
+                        why="CUDA arena limit per session in MiB; 0 would refuse every run, 1 TiB is more than any GPU holds")
 MIN_AREA = NumberRule("--min-area", False, 0, 5.1e14, why="a minimum mapping unit larger than the Earth's surface (m2)")
 SIMPLIFY = NumberRule("--simplify", False, 0, 4.0075e7, why="a tolerance longer than the Earth's equator (m)")
 

@@ -26,10 +26,10 @@ classes, also with its float16 arithmetic emulated, since onnxruntime's CPU
 provider computes those graphs in float32). The figures go into the manifest.
 
 Precisions: fp32; fp16, float16 weights (half the size) and float32
-arithmetic, the same speed as fp32 everywhere; fp16-gpu, float16 weights and
-float16 arithmetic inside the graphs (float32 inputs and outputs), for CUDA
-GPUs (tensor cores): slower than fp32 on most CPUs, where onnxruntime casts
-every op back to float32.
+arithmetic, about the speed of fp32; fp16-gpu, float16 weights and float16
+arithmetic inside the graphs (the classifiers stay float32; inputs and
+outputs are float32), for CUDA GPUs (tensor cores): no faster than fp32 on
+most CPUs, where onnxruntime computes those ops in float32 behind casts.
 
 With --verify BUNDLE, re-run that verification on an existing bundle against
 its checkpoint (CKPT, or the checkpoint named in the bundle's provenance when
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="NAME.glnet", help="bundle folder to write (zip it yourself to share; zips load too)")
     parser.add_argument("--precision", choices=["fp32", "fp16", "fp16-gpu"], default="fp32",
                         help="fp32 (default); fp16: weights stored as float16 (half the size), arithmetic in float32; "
-                             "fp16-gpu: float16 weights and arithmetic, for CUDA GPUs (slower on most CPUs)")
+                             "fp16-gpu: float16 weights and arithmetic, for CUDA GPUs (no faster on most CPUs)")
     parser.add_argument("--opset", type=OPSET, default=17, metavar="N", help="ONNX opset (default 17)")
     parser.add_argument("--modes", default=",".join(MODE_NAMES), metavar=",".join(MODE_NAMES),
                         help="inference modes the bundle supports (default both; g2l alone skips the stage-3 graphs)")
@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, checkpoint_path=ckpt_path, verify_windows=args.verify_windows, log=log,
     )
     v = manifest["verification"][args.precision]
+    emulated = v.get("fp16_emulated")
+    extra = f" (emulated float16 arithmetic {emulated['argmax_agreement'] * 100:.4f} %)" if emulated else ""
     print(f"wrote {args.out} ({manifest['model']['name']}, {args.precision}, modes {', '.join(modes)}): "
-          f"relative error {v['max_rel_error']:.3g}, argmax agreement {v['argmax_agreement'] * 100:.4f} %")
+          f"relative error {v['max_rel_error']:.3g}, argmax agreement {v['argmax_agreement'] * 100:.4f} %{extra}")
     return 0

@@ -7,8 +7,8 @@ import sys
 from typing import List
 
 from ..engine.modes import DEFAULT_MODE, MODE_NAMES, MODES_HELP, UPSAMPLING
-from ..engine.runtime import DEVICES
-from ..option_rules import BATCH, MARGIN, MIN_AREA, SIMPLIFY, THREADS, WINDOW
+from ..engine.runtime import CHAINS, DEVICES
+from ..option_rules import BATCH, GPU_MEMORY, MARGIN, MIN_AREA, SIMPLIFY, THREADS, WINDOW
 from .input_options import BANDS_HELP, INPUT_RANGE_HELP, input_path, parse_bands, parse_input_range
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
@@ -81,6 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline", choices=("on", "off"), default="on",
                         help="on (default): read the next window and write the previous one while the network runs "
                              "on the current one; off: one step after the other (the same pixels, for comparison)")
+    parser.add_argument("--chain", choices=CHAINS, default=CHAINS[0],
+                        help="auto (default): keep each window's feature tensors on the GPU between subgraphs when "
+                             "running on CUDA (device), else copy them to the host (host); device on the CPU runs "
+                             "the same chain there (for comparison)")
+    parser.add_argument("--gpu-memory", type=GPU_MEMORY, metavar="MB",
+                        help="limit of each onnxruntime session's CUDA memory arena, MiB (default: no limit; the "
+                             "arena grows only by what a run needs)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted (killed) run of the same command")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--profile", metavar="FILE.json",
@@ -97,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     engine = EngineOptions(mode=args.mode, device=args.device, window=args.window, margin=args.margin,
                            upsample=args.upsample, batch=args.batch, threads=args.threads,
-                           pipeline=args.pipeline == "on")
+                           pipeline=args.pipeline == "on", chain=args.chain, gpu_memory=args.gpu_memory)
     reading = InputOptions(bands=args.bands, input_range=args.input_range, match_resolution=not args.no_resample)
     # --profile is checked with the run's outputs before any work (and obeys --overwrite like them).
     side = [OutputTarget(args.profile, "--profile")] if args.profile else []

@@ -13,6 +13,9 @@ from typing import Any, Dict, List
 
 __all__ = ["format_summary", "check_graph_io"]
 
+# What a precision means where its name alone may mislead (fp16-gpu runs on a CPU too, slowly).
+_PRECISION_NOTES = {"fp16-gpu": " (float16 arithmetic inside the graphs, float32 inputs and outputs: for CUDA GPUs)"}
+
 
 def _size(n: int) -> str:
     if n < 1024:
@@ -68,7 +71,7 @@ def format_summary(bundle: Any, io_checked: bool = False) -> str:
         f"model         {bundle.name} (configuration {config['name']}, "
         f"{config['backbone']['block']} backbone {'-'.join(str(n) for n in config['backbone']['layers'])})",
         f"modes         {', '.join(bundle.modes)}",
-        f"precision     {bundle.precision}, ONNX opset {bundle.opset}",
+        f"precision     {bundle.precision}{_PRECISION_NOTES.get(bundle.precision, '')}, ONNX opset {bundle.opset}",
         f"sizes         global image {bundle.size_g} px, patch {bundle.size_p} px, "
         f"window {bundle.window} px, min overlap {bundle.min_overlap} px",
         f"input         {bundle.bands} bands ({', '.join(bundle.band_names)})",
@@ -130,7 +133,14 @@ def format_summary(bundle: Any, io_checked: bool = False) -> str:
             )
             for mode, detail in (figures.get("modes") or {}).items():
                 lines.append(f"    {mode}: {_compact(detail)}")
-            extra = {k: v for k, v in figures.items() if k not in ("max_rel_error", "argmax_agreement", "windows", "modes")}
+            emulated = figures.get("fp16_emulated")
+            if isinstance(emulated, dict):
+                lines.append(
+                    f"    emulated float16 arithmetic: max relative error {emulated['max_rel_error']:.3g}, "
+                    f"argmax agreement {100 * emulated['argmax_agreement']:.3f} %"
+                )
+            extra = {k: v for k, v in figures.items()
+                     if k not in ("max_rel_error", "argmax_agreement", "windows", "modes", "fp16_emulated")}
             for key, value in extra.items():
                 lines.append(f"    {key.replace('_', ' ')}: {_compact(value)}")
     return "\n".join(lines)

@@ -127,7 +127,7 @@ def merge_graph(names: Sequence[str], local_shapes: Sequence[Tuple[int, int, int
     f = TensorProto.FLOAT
     nodes, inputs, outputs, inits = [], [], [], []
     seen = set()
-    for (_, h, w), (_, gh, gw), g in zip(local_shapes, global_shapes, groups):
+    for (_, _h, w), (_, gh, gw), g in zip(local_shapes, global_shapes, groups):
         if g in seen:
             continue
         seen.add(g)

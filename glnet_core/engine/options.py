@@ -26,9 +26,9 @@ from typing import Optional, Sequence, Tuple, Union
 from ..errors import InputError
 from ..formats.input_rules import checked_bands, checked_range
 from ..formats.output_plan import InputSource, OutputTarget, check_distinct, check_outputs, raster_sidecars
-from ..option_rules import BATCH, MARGIN, THREADS, WINDOW, check_margin
+from ..option_rules import BATCH, GPU_MEMORY, MARGIN, THREADS, WINDOW, check_margin
 from .modes import DEFAULT_MODE, UPSAMPLING, check_mode
-from .runtime import DEVICES
+from .runtime import CHAINS, DEVICES
 
 __all__ = ["EngineOptions", "InputOptions", "OutputOptions", "check_margin"]
 
@@ -62,13 +62,22 @@ class EngineOptions:
         threads of their own while the network runs
         (:mod:`glnet_core.engine.window_pipeline`); False runs the steps one
         after the other. The outputs hold the same pixels either way.
+    chain:
+        ``auto``, ``host`` or ``device``: whether feature tensors cross to
+        the host between subgraphs or stay on the sessions' device
+        (:func:`glnet_core.engine.device_chain.make_predictor`; ``auto``:
+        the device chain on CUDA).
+    gpu_memory:
+        CUDA memory arena limit per onnxruntime session, MiB; None: no
+        limit (:func:`glnet_core.engine.runtime.cuda_provider_options`).
 
     Raises
     ------
     InputError
         For an unknown mode, device or upsampling, or a size out of the
         range of its rule in :mod:`glnet_core.option_rules` (the command
-        line's ``--window``, ``--margin``, ``--batch``, ``--threads``).
+        line's ``--window``, ``--margin``, ``--batch``, ``--threads``,
+        ``--gpu-memory``), or an unknown chain.
     """
 
     mode: str = DEFAULT_MODE
@@ -79,6 +88,8 @@ class EngineOptions:
     batch: Optional[int] = None
     threads: Optional[int] = None
     pipeline: bool = True
+    chain: str = "auto"
+    gpu_memory: Optional[int] = None
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -86,8 +97,11 @@ class EngineOptions:
             raise InputError(f"unknown device {self.device!r}; choose {', '.join(DEVICES[:-1])} or {DEVICES[-1]}")
         if self.upsample not in UPSAMPLING:
             raise InputError(f"unknown upsampling {self.upsample!r}; choose {' or '.join(UPSAMPLING)}")
+        if self.chain not in CHAINS:
+            raise InputError(f"--chain: unknown chain {self.chain!r}; choose {', '.join(CHAINS)}")
         # The command line's rules (glnet_core.option_rules), so library callers get the same checks.
-        for name, rule in (("window", WINDOW), ("margin", MARGIN), ("batch", BATCH), ("threads", THREADS)):
+        for name, rule in (("window", WINDOW), ("margin", MARGIN), ("batch", BATCH), ("threads", THREADS),
+                           ("gpu_memory", GPU_MEMORY)):
             object.__setattr__(self, name, rule.check_optional(getattr(self, name)))
         if self.window is not None and self.margin is not None:
             check_margin(self.window, self.margin)

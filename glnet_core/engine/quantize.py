@@ -50,7 +50,7 @@ from ..formats.output_plan import InputSource, OutputTarget, check_outputs
 from ..formats.outputs import atomic_folder
 from ..formats.raster_input import open_raster
 from ..option_rules import CALIBRATION_WINDOWS, VERIFY_WINDOWS
-from .bundle import Bundle, load_bundle, write_manifest
+from .bundle import FP16_GPU, Bundle, load_bundle, write_manifest
 from .bundle_files import open_bundle_files, sha256_bytes, sha256_file
 from .graph_spec import graph_io_spec
 from .grid import ModelGrid
@@ -410,7 +410,7 @@ def quantize_bundle(
     Raises
     ------
     InputError
-        A bundle already int8, no calibration raster, too few windows with
+        A bundle already int8 or fp16-gpu, no calibration raster, too few windows with
         valid pixels to both calibrate and verify, or a bad raster.
     OutputPathError
         ``out`` exists (without ``overwrite``), is an input, or cannot be made.
@@ -431,6 +431,10 @@ def quantize_bundle(
     b = load_bundle(src)
     if b.precision == INT8:
         raise InputError(f"{src}: the bundle is already int8; quantize its fp32 or fp16 source instead")
+    if b.precision == FP16_GPU:
+        # Its graphs compute in float16; int8 QDQ is calibrated on, and placed in, float32 graphs.
+        raise InputError(f"{src}: the bundle is fp16-gpu (float16 arithmetic, for CUDA GPUs); "
+                         "quantize an fp32 or fp16 export of the same checkpoint instead")
     # Every raster opened (and refused, one line) before any work: not after minutes of calibration.
     counts = []
     for r in rasters:

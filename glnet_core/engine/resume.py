@@ -25,14 +25,17 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Union
 
 from ..errors import InputError
 from ..formats.class_mask_writer import MaskWriter
+from ..formats.input_paths import local_path_of
 from ..formats.outputs import write_json
 from ..formats.raster_input import RasterInput
 from .bundle import Bundle
 from .options import EngineOptions, InputOptions
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = [
     "STATE_FORMAT",
@@ -71,7 +74,7 @@ def state_path(out_mask: Path) -> Path:
     return out_mask.with_name(f".{out_mask.name}.glnet-resume.json")
 
 
-def content_sample(input_path: Path, raster: RasterInput) -> str:
+def content_sample(input_path: PathLike, raster: RasterInput) -> str:
     """A cheap hash of the input's content: a changed file almost surely gives another one.
 
     The size and modification time of a file can stay the same when its
@@ -86,7 +89,8 @@ def content_sample(input_path: Path, raster: RasterInput) -> str:
     Parameters
     ----------
     input_path:
-        The input file (a GDAL virtual path gets the pixel sample only).
+        The input as given (a ``/vsizip/`` path samples its local archive;
+        ``/vsicurl/`` paths and URLs get the pixel sample only).
     raster:
         The opened raster.
 
@@ -101,15 +105,16 @@ def content_sample(input_path: Path, raster: RasterInput) -> str:
         If reading the raster fails (a damaged file).
     """
     h = hashlib.sha256()
+    local = local_path_of(input_path)
     try:
-        size = os.path.getsize(input_path) if input_path.is_file() else 0
+        size = os.path.getsize(local) if local is not None and os.path.isfile(local) else 0
     except OSError:
         size = 0
     if size:
         starts = {0, max(0, size - _SAMPLE_EDGE_BYTES)}
         starts.update((size - _SAMPLE_BYTES) * k // (_SAMPLE_RANGES - 1) for k in range(_SAMPLE_RANGES))
         try:
-            with open(input_path, "rb") as f:
+            with open(str(local), "rb") as f:
                 for start in sorted(starts):
                     f.seek(max(0, start))
                     h.update(f.read(_SAMPLE_EDGE_BYTES if start in (0, size - _SAMPLE_EDGE_BYTES) else _SAMPLE_BYTES))
@@ -126,16 +131,17 @@ def content_sample(input_path: Path, raster: RasterInput) -> str:
     return h.hexdigest()
 
 
-def fingerprint(input_path: Path, raster: RasterInput, bundle: Bundle, engine: EngineOptions, reading: InputOptions,
+def fingerprint(input_path: PathLike, raster: RasterInput, bundle: Bundle, engine: EngineOptions, reading: InputOptions,
                 confidence: Optional[Path], n_windows: int, finish: Any = None) -> Dict[str, Any]:
     """What a resumed run must share with the interrupted one (JSON values).
 
     Parameters
     ----------
     input_path, raster:
-        The input file (its size, modification time and
-        :func:`content_sample` are recorded) and its opened raster (size,
-        bands used).
+        The input as given (the local file's absolute path, size and
+        modification time, and :func:`content_sample`, are recorded; a
+        ``/vsicurl/`` path or URL is recorded as given, with the pixel
+        sample) and its opened raster (size, bands used).
     bundle:
         The model (a hash of its manifest).
     engine, reading:
@@ -153,12 +159,19 @@ def fingerprint(input_path: Path, raster: RasterInput, bundle: Bundle, engine: E
     InputError
         If the input cannot be read for its content sample.
     """
-    st = input_path.stat()
+    local = local_path_of(input_path)
+    if local is not None:
+        st = os.stat(local)
+        where, size, mtime = str(Path(local).resolve()), st.st_size, st.st_mtime_ns
+        if local != os.fspath(input_path):  # a member of a local archive
+            where = os.fspath(input_path)
+    else:
+        where, size, mtime = os.fspath(input_path), None, None
     manifest_hash = hashlib.sha256(json.dumps(bundle.manifest, sort_keys=True).encode()).hexdigest()
     return {
-        "input": str(input_path.resolve()),
-        "input_size": st.st_size,
-        "input_mtime_ns": st.st_mtime_ns,
+        "input": where,
+        "input_size": size,
+        "input_mtime_ns": mtime,
         "input_sample": content_sample(input_path, raster),
         "raster": [raster.height, raster.width],
         "bundle": manifest_hash,

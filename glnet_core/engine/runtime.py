@@ -17,10 +17,15 @@ from ..errors import BundleError, DeviceError, GlnetError
 if TYPE_CHECKING:
     from .bundle import Bundle
 
-__all__ = ["DEVICES", "import_onnxruntime", "providers_for", "create_sessions", "open_bundle_sessions",
-           "release_free_memory"]
+__all__ = ["DEVICES", "CHAINS", "import_onnxruntime", "providers_for", "cuda_provider_options", "session_providers",
+           "create_sessions", "open_bundle_sessions", "release_free_memory"]
 
 DEVICES = ("auto", "cpu", "cuda")
+
+#: The window chains (:func:`glnet_core.engine.device_chain.make_predictor`): ``auto`` (the device
+#: chain on CUDA, the host chain elsewhere), ``host`` (tensors cross to numpy between subgraphs),
+#: ``device`` (tensors stay on the sessions' device). Plain Python, for ``--help``.
+CHAINS = ("auto", "host", "device")
 
 
 def import_onnxruntime():
@@ -58,6 +63,39 @@ def providers_for(device: str) -> List[str]:
     return ["CPUExecutionProvider"]
 
 
+def cuda_provider_options(limit_mb: Optional[int] = None) -> Dict[str, str]:
+    """onnxruntime's CUDA provider options for glnet's sessions: a memory arena that grows only as needed.
+
+    ``arena_extend_strategy = kSameAsRequested`` makes the arena grow by what
+    a run asks for instead of doubling (``kNextPowerOfTwo``, onnxruntime's
+    default), so the GPU memory held stays near the real peak;
+    ``gpu_mem_limit`` caps each session's arena (each subgraph's session has
+    its own; onnxruntime refuses a run that would pass it).
+
+    Untested on a GPU here: the machines glnet is developed on have none;
+    tests check only the options' contents.
+
+    Parameters
+    ----------
+    limit_mb:
+        Arena limit per session in MiB (``glnet segment --gpu-memory``); None: no limit.
+
+    Returns
+    -------
+    dict
+        ``{option: value}``, values as strings (onnxruntime's provider-option form).
+    """
+    options = {"arena_extend_strategy": "kSameAsRequested"}
+    if limit_mb is not None:
+        options["gpu_mem_limit"] = str(int(limit_mb) * 1024 * 1024)
+    return options
+
+
+def session_providers(wanted: Sequence[str], gpu_memory_mb: Optional[int] = None) -> List[Union[str, Tuple[str, Dict[str, str]]]]:
+    """``providers=`` for ``onnxruntime.InferenceSession``: the CUDA provider with :func:`cuda_provider_options`."""
+    return [(p, cuda_provider_options(gpu_memory_mb)) if p == "CUDAExecutionProvider" else p for p in wanted]
+
+
 def _load_error(name: str, message: str) -> GlnetError:
     return DeviceError(f"onnxruntime cannot load the {name} subgraph: {message}")
 
@@ -68,6 +106,7 @@ def create_sessions(
     threads: Optional[int] = None,
     optimise: bool = True,
     load_error: Callable[[str, str], GlnetError] = _load_error,
+    gpu_memory_mb: Optional[int] = None,
 ) -> Tuple[Dict[str, Any], List[str]]:
     """Create one session per graph source (path or bytes).
 
@@ -85,6 +124,8 @@ def create_sessions(
     load_error:
         ``load_error(name, message)`` is the error raised when onnxruntime
         cannot load a graph.
+    gpu_memory_mb:
+        CUDA arena limit per session in MiB (:func:`cuda_provider_options`); None: no limit.
 
     Returns
     -------
@@ -117,7 +158,7 @@ def create_sessions(
     # doing the big ones while little else is resident keeps that peak low.
     for name, src in sorted(sources.items(), key=lambda kv: -_source_size(kv[1])):
         try:
-            s = ort.InferenceSession(src, sess_options=opts, providers=wanted)
+            s = ort.InferenceSession(src, sess_options=opts, providers=session_providers(wanted, gpu_memory_mb))
         except Exception as exc:  # onnxruntime raises its own exception types
             msg = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
             raise load_error(name, msg) from None
@@ -138,6 +179,7 @@ def open_bundle_sessions(
     device: str = "auto",
     threads: Optional[int] = None,
     optimise: bool = True,
+    gpu_memory_mb: Optional[int] = None,
 ) -> Tuple[Dict[str, Any], List[str]]:
     """Sessions of a bundle's subgraphs, each checked against the manifest.
 
@@ -148,7 +190,7 @@ def open_bundle_sessions(
     graphs:
         The graphs to open (e.g. a mode's, :data:`glnet_core.engine.modes.MODES`);
         None: every graph the bundle holds.
-    device, threads, optimise:
+    device, threads, optimise, gpu_memory_mb:
         As :func:`create_sessions`.
 
     Returns
@@ -170,7 +212,8 @@ def open_bundle_sessions(
     def load_error(name: str, message: str) -> GlnetError:
         return BundleError(f"bundle {bundle.path}: onnxruntime cannot open {bundle.graph_file(name)}: {message}")
 
-    sessions, providers = create_sessions({n: bundle.graph_source(n) for n in names}, device, threads, optimise, load_error)
+    sessions, providers = create_sessions({n: bundle.graph_source(n) for n in names}, device, threads, optimise, load_error,
+                                          gpu_memory_mb)
     bundle.check_sessions(sessions)
     return sessions, providers
 

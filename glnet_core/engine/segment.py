@@ -42,10 +42,11 @@ from ..errors import InputError
 from ..formats.class_mask_writer import MaskWriter
 from ..formats.classes import ClassTable
 from ..formats.gdal_env import bounded_gdal_cache, outside_gdal_capture
-from ..formats.output_plan import InputSource, OutputTarget
+from ..formats.output_plan import InputSource, OutputTarget, raster_sources
 from ..formats.part_lock import PartLocks
 from ..formats.raster_input import RasterInput, open_raster
 from .bundle import Bundle, load_bundle
+from .device_chain import make_predictor
 from .grid import ModelGrid
 from .merge import merge_core, patch_counts
 from .options import EngineOptions, InputOptions, OutputOptions, check_margin
@@ -138,6 +139,9 @@ class SegmentResult:
     pipeline:
         Whether reading and writing ran in threads of their own, overlapping
         the network (:attr:`EngineOptions.pipeline`).
+    chain:
+        The window chain that ran: ``host`` or ``device``
+        (:func:`glnet_core.engine.device_chain.make_predictor`).
     peak_rss_mb:
         Peak resident memory of the process after the run
         (:func:`glnet_core.engine.timings.peak_rss_mb`).
@@ -160,6 +164,7 @@ class SegmentResult:
     windows_classified: int = 0
     state_writes: int = 0
     pipeline: bool = False
+    chain: str = "host"
 
     @property
     def profile(self) -> Dict[str, Any]:
@@ -174,6 +179,7 @@ class SegmentResult:
             "state_writes": self.state_writes,
             "mode": self.mode,
             "pipeline": self.pipeline,
+            "chain": self.chain,
             "providers": list(self.providers),
             "window": self.window,
             "raster": list(self.raster_size),
@@ -248,10 +254,11 @@ def segment(
         When ``callbacks.is_cancelled()`` turned true; outputs removed.
     """
     out = output if isinstance(output, OutputOptions) else OutputOptions(output)
-    run = _Run(Path(input_path), out, engine or EngineOptions(), input_options or InputOptions(),
+    # The path's text as given: a /vsicurl/ path or URL is no file system path (Path() would fold its "//").
+    run = _Run(os.fspath(input_path), out, engine or EngineOptions(), input_options or InputOptions(),
                callbacks or Callbacks(), finish)
     # Every output against the raster and the bundle (files inside a bundle folder included), before any work.
-    sources = [InputSource(run.input_path, "the input raster"),
+    sources = [*raster_sources(run.input_path, "the input raster"),
                InputSource(bundle.path if isinstance(bundle, Bundle) else Path(bundle), "the model bundle")]
     out.check(extra=() if finish is None else finish.targets, inputs=sources)
     # One run per output at a time, from here on (a second run refuses before touching anything).
@@ -368,7 +375,7 @@ class _WindowClassifier(StagedClassifier):
 class _Run:
     """One call of :func:`segment`: its options, and the steps after the bundle and raster are open."""
 
-    input_path: Path
+    input_path: str
     output: OutputOptions
     engine: EngineOptions
     reading: InputOptions
@@ -416,13 +423,15 @@ class _Run:
                 raise InputError(f"{exc}; the part files and the resume state are kept for inspection") from None
             cb.message(f"resuming: {done} of {len(windows)} windows already done")
         try:
-            sessions, providers = open_bundle_sessions(b, graphs, engine.device, engine.threads)
+            sessions, providers = open_bundle_sessions(b, graphs, engine.device, engine.threads,
+                                                       gpu_memory_mb=engine.gpu_memory)
+            predictor, chain = make_predictor(sessions, b.size_p, b.min_overlap, len(b.classes), engine.chain,
+                                              engine.gpu_memory)
         except BaseException:
             for wr in writers:
                 wr.close()  # a device that does not work costs no resumable work
             raise
         cb.message("onnxruntime providers: " + ", ".join(providers))
-        predictor = WindowPredictor(sessions, b.size_p, b.min_overlap, len(b.classes))
         owns_state = False
         counts = WindowCounts()
         try:
@@ -473,7 +482,7 @@ class _Run:
             raster_size=(raster.width, raster.height), model_grid=(model_w, model_h), crs=raster.crs,
             timings=self.times.freeze(), peak_rss_mb=round(peak_rss_mb(), 1),
             windows_read=counts.read, windows_classified=counts.classified, state_writes=state.writes,
-            pipeline=engine.pipeline,
+            pipeline=engine.pipeline, chain=chain,
         )
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from ..errors import GlnetError, OutputPathError
+from .input_paths import local_path_of
 from .outputs import OVERWRITE_HINT, check_file_target, check_folder_target, part_path
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "SHAPEFILE_SIDECARS",
     "OutputTarget",
     "InputSource",
+    "raster_sources",
     "raster_sidecars",
     "related_files",
     "check_outputs",
@@ -383,6 +385,17 @@ def check_outputs(
             _check_entry(t, overwrite, hint, error)
         for s in t.sidecars:
             _check_sidecar(s, overwrite, t, hint, error)
+
+
+def raster_sources(path: PathLike, role: str) -> List[InputSource]:
+    """The local file an input raster reads, as the source outputs are checked against.
+
+    ``/vsicurl/`` paths and URLs read nothing on this machine: no source; a
+    ``/vsizip/`` path reads its local archive
+    (:func:`~glnet_core.formats.input_paths.local_path_of`).
+    """
+    local = local_path_of(path)
+    return [] if local is None else [InputSource(Path(local), role)]
 
 
 def spec_sources(spec: Optional[PathLike], role: str) -> List[InputSource]:
