@@ -21,6 +21,8 @@ TORCH_VERSION := 2.13.0
 # the .venv suite; QGIS_PYTEST_ARGS for tests/qgis/ (paths relative to it).
 PYTEST_ARGS ?=
 QGIS_PYTEST_ARGS ?=
+# Flags for `make bench` (benchmarks/bench.py), e.g. BENCH_ARGS="--paper --large".
+BENCH_ARGS ?=
 
 # Set-up steps `make test` runs before pytest: the virtual environment, and
 # QGIS with the plugin linked and its dependencies (the tests under
@@ -44,13 +46,15 @@ QGIS_DEPS_TOOL := PYTHONPATH=$(QGIS_PROFILE)/python/plugins $(QGIS_PYTHON) -m gl
 # The plugin archive `make plugin-zip` writes.
 PLUGIN_ZIP := dist/glnet.zip
 
-.PHONY: help install demo lint test test-python test-qgis venv-prerequisites qgis-setup qgis-packages plugin-zip translations clean distclean
+.PHONY: help install demo lint bench test test-python test-qgis venv-prerequisites qgis-setup qgis-packages plugin-zip translations clean distclean
 
 help:
 	@echo "make install    create $(VENV)/ and install glnet with the cpu, train and test extras"
 	@echo "make demo       install, then segment the shipped sample scene with the shipped demo model"
 	@echo "                (summary, mask, polygons and preview in $(DEMO_OUT)/)"
 	@echo "make lint       ruff (pyflakes, pycodestyle errors, import order, bugbear) and mypy over the package"
+	@echo "make bench      speed, memory and agreement benchmark: benchmarks/results/bench-DATE.json and the tables"
+	@echo "                of docs/performance.md (a few minutes; BENCH_ARGS=\"--paper --large\" for more)"
 	@echo "make test       set up everything the tests need, then make lint and the whole test suite"
 	@echo "make qgis-setup install QGIS 3.22 (apt, when missing) and the plugin's dependencies, link this"
 	@echo "                checkout as QGIS plugin glnet and enable it (idempotent)"
@@ -88,6 +92,10 @@ test: $(TEST_SETUP)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-qgis
+
+# The benchmark of docs/performance.md (bundles and rasters cached under /tmp between runs).
+bench: install
+	$(VPY) benchmarks/bench.py $(BENCH_ARGS)
 
 # Static checks; configured in pyproject.toml ([tool.ruff], [tool.mypy]).
 lint: install

@@ -113,3 +113,35 @@ def cli_error(capsys) -> Callable[[list], str]:
         return err[0]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def trained_like_model() -> Callable[..., "object"]:
+    """Factory of GLNets that behave like trained ones: distinct classes, non-trivial BatchNorm.
+
+    ``trained_like_model(config="tiny", n_classes=7, seed=0, strong_heads=True)``
+    gives a new model in eval mode: BatchNorm buffers drawn at random (so a
+    swapped or dropped buffer shows in the outputs) and, with
+    ``strong_heads``, the convs initialised at std 0.01 (the heads) made 20
+    times stronger, so that classes differ clearly rather than tie and argmax
+    agreement is a meaningful figure.
+    """
+    import torch
+
+    from glnet.models.config import GLNetConfig, get_config
+    from glnet.models.glnet import GLNet
+
+    def make(config="tiny", n_classes: int = 7, seed: int = 0, strong_heads: bool = True) -> GLNet:
+        torch.manual_seed(seed)
+        model = GLNet(config if isinstance(config, GLNetConfig) else get_config(config), n_classes)
+        g = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
+                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                if strong_heads and isinstance(m, torch.nn.Conv2d) and m.weight.std() < 0.02:
+                    m.weight.mul_(20)
+        return model.eval()
+
+    return make

@@ -17,7 +17,6 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import rasterio
-import torch
 from affine import Affine
 
 from glnet.export.onnx_export import export_bundle
@@ -32,30 +31,15 @@ from glnet.glnet_core.engine.tiling import patch_layout
 from glnet.glnet_core.errors import InputError
 from glnet.glnet_core.formats.classes import load_class_table
 from glnet.models.checkpoint import Checkpoint
-from glnet.models.config import get_config
-from glnet.models.glnet import GLNet
 
 DEMO = Path(__file__).resolve().parents[2] / "glnet_core" / "samples" / "data" / "demo-lite.glnet"
 GLNET = [sys.executable, "-m", "glnet.glnet_core"]
 
 
-def _tiny_model(seed: int = 0) -> GLNet:
-    torch.manual_seed(seed)
-    model = GLNet(get_config("tiny"), 7)
-    g = torch.Generator().manual_seed(seed + 1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-        if isinstance(m, torch.nn.Conv2d) and m.weight.std() < 0.02:
-            m.weight.data.mul_(20)  # distinct classes rather than near-ties
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory) -> Path:
+def tiny_bundle(tmp_path_factory, trained_like_model) -> Path:
     d = tmp_path_factory.mktemp("dc_tiny")
-    ckpt = Checkpoint(_tiny_model(), load_class_table("deepglobe"), resolution_m=None, provenance={"source": "test"})
+    ckpt = Checkpoint(trained_like_model(), load_class_table("deepglobe"), resolution_m=None, provenance={"source": "test"})
     export_bundle(ckpt, d / "tiny.glnet", log=lambda *_: None, verify_windows=1)
     return d / "tiny.glnet"
 

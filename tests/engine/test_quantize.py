@@ -12,7 +12,6 @@ import numpy as np
 import onnx
 import pytest
 import rasterio
-import torch
 from affine import Affine
 
 from glnet.export.onnx_export import export_bundle
@@ -21,25 +20,12 @@ from glnet.glnet_core.engine.quantize import INT8, FeedRecorder, float_nodes, we
 from glnet.glnet_core.engine.runtime import create_sessions
 from glnet.glnet_core.formats.classes import load_class_table
 from glnet.models.checkpoint import Checkpoint
-from glnet.models.config import get_config
-from glnet.models.glnet import GLNet
 
 GLNET = [sys.executable, "-m", "glnet.glnet_core.cli.main"]
 
 
 def _glnet(*args) -> subprocess.CompletedProcess:
     return subprocess.run(GLNET + [str(a) for a in args], capture_output=True, text=True, timeout=600)
-
-
-def _tiny_model(seed: int = 0) -> GLNet:
-    torch.manual_seed(seed)
-    model = GLNet(get_config("tiny"), 7)
-    g = torch.Generator().manual_seed(seed + 1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-    return model.eval()
 
 
 def _scene(path: Path, size: int, seed: int) -> Path:
@@ -58,10 +44,10 @@ def _sha(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
+def work(tmp_path_factory, trained_like_model):
     """fp32 and fp16 tiny bundles, two calibration scenes and a held-out one (512 px: one window each)."""
     d = tmp_path_factory.mktemp("quantize")
-    ckpt = Checkpoint(_tiny_model(), load_class_table("deepglobe"), resolution_m=0.5, provenance={"source": "test"})
+    ckpt = Checkpoint(trained_like_model(strong_heads=False), load_class_table("deepglobe"), resolution_m=0.5, provenance={"source": "test"})
     export_bundle(ckpt, d / "tiny.glnet", log=lambda *_: None, verify_windows=1)
     export_bundle(ckpt, d / "tiny16.glnet", precision="fp16", log=lambda *_: None, verify_windows=1)
     rasters = [_scene(d / f"scene{i}.tif", 512, i) for i in range(3)]

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import torch
 from affine import Affine
 
 from glnet.export.onnx_export import export_bundle
@@ -27,8 +26,6 @@ from glnet.glnet_core.engine.windows import raster_windows
 from glnet.glnet_core.errors import Cancelled
 from glnet.glnet_core.formats.classes import load_class_table
 from glnet.models.checkpoint import Checkpoint, save_checkpoint
-from glnet.models.config import get_config
-from glnet.models.glnet import GLNet
 from glnet.models.inference import predict_window
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "ortho_utm33n_rgba.tif"
@@ -39,24 +36,11 @@ def _glnet(*args, **kw):
     return subprocess.run(GLNET + [str(a) for a in args], capture_output=True, text=True, **kw)
 
 
-def _tiny_model(seed: int = 0) -> GLNet:
-    torch.manual_seed(seed)
-    model = GLNet(get_config("tiny"), 7)
-    g = torch.Generator().manual_seed(seed + 1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-        if isinstance(m, torch.nn.Conv2d) and m.weight.std() < 0.02:
-            m.weight.data.mul_(20)  # distinct classes rather than near-ties
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, trained_like_model):
     """(model, bundle path) of a tiny GLNet; the bundle states 0.5 m/px."""
     d = tmp_path_factory.mktemp("tinybundle")
-    model = _tiny_model()
+    model = trained_like_model()
     ckpt = Checkpoint(model, load_class_table("deepglobe"), resolution_m=0.5, provenance={"source": "test"})
     save_checkpoint(ckpt, d / "tiny.ckpt")
     export_bundle(ckpt, d / "tiny.glnet", log=lambda *_: None, verify_windows=1)

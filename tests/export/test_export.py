@@ -34,21 +34,11 @@ def _glnet(*args):
 
 
 @pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = GLNet(get_config("tiny"), 7)
-    # Trained-looking statistics and stronger heads than the 0.01 init, so
-    # classes differ clearly and argmax agreement is a meaningful figure.
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-        if isinstance(m, torch.nn.Conv2d) and m.weight.std() < 0.02:
-            m.weight.data.mul_(20)
+def tiny_ckpt(tmp_path_factory, trained_like_model) -> Path:
+    model = trained_like_model()
     path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
     save_checkpoint(
-        Checkpoint(model.eval(), load_class_table("deepglobe"), resolution_m=0.5, provenance={"source": "test", "data": "none"}),
+        Checkpoint(model, load_class_table("deepglobe"), resolution_m=0.5, provenance={"source": "test", "data": "none"}),
         path,
     )
     return path

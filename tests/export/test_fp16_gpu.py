@@ -16,7 +16,6 @@ import numpy as np
 import onnx
 import pytest
 import rasterio
-import torch
 from affine import Affine
 from onnx import TensorProto, helper, numpy_helper
 
@@ -30,8 +29,6 @@ from glnet.glnet_core.engine.runtime import create_sessions, open_bundle_session
 from glnet.glnet_core.errors import ExportError
 from glnet.glnet_core.formats.classes import load_class_table
 from glnet.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from glnet.models.config import get_config
-from glnet.models.glnet import GLNet
 
 GLNET = [sys.executable, "-m", "glnet.glnet_core"]
 LIMIT = VERIFY_LIMITS[FP16_GPU][1]
@@ -57,20 +54,12 @@ def _scene(path: Path, size: int, seed: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
+def work(tmp_path_factory, trained_like_model):
     """A tiny checkpoint with trained-looking statistics, its fp32 export, and its fp16-gpu export via the CLI."""
     d = tmp_path_factory.mktemp("fp16gpu")
-    torch.manual_seed(0)
-    model = GLNet(get_config("tiny"), 7)
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-        if isinstance(m, torch.nn.Conv2d) and m.weight.std() < 0.02:
-            m.weight.data.mul_(20)  # heads stronger than the 0.01 init: classes differ clearly
+    model = trained_like_model()
     ckpt_path = d / "tiny.ckpt"
-    save_checkpoint(Checkpoint(model.eval(), load_class_table("deepglobe"), resolution_m=0.5,
+    save_checkpoint(Checkpoint(model, load_class_table("deepglobe"), resolution_m=0.5,
                                provenance={"source": "test", "data": "none"}), ckpt_path)
     export_bundle(load_checkpoint(ckpt_path), d / "tiny32.glnet", checkpoint_path=ckpt_path, verify_windows=1,
                   log=lambda *_: None)
