@@ -122,6 +122,18 @@ def _other_row(kind: str, model: str, side: int, mode: Optional[str], res: Dict[
             "peak_rss_mb": res["peak_rss_mb"], "mp_per_s": round(mp / res["wall_s"], 4), **({"eval_s": res["eval_s"]} if "eval_s" in res else {})}
 
 
+def apply_peaks(report: Dict[str, Any], first: Dict[str, Any], last: Dict[str, Any]) -> None:
+    """Set ``report["peaks"]`` from two peak measurements (the better of each) and every run's fraction of it."""
+    report["peaks"] = {**first, "fp32_gflops": max(first["fp32_gflops"], last["fp32_gflops"]),
+                       "int8_gops": max(first["int8_gops"], last["int8_gops"]),
+                       "start": {k: first[k] for k in ("fp32_gflops", "int8_gops")},
+                       "end": {k: last[k] for k in ("fp32_gflops", "int8_gops")}}
+    for row in report["runs"]:
+        if row["kind"] == "glnet" and row.get("network_ops"):
+            peak = report["peaks"]["int8_gops" if row["precision"] == "int8" else "fp32_gflops"] * 1e9
+            row["achieved_fraction"] = round(row["network_ops"] / row["stages"]["network_s"] / peak, 4)
+
+
 def log(msg: str) -> None:
     """A progress line on stderr, with the time."""
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -185,16 +197,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
     # Measured again at the end: on a shared machine one measurement may fall in a busy moment;
     # the better of the two is the peak, both are kept. The achieved fractions use the peak.
     log("measuring the peaks again")
-    last = bench_machine.measure_peaks(*peak_args)
-    report["peaks"] = {**first, "fp32_gflops": max(first["fp32_gflops"], last["fp32_gflops"]),
-                       "int8_gops": max(first["int8_gops"], last["int8_gops"]),
-                       "start": {k: first[k] for k in ("fp32_gflops", "int8_gops")},
-                       "end": {k: last[k] for k in ("fp32_gflops", "int8_gops")}}
-    for row in runs:
-        if row["kind"] == "glnet" and row.get("network_ops"):
-            peak = report["peaks"]["int8_gops" if row["precision"] == "int8" else "fp32_gflops"] * 1e9
-            row["achieved_fraction"] = round(row["network_ops"] / row["stages"]["network_s"] / peak, 4)
     report["runs"] = runs
+    apply_peaks(report, first, bench_machine.measure_peaks(*peak_args))
     report["bundles"] = {k: {"bytes": v["bytes"], "verification": v["verification"],
                              "gops_per_run": {g: round(o["ops"] / 1e9, 3) for g, o in v["ops_per_graph"].items()}}
                          for k, v in bundles.items()}

@@ -53,8 +53,8 @@ def machine_table(report: Mapping[str, Any]) -> str:
         ["flags that matter", flags],
         ["RAM", f"{m['ram_gb']} GB"],
         ["load average (1 min) at start / end", f"{_fmt(load.get('start'))} / {_fmt(load.get('end'))}"],
-        ["measured fp32 peak (onnxruntime MatMul)", f"{peaks['fp32_gflops']} GFLOP/s (n = {peaks['n']}, best of {peaks['repeats']}, at start and at end)"],
-        ["measured int8 peak (onnxruntime MatMulInteger)", f"{peaks['int8_gops']} GOP/s"],
+        ["fp32 peak (onnxruntime MatMul or 3x3 Conv)", f"{peaks['fp32_gflops']} GFLOP/s (n = {peaks['n']}, best of {peaks['repeats']}, start and end)"],
+        ["int8 peak (MatMulInteger or QLinearConv)", f"{peaks['int8_gops']} GOP/s"],
         ["peaks at start / end (fp32 GFLOP/s, int8 GOP/s)",
          f"{_fmt(peaks.get('start', {}).get('fp32_gflops'))}, {_fmt(peaks.get('start', {}).get('int8_gops'))} / "
          f"{_fmt(peaks.get('end', {}).get('fp32_gflops'))}, {_fmt(peaks.get('end', {}).get('int8_gops'))}"],

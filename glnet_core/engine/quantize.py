@@ -279,6 +279,54 @@ def weights_to_fp32(proto: Any) -> int:
     return len(casts)
 
 
+def unshare_constant_identities(proto: Any) -> int:
+    """Replace each ``Identity`` of an initializer by a copy of the initializer under the Identity's name.
+
+    The PyTorch exporter stores equal tensors once: convolutions whose biases
+    are equal (zero-initialised FPN biases, for example) read one initializer
+    through ``Identity`` nodes. onnxruntime's quantizer then quantizes that
+    bias once, with the first convolution's scale, and onnxruntime fuses
+    ``DequantizeLinear -> Conv -> QuantizeLinear`` into an int8
+    ``QLinearConv`` only where the bias is the convolution's own: every other
+    such convolution stayed a float ``Conv`` on dequantized weights. In the
+    ``paper`` local graph that was 57 of 68 convolutions and 61 % of its int8
+    time (an onnxruntime profile, 2026-12-02). Unshared, each convolution
+    gets its own bias and the fusion applies.
+
+    Parameters
+    ----------
+    proto:
+        An ``onnx.ModelProto``, changed in place.
+
+    Returns
+    -------
+    int
+        Identity nodes replaced.
+    """
+    import onnx
+
+    graph = proto.graph
+    inits = {i.name: i for i in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    copies: List[Any] = []
+    kept: List[Any] = []
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in inits and node.output[0] not in outputs:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(inits[node.input[0]])
+            copy.name = node.output[0]
+            copies.append(copy)
+        else:
+            kept.append(node)
+    if not copies:
+        return 0
+    graph.initializer.extend(copies)
+    nodes = [onnx.NodeProto.FromString(n.SerializeToString()) for n in kept]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return len(copies)
+
+
 def float_nodes(proto: Any, n_classes: int) -> List[str]:
     """Names of the nodes left in float: the convolutions on a graph input image and the classifiers.
 
@@ -332,6 +380,7 @@ def _quantize_graph(source: Union[str, bytes], dest: Path, feeds: Sequence[Dict[
 
     proto = onnx.load_model_from_string(source) if isinstance(source, (bytes, bytearray)) else onnx.load(str(source))
     weights_to_fp32(proto)
+    unshare_constant_identities(proto)
     _name_nodes(proto)
     excluded = float_nodes(proto, n_classes) if keep_float else []
     quantizable = [n.name for n in proto.graph.node if (not operators or n.op_type in operators) and n.name not in excluded]

@@ -16,7 +16,7 @@ from affine import Affine
 
 from glnet.export.onnx_export import export_bundle
 from glnet.glnet_core.engine.bundle import load_bundle
-from glnet.glnet_core.engine.quantize import INT8, FeedRecorder, float_nodes, weights_to_fp32
+from glnet.glnet_core.engine.quantize import INT8, FeedRecorder, float_nodes, unshare_constant_identities, weights_to_fp32
 from glnet.glnet_core.engine.runtime import create_sessions
 from glnet.glnet_core.formats.classes import load_class_table
 from glnet.models.checkpoint import Checkpoint
@@ -169,6 +169,49 @@ def test_weights_to_fp32_gives_the_fp16_graphs_results(work, rng):
     b = sessions["fp32"].run(None, {"image_g": x})
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
+
+
+def test_unshared_identities_give_the_same_results(work, rng):
+    d, _ = work
+    path = d / "tiny.glnet" / "local.onnx"
+    proto = onnx.load(str(path))
+    inits = {i.name for i in proto.graph.initializer}
+    shared = sum(1 for n in proto.graph.node if n.op_type == "Identity" and n.input[0] in inits)
+    assert shared > 0, "the exporter shares equal biases through Identity nodes (what this undoes)"
+    assert unshare_constant_identities(proto) == shared
+    assert unshare_constant_identities(proto) == 0
+    onnx.checker.check_model(proto)
+    assert not any(n.op_type == "Identity" and n.input[0] in {i.name for i in proto.graph.initializer}
+                   for n in proto.graph.node)
+    sessions, _ = create_sessions({"shared": str(path), "unshared": proto.SerializeToString()}, "cpu")
+    feeds = {}
+    for i in sessions["shared"].get_inputs():
+        shape = [v if isinstance(v, int) else (2 if k == 0 else 8) for k, v in enumerate(i.shape)]
+        feeds[i.name] = rng.random(shape, dtype=np.float32)
+    for u, v in zip(sessions["shared"].run(None, feeds), sessions["unshared"].run(None, feeds)):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_every_quantized_convolution_runs_as_an_int8_kernel(quantized, tmp_path):
+    # onnxruntime fuses DequantizeLinear -> Conv -> QuantizeLinear into QLinearConv only where the
+    # conv's bias is its own: before unshare_constant_identities most convolutions of the local
+    # graph stayed float Conv on dequantized weights.
+    import onnxruntime as ort
+
+    _, out = quantized
+    for graph in ("global", "local", "l2g"):
+        proto = onnx.load(str(out / f"{graph}.onnx"))
+        n_float = sum(1 for n in proto.graph.node if n.op_type == "Conv" and n.input[0] in {"image_g", "patches"}
+                      or n.op_type == "Conv" and not any(p.op_type == "DequantizeLinear" and p.output[0] == n.input[1]
+                                                         for p in proto.graph.node))
+        n_convs = sum(1 for n in proto.graph.node if n.op_type == "Conv")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        opts.optimized_model_filepath = str(tmp_path / f"{graph}.opt.onnx")
+        ort.InferenceSession(str(out / f"{graph}.onnx"), opts, providers=["CPUExecutionProvider"])
+        ops = [n.op_type for n in onnx.load(str(tmp_path / f"{graph}.opt.onnx")).graph.node]
+        assert ops.count("QLinearConv") == n_convs - n_float, (graph, ops.count("QLinearConv"), n_convs, n_float)
+        assert n_convs - n_float > n_float, graph
 
 
 def test_float_nodes_are_first_conv_and_classifiers(work):
