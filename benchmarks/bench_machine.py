@@ -200,6 +200,7 @@ def measure_peaks(n: int = 2048, repeats: int = 5, threads: Optional[int] = None
             rates = {}
             for kind in ("matmul", "conv"):
                 path = Path(tmp) / f"{prefix}-{kind}.onnx"
+                shape: Tuple[int, ...]
                 if kind == "matmul":
                     _matmul_model(path, n, integer)
                     shape, ops = (n, n), 2.0 * n**3
