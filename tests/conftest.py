@@ -145,3 +145,26 @@ def trained_like_model() -> Callable[..., "object"]:
         return model.eval()
 
     return make
+
+
+@pytest.fixture(scope="session")
+def wavy_scene() -> Callable[[Path, int, int], Path]:
+    """Factory of small synthetic RGB GeoTIFFs: ``wavy_scene(path, size, seed) -> path``.
+
+    Smooth sine patterns with noise (uint8, EPSG:32633, 0.5 m pixels): classes
+    that change across the scene, different for each seed; cheap to make.
+    """
+    import rasterio
+    from affine import Affine
+
+    def make(path: Path, size: int, seed: int) -> Path:
+        rng = np.random.default_rng(seed)
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        img = np.stack([np.sin(xx / (31 + 5 * k) + seed) * np.cos(yy / 23 - k) for k in range(3)]) * 0.45 + 0.5
+        data = np.clip(img * 255 + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
+        with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8",
+                           crs="EPSG:32633", transform=Affine(0.5, 0, 500000, 0, -0.5, 5000000)) as ds:
+            ds.write(data)
+        return path
+
+    return make

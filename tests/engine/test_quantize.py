@@ -12,7 +12,6 @@ import numpy as np
 import onnx
 import pytest
 import rasterio
-from affine import Affine
 
 from glnet.export.onnx_export import export_bundle
 from glnet.glnet_core.engine.bundle import load_bundle
@@ -28,29 +27,18 @@ def _glnet(*args) -> subprocess.CompletedProcess:
     return subprocess.run(GLNET + [str(a) for a in args], capture_output=True, text=True, timeout=600)
 
 
-def _scene(path: Path, size: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    img = np.stack([np.sin(xx / (31 + 5 * k) + seed) * np.cos(yy / 23 - k) for k in range(3)]) * 0.45 + 0.5
-    data = np.clip(img * 255 + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
-    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32633",
-                       transform=Affine(0.5, 0, 500000, 0, -0.5, 5000000)) as ds:
-        ds.write(data)
-    return path
-
-
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory, trained_like_model):
+def work(tmp_path_factory, trained_like_model, wavy_scene):
     """fp32 and fp16 tiny bundles, two calibration scenes and a held-out one (512 px: one window each)."""
     d = tmp_path_factory.mktemp("quantize")
     ckpt = Checkpoint(trained_like_model(strong_heads=False), load_class_table("deepglobe"), resolution_m=0.5, provenance={"source": "test"})
     export_bundle(ckpt, d / "tiny.glnet", log=lambda *_: None, verify_windows=1)
     export_bundle(ckpt, d / "tiny16.glnet", precision="fp16", log=lambda *_: None, verify_windows=1)
-    rasters = [_scene(d / f"scene{i}.tif", 512, i) for i in range(3)]
+    rasters = [wavy_scene(d / f"scene{i}.tif", 512, i) for i in range(3)]
     return d, rasters
 
 

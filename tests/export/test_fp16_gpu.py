@@ -16,7 +16,6 @@ import numpy as np
 import onnx
 import pytest
 import rasterio
-from affine import Affine
 from onnx import TensorProto, helper, numpy_helper
 
 from glnet.export.fp16_arithmetic import float_initializer_types, fp16_rounding_emulation, to_fp16_arithmetic
@@ -40,17 +39,6 @@ def _glnet(*args) -> subprocess.CompletedProcess:
 
 def _sha(folder: Path) -> Dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _scene(path: Path, size: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    img = np.stack([np.sin(xx / (31 + 5 * k) + seed) * np.cos(yy / 23 - k) for k in range(3)]) * 0.45 + 0.5
-    data = np.clip(img * 255 + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
-    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32633",
-                       transform=Affine(0.5, 0, 500000, 0, -0.5, 5000000)) as ds:
-        ds.write(data)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -263,9 +251,9 @@ def test_export_verify_reports_the_emulated_figure(work):
     assert _sha(d / "tiny16gpu.glnet") == before
 
 
-def test_segment_takes_it(work, tmp_path):
+def test_segment_takes_it(work, tmp_path, wavy_scene):
     d, _, _ = work
-    scene = _scene(tmp_path / "scene.tif", 700, 3)
+    scene = wavy_scene(tmp_path / "scene.tif", 700, 3)
     masks = {}
     for name in ("tiny32", "tiny16gpu"):
         mask = tmp_path / f"{name}.tif"
@@ -286,9 +274,9 @@ def test_info_shows_the_precision_and_both_figures(work):
     assert "    emulated float16 arithmetic: max relative error" in proc.stdout
 
 
-def test_quantize_refuses_it(work, tmp_path):
+def test_quantize_refuses_it(work, tmp_path, wavy_scene):
     d, _, _ = work
-    rasters = [_scene(tmp_path / f"cal{i}.tif", 600, i) for i in range(2)]
+    rasters = [wavy_scene(tmp_path / f"cal{i}.tif", 600, i) for i in range(2)]
     before_bundle, before_tmp = _sha(d / "tiny16gpu.glnet"), _sha(tmp_path)
     out = tmp_path / "int8.glnet"
     proc = _glnet("quantize", d / "tiny16gpu.glnet", "--calibration", *rasters, "--out", out)
