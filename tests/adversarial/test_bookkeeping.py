@@ -210,8 +210,15 @@ def test_a_killed_sparse_run_resumes_to_the_same_file(sparse_tif, demo_bundle, t
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_bytes_written_stay_within_twice_the_output(tmp_path, demo_bundle):
-    """``wchar`` of the child (every byte it passed to write()): parts, state and the mask together."""
+def test_bytes_written_stay_within_three_times_the_output(tmp_path, demo_bundle):
+    """``wchar`` of the child (every byte it passed to write()): parts, state and the mask together.
+
+    The part file is written once (tiles a flush caught early are written
+    again), then copied into the compact file that is committed
+    (class_mask_writer's "Reproducible bytes"): twice the output, plus the
+    state. A state rewritten for each of the 400 windows (about 1 KB each)
+    would pass three times the output.
+    """
     src = _sparse_raster(tmp_path / "big.tif", size=12_288)
     out = tmp_path / "mask.tif"
     code = textwrap.dedent("""
@@ -231,4 +238,4 @@ def test_bytes_written_stay_within_twice_the_output(tmp_path, demo_bundle):
     written = json.loads(io_json.read_text())["wchar"]
     size = out.stat().st_size + (tmp_path / "mask.tif.aux.xml").stat().st_size
     assert size > 100_000  # 576 tiles of nodata, compressed
-    assert written <= 2 * size, (written, size)
+    assert written <= 3 * size, (written, size)
