@@ -5,8 +5,8 @@ GDAL reads a remote GeoTIFF with ``Range: bytes=a-b`` requests; Python's own
 serves a folder's files with ranges, on 127.0.0.1 only, in a daemon thread
 that :func:`serve` stops when its ``with`` block ends. The pipeline benchmark
 and the remote-input tests use it. Read the files it serves from another
-process: GDAL holds the GIL while it opens a file, so an open in the
-server's own process waits for an answer that never comes.
+process: an open of one of them in the server's own process hung (the
+open appears to hold the GIL, so the server thread never answers).
 """
 
 from __future__ import annotations

@@ -101,8 +101,8 @@ print(json.dumps(prints))
 
 
 def test_the_resume_fingerprint_of_a_remote_raster_is_its_url_and_pixels(bundle, served):
-    # In a process of its own: GDAL holds the GIL while it opens a file, and
-    # this process's server thread must answer that open.
+    # In a process of its own: an open in this process hung (it appears to
+    # hold the GIL, and this process's server thread must answer it).
     local, server = served
     url = f"/vsicurl/{server.url}/scene.tif"
     r = subprocess.run([sys.executable, "-c", _FINGERPRINTS, str(bundle), url, url, str(local)],
