@@ -31,9 +31,6 @@ The new bundle works everywhere a bundle does (glnet segment, the QGIS
 plugin).
 """
 
-#: Calibration windows (one rule for --windows; each window runs the source bundle once per mode).
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``glnet quantize``.
 

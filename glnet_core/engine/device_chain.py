@@ -47,7 +47,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import DeviceError, InputError
-from .feature_ops import accumulate_patches, bilinear_resize
+from .feature_ops import accumulate_patches, bilinear_resize, patch_count
 from .modes import FULL, check_mode
 from .predictor import SHARED_NAMES, WindowPredictor, WindowTimes
 from .runtime import CHAINS, create_sessions, release_free_memory
@@ -283,9 +283,7 @@ class DeviceChainPredictor(WindowPredictor):
         key = (size, tuple(layout))
         found = self._counts.get(key)
         if found is None:
-            count = np.zeros((1, 1) + size, dtype=np.float32)
-            for b in layout:
-                count[..., b.top : b.bottom, b.left : b.right] += 1
+            count = patch_count(size, layout)
             found = {f"count_{g}": self._up(bilinear_resize(count, s)) for g, s in self._group_size.items()}
             if len(self._counts) >= 8:
                 self._counts.clear()  # a bounded cache: edge windows come in a few sizes

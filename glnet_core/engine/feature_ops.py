@@ -18,7 +18,7 @@ import numpy as np
 from .modes import UPSAMPLING
 from .tiling import PatchBox, feature_box
 
-__all__ = ["bilinear_resize", "crop_boxes", "LocalMerger", "UPSAMPLING", "accumulate_patches"]
+__all__ = ["bilinear_resize", "crop_boxes", "patch_count", "LocalMerger", "UPSAMPLING", "accumulate_patches"]
 
 
 def _bilinear_axis(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,6 +60,19 @@ def crop_boxes(x: np.ndarray, boxes: Sequence[PatchBox], window: Tuple[int, int]
     return np.concatenate([x[:, :, f.row0 : f.row1, f.col0 : f.col1] for f in fb], axis=0)
 
 
+def patch_count(window: Tuple[int, int], boxes: Sequence[PatchBox]) -> np.ndarray:
+    """``(1, 1, H, W)`` float32: how many of ``boxes`` cover each pixel of a ``window = (H, W)``.
+
+    The divisor of the merged local tensors (:class:`LocalMerger`; the device
+    chain's ``divide`` graph), resized to each tensor's size with
+    :func:`bilinear_resize`.
+    """
+    count = np.zeros((1, 1) + (int(window[0]), int(window[1])), dtype=np.float32)
+    for b in boxes:
+        count[..., b.top : b.bottom, b.left : b.right] += 1
+    return count
+
+
 class LocalMerger:
     """Merges local tensors into global-map coordinates for the stage-3 pass.
 
@@ -81,10 +94,7 @@ class LocalMerger:
     def __init__(self, shapes: Sequence[Tuple[int, int, int]], window: Tuple[int, int], boxes: Sequence[PatchBox]):
         self.window = (int(window[0]), int(window[1]))
         self.sums: List[np.ndarray] = [np.zeros((1,) + tuple(s), dtype=np.float32) for s in shapes]
-        count = np.zeros((1, 1) + self.window, dtype=np.float32)
-        for b in boxes:
-            count[..., b.top : b.bottom, b.left : b.right] += 1
-        self._count = count
+        self._count = patch_count(self.window, boxes)
 
     def add(self, local: Sequence[np.ndarray], boxes: Sequence[PatchBox]) -> None:
         """Add a batch: ``local[i]`` is ``(N, C_i, h_i, w_i)`` for the ``N`` patches in ``boxes``."""
