@@ -128,12 +128,8 @@ def run_eager(ckpt_path: Path, raster: Path, mode: str, out_mask: Path) -> None:
     """
     import torch
 
-    from glnet.glnet_core.engine.grid import ModelGrid
+    from glnet.benchmarks.demo_model import write_window_classes
     from glnet.glnet_core.engine.segment import default_batch
-    from glnet.glnet_core.engine.window_loop import run_windows
-    from glnet.glnet_core.engine.windows import raster_windows
-    from glnet.glnet_core.formats.class_mask_writer import MaskWriter
-    from glnet.glnet_core.formats.raster_input import open_raster
     from glnet.models.checkpoint import load_checkpoint
     from glnet.models.inference import predict_window
 
@@ -149,19 +145,7 @@ def run_eager(ckpt_path: Path, raster: Path, mode: str, out_mask: Path) -> None:
         core[~valid[w.core_in_window]] = 255
         return [core]
 
-    src = open_raster(raster, cfg.in_channels)
-    try:
-        writer = MaskWriter(out_mask, width=src.width, height=src.height, crs=src.crs, transform=src.transform,
-                            classes=ckpt.classes, kind="classes", overwrite=True)
-        try:
-            run_windows(src, ModelGrid((src.height, src.width)), raster_windows(src.height, src.width, cfg.window), classify, [writer])
-            writer.close()
-            writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
-    finally:
-        src.close()
+    write_window_classes(raster, cfg.in_channels, cfg.window, ckpt.classes, classify, out_mask)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

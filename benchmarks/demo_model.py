@@ -259,12 +259,7 @@ def predict_single_branch(ckpt_path: Path, scene: Path, out_mask: Path) -> None:
     import torch
     import torch.nn.functional as F
 
-    from glnet.glnet_core.engine.grid import ModelGrid
     from glnet.glnet_core.engine.preprocess import prepare_window
-    from glnet.glnet_core.engine.window_loop import run_windows
-    from glnet.glnet_core.engine.windows import raster_windows
-    from glnet.glnet_core.formats.class_mask_writer import MaskWriter
-    from glnet.glnet_core.formats.raster_input import open_raster
     from glnet.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(ckpt_path)
@@ -281,13 +276,32 @@ def predict_single_branch(ckpt_path: Path, scene: Path, out_mask: Path) -> None:
         classes[~valid[core]] = 255
         return [classes]
 
-    raster = open_raster(scene, cfg.in_channels)
+    write_window_classes(scene, cfg.in_channels, cfg.window, ckpt.classes, classify, out_mask)
+
+
+def write_window_classes(raster_path: Path, bands: int, window: int, classes: Any, classify: Any, out_mask: Path) -> None:
+    """Stream ``raster_path`` through the engine's window loop and write the class mask ``classify`` gives.
+
+    The baselines' one way to turn a per-window classifier into a mask on the
+    raster's grid: the windows ``glnet segment`` cuts (``window`` px, default
+    margin), read by :func:`glnet_core.engine.window_loop.run_windows`;
+    ``classify(w, image, valid)`` returns ``[core classes]`` (uint8, 255 for
+    nodata) and they go to a :class:`~glnet_core.formats.class_mask_writer.MaskWriter`
+    with ``classes``' colours, replacing ``out_mask``.
+    """
+    from glnet.glnet_core.engine.grid import ModelGrid
+    from glnet.glnet_core.engine.window_loop import run_windows
+    from glnet.glnet_core.engine.windows import raster_windows
+    from glnet.glnet_core.formats.class_mask_writer import MaskWriter
+    from glnet.glnet_core.formats.raster_input import open_raster
+
+    raster = open_raster(raster_path, bands)
     try:
         writer = MaskWriter(out_mask, width=raster.width, height=raster.height, crs=raster.crs,
-                            transform=raster.transform, classes=ckpt.classes, kind="classes", overwrite=True)
+                            transform=raster.transform, classes=classes, kind="classes", overwrite=True)
         try:
             grid = ModelGrid((raster.height, raster.width))
-            run_windows(raster, grid, raster_windows(raster.height, raster.width, cfg.window), classify, [writer])
+            run_windows(raster, grid, raster_windows(raster.height, raster.width, window), classify, [writer])
             writer.close()
             writer.commit()
         except BaseException:
