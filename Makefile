@@ -1,6 +1,6 @@
 # glnet developer tasks. From a fresh clone:
 #
-#   make install   # .venv/ with glnet (editable) and the cpu, train and test extras
+#   make install   # .venv/ with glnet (editable) and the cpu, train, test and dask extras
 #   make test      # everything the test suite needs, then the whole suite
 #
 # Both are idempotent; `make install` is a no-op until pyproject.toml changes.
@@ -49,7 +49,7 @@ PLUGIN_ZIP := dist/glnet.zip
 .PHONY: help install demo lint bench test test-python test-qgis venv-prerequisites qgis-setup qgis-packages plugin-zip translations clean distclean
 
 help:
-	@echo "make install    create $(VENV)/ and install glnet with the cpu, train and test extras"
+	@echo "make install    create $(VENV)/ and install glnet with the cpu, train, test and dask extras"
 	@echo "make demo       install, then segment the shipped sample scene with the shipped demo model"
 	@echo "                (summary, mask, polygons and preview in $(DEMO_OUT)/)"
 	@echo "make lint       ruff (pyflakes, pycodestyle errors, import order, bugbear) and mypy over the package"
@@ -69,7 +69,7 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory venv-prerequisites
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install 'torch==$(TORCH_VERSION)'
-	$(VPY) -m pip install -e '.[cpu,train,test]'
+	$(VPY) -m pip install -e '.[cpu,train,test,dask]'
 	touch $@
 
 # The demo: the shipped GLNet bundle on the shipped sample scene (glnet_core/samples/data/),
@@ -112,8 +112,9 @@ test-python:
 test-qgis:
 	cd tests/qgis && $(QGIS_ENV) $(QGIS_PYTHON) -m pytest -c pytest.ini $(QGIS_PYTEST_ARGS)
 
-# QGIS from apt when missing (needs root), then onnxruntime into the plugin's
-# private folder, then this checkout linked as plugin `glnet` and enabled.
+# QGIS from apt when missing (needs root), then onnxruntime and the optional
+# Dask group (glnet:segment's Dask scheduler; the QGIS tests use it) into the
+# plugin's private folder, then this checkout linked as plugin `glnet` and enabled.
 # Every step checks first, so a second run changes nothing.
 qgis-setup: qgis-packages
 	@mkdir -p $(QGIS_PROFILE)/python/plugins
@@ -122,7 +123,7 @@ qgis-setup: qgis-packages
 		echo "$$link exists and is not a link to this checkout; remove it first" >&2; exit 1; \
 	fi; \
 	if [ "$$(readlink "$$link")" != "$(CURDIR)" ]; then ln -sfn "$(CURDIR)" "$$link"; echo "linked $$link -> $(CURDIR)"; fi
-	$(QGIS_DEPS_TOOL) --install
+	$(QGIS_DEPS_TOOL) --install --dask
 	@out=$$($(QGIS_ENV) $(QGIS_PROCESS) plugins enable glnet 2>&1) || \
 		echo "$$out" | grep -q "already enabled" || { echo "$$out" >&2; exit 1; }
 	@$(QGIS_ENV) $(QGIS_PROCESS) list 2>/dev/null | grep -q 'glnet:segment' || \

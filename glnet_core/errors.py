@@ -20,6 +20,7 @@ __all__ = [
     "OutputPathError",
     "MachineError",
     "OutputWriteError",
+    "ResumableStop",
     "LayoutError",
     "Cancelled",
 ]
@@ -102,3 +103,12 @@ class LayoutError(ValueError):
 
 class Cancelled(GlnetError):
     """The caller cancelled a run; its outputs were removed (nothing was written)."""
+
+
+class ResumableStop(MachineError):
+    """A run stopped by something outside it (its cluster went away) at a point it can continue from.
+
+    :func:`glnet.glnet_core.engine.segment.segment` keeps the part files and
+    the resume state, as after a kill, instead of removing them: the same
+    command with ``--resume`` continues.
+    """

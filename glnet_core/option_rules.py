@@ -31,6 +31,8 @@ option                    accepted                why the bound
                                                   any GPU holds
 ``--min-area``            0 .. 5.1e14 m2          the Earth's surface
 ``--simplify``            0 .. 4.0075e7 m         the Earth's equator
+``--scenes-at-once``      1 .. 256                each has its own writer thread and open
+                                                  outputs in the client
 ========================  ======================  ==========================================
 
 and, for training, synth and the model commands, the rules below (epochs,
@@ -59,6 +61,7 @@ __all__ = [
     "MARGIN",
     "BATCH",
     "THREADS",
+    "SCENES_AT_ONCE",
     "GPU_MEMORY",
     "MIN_AREA",
     "SIMPLIFY",
@@ -312,6 +315,8 @@ GPU_MEMORY = NumberRule("--gpu-memory", True, 1, 1_048_576,
                         why="CUDA arena limit per session in MiB; 0 would refuse every run, 1 TiB is more than any GPU holds")
 MIN_AREA = NumberRule("--min-area", False, 0, 5.1e14, why="a minimum mapping unit larger than the Earth's surface (m2)")
 SIMPLIFY = NumberRule("--simplify", False, 0, 4.0075e7, why="a tolerance longer than the Earth's equator (m)")
+SCENES_AT_ONCE = NumberRule("--scenes-at-once", True, 1, 256,
+                            why="each scene running has its own writer thread and open outputs in the client")
 
 # ------------------------------------------------------------------- training
 EPOCHS = NumberRule("--epochs", True, 1, 100_000, why="the published recipe uses 50 to 120 per stage")

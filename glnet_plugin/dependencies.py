@@ -4,9 +4,14 @@ QGIS runs its own Python. glnet uses what is importable there: numpy,
 rasterio, shapely, geopandas and fiona (or pyogrio) as the system provides
 them (on Debian the ``python3-*`` packages, built against QGIS's own GDAL,
 which is why a pip wheel with its own GDAL must not be loaded beside it),
-and onnxruntime from a plugin-private folder, :func:`deps_dir`, which holds
-nothing else: onnxruntime is installed there with ``pip --no-deps`` so that
-QGIS's numpy is never replaced.
+and onnxruntime from a plugin-private folder, :func:`deps_dir`, and is
+filled with ``pip --no-deps`` only, so that QGIS's numpy is never replaced.
+
+Dask is an optional group of that folder (:data:`DASK_PACKAGES`), needed
+only by ``glnet:segment``'s Dask scheduler parameter: :func:`check` leaves
+it out, :func:`dask_problems` checks it when the parameter is set, and
+:func:`install` puts it into the folder on request (the desktop's "Install
+Dask" button, ``make qgis-setup``).
 
 This module imports no QGIS at module level (``make qgis-setup`` runs it as
 ``python3 -m glnet.glnet_plugin.dependencies``) and never installs anything by
@@ -31,11 +36,16 @@ __all__ = [
     "Problem",
     "REQUIREMENTS",
     "PRIVATE_PACKAGES",
+    "DASK_VERSION",
+    "DASK_PACKAGES",
+    "DASK_REQUIREMENTS",
     "README_URL",
     "deps_dir",
     "activate",
     "check",
     "explain",
+    "dask_problems",
+    "explain_dask",
     "qgis_python",
     "install_command",
     "install",
@@ -51,6 +61,36 @@ DEPS_ENV = "GLNET_DEPS_DIR"
 #: What pip puts into the private folder; the upper bound keeps wheels that
 #: still import with numpy 1.24 (Debian 12's QGIS).
 PRIVATE_PACKAGES: Tuple[str, ...] = ("onnxruntime>=1.16,<1.33",)
+
+#: The Dask release of the project's workers (``make install``'s .venv):
+#: the client in QGIS and the workers must run the same one.
+DASK_VERSION = "2026.8.0"
+
+#: The optional Dask group of the private folder: dask and distributed, and
+#: what they import that Debian's QGIS Python lacks (QGIS itself brings
+#: pyyaml, jinja2 and markupsafe; rasterio click; geopandas packaging). Exact
+#: versions, those of the .venv's workers: pip runs with ``--no-deps``, so
+#: nothing unlisted arrives, and cloudpickle, msgpack, toolz and tornado are
+#: compared by Dask between the client and its workers.
+DASK_PACKAGES: Tuple[str, ...] = (
+    f"dask=={DASK_VERSION}",
+    f"distributed=={DASK_VERSION}",
+    "cloudpickle==3.1.3",
+    "msgpack==1.2.4",
+    "toolz==1.2.0",
+    "tornado==6.6.1",
+    "tblib==3.2.2",
+    "zict==3.0.0",
+    "sortedcontainers==2.4.0",
+    "psutil==7.2.2",
+    "partd==1.4.2",
+    "locket==1.0.0",
+    "fsspec==2026.9.0",
+    # dask imports importlib_metadata on Python < 3.12; it needs zipp and lazy-importer.
+    "importlib_metadata==10.2.0",
+    "zipp==4.1.2",
+    "lazy-importer==0.1.0",
+)
 
 
 @dataclass(frozen=True)
@@ -115,8 +155,42 @@ def _version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(parts)
 
 
+#: What the Dask scheduler parameter needs (minimums: distributed's own);
+#: ``debian=None``: from :data:`DASK_PACKAGES` into the private folder.
+DASK_REQUIREMENTS: Tuple[Requirement, ...] = (
+    Requirement(("yaml",), (5, 4), "python3-yaml"),
+    Requirement(("jinja2",), (2, 10), "python3-jinja2"),
+    Requirement(("click",), (8, 0), "python3-click"),
+    Requirement(("packaging",), (20, 0), "python3-packaging"),
+    Requirement(("cloudpickle",), (3, 0), None),
+    Requirement(("msgpack",), (1, 0), None),
+    Requirement(("toolz",), (0, 12), None),
+    Requirement(("tornado",), (6, 2), None),
+    Requirement(("tblib",), (1, 6), None),
+    Requirement(("zict",), (3, 0), None),
+    Requirement(("sortedcontainers",), (2, 0), None),
+    Requirement(("psutil",), (5, 8), None),
+    Requirement(("partd",), (1, 4), None),
+    Requirement(("fsspec",), (2021, 9), None),
+    *((Requirement(("importlib_metadata",), (4, 13), None),) if sys.version_info < (3, 12) else ()),
+    Requirement(("dask",), _version_tuple(DASK_VERSION)[:2], None),
+    Requirement(("distributed",), _version_tuple(DASK_VERSION)[:2], None),
+)
+
+
+def _distribution_version(module: str) -> str:
+    # Some modules keep no __version__ (tornado, importlib_metadata): their
+    # installed distribution of the same name says it.
+    from importlib import metadata
+
+    try:
+        return metadata.version(module)
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
 def deps_dir(settings_dir: Optional[os.PathLike] = None) -> Path:
-    """The plugin-private folder that holds onnxruntime for this Python.
+    """The plugin-private folder that holds onnxruntime (and the optional Dask group) for this Python.
 
     ``$GLNET_DEPS_DIR`` when set; otherwise
     ``<QGIS profile>/glnet-deps/python<X.Y>``. The Python version is part of
@@ -178,7 +252,7 @@ def check(requirements: Sequence[Requirement] = REQUIREMENTS) -> List[Problem]:
             except Exception as exc:  # ImportError, but also a wheel's RuntimeError
                 errors.append(f"{module}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
                 continue
-            version = str(getattr(mod, "__version__", "0"))
+            version = str(getattr(mod, "__version__", "") or _distribution_version(module))
             minimum = req.minimum if i == 0 else req.alternative_minimum
             if _version_tuple(version) < minimum:
                 errors.append(f"{module} {version} is older than {'.'.join(map(str, minimum))}")
@@ -211,13 +285,50 @@ def explain(problems: Sequence[Problem], folder: Optional[Path] = None) -> str:
     if apt:
         lines.append("Install them from your system's packages (they must be built against QGIS's GDAL),")
         lines.append("on Debian/Ubuntu: sudo apt-get install " + " ".join(apt))
-    if private:
+    dask = [p for p in private if p.requirement in DASK_REQUIREMENTS]
+    if len(dask) < len(private):
         cmd = " ".join(install_command(folder))
         lines.append(f"onnxruntime goes into the plugin's private folder {folder}:")
         lines.append(f"  {cmd}")
         lines.append("(or, in the QGIS desktop, accept the plugin's offer to install it; from a checkout: make qgis-setup)")
+    if dask:
+        lines.append("Dask (for glnet:segment's Dask scheduler parameter only) goes into the same folder:")
+        lines.append("  " + " ".join(install_command(folder, DASK_PACKAGES)))
     lines.append(f"See {README_URL}")
     return "\n".join(lines)
+
+
+def dask_problems() -> List[Problem]:
+    """What the Dask scheduler parameter needs and cannot import (:data:`DASK_REQUIREMENTS`).
+
+    Returns
+    -------
+    list of Problem
+        Empty when a Dask client can run in this Python.
+    """
+    return check(DASK_REQUIREMENTS)
+
+
+def explain_dask(problems: Sequence[Problem], option: str, folder: Optional[Path] = None) -> str:
+    """One line: Dask is missing for ``option``, and how to install it.
+
+    Parameters
+    ----------
+    problems:
+        From :func:`dask_problems` (non-empty).
+    option:
+        The parameter, as messages name it.
+    folder:
+        The private folder (default :func:`deps_dir`).
+    """
+    folder = folder if folder is not None else _safe_deps_dir()
+    what = (f"{problems[0].requirement.name}: {problems[0].detail}" if len(problems) == 1
+            else "missing: " + ", ".join(p.requirement.name for p in problems))
+    apt = [p.requirement.debian for p in problems if p.requirement.debian]
+    how = f"sudo apt-get install {' '.join(apt)}, then " if apt else ""
+    return (f"{option}: Dask is not installed in QGIS's Python ({what}); {how}install Dask {DASK_VERSION} into the "
+            f"plugin's folder {folder} with the 'Install Dask' button the QGIS desktop offers for this parameter, "
+            "or from a checkout: make qgis-setup")
 
 
 def _safe_deps_dir() -> Path:
@@ -293,14 +404,17 @@ def install(
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python3 -m glnet.glnet_plugin.dependencies [--install] [--profile DIR]``: check or install."""
+    """``python3 -m glnet.glnet_plugin.dependencies [--install] [--dask] [--profile DIR]``: check or install."""
     parser = argparse.ArgumentParser(
         prog="python3 -m glnet.glnet_plugin.dependencies",
-        description="Check the Python packages glnet needs inside QGIS's Python, or install onnxruntime into "
-        "the plugin's private folder (nothing else is ever installed).",
+        description="Check the Python packages glnet needs inside QGIS's Python, or install onnxruntime (and, "
+        "with --dask, Dask) into the plugin's private folder (nothing else is ever installed).",
     )
     parser.add_argument("--profile", metavar="DIR", help="QGIS profile folder (default: the default profile)")
     parser.add_argument("--install", action="store_true", help="pip-install onnxruntime into the private folder when missing")
+    parser.add_argument("--dask", action="store_true",
+                        help="also check (with --install: install) the optional Dask group for glnet:segment's "
+                        "Dask scheduler parameter")
     parser.add_argument("--print-dir", action="store_true", help="print the private folder and exit")
     args = parser.parse_args(argv)
     profile = Path(args.profile).expanduser() if args.profile else Path.home() / ".local/share/QGIS/QGIS3/profiles/default"
@@ -309,14 +423,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(folder)
         return 0
     activate(folder)
-    problems = check()
-    if problems and args.install and all(p.requirement.debian is None for p in problems):
-        install(folder, log=print)
-        problems = check()
+    groups = [(REQUIREMENTS, PRIVATE_PACKAGES)] + ([(DASK_REQUIREMENTS, DASK_PACKAGES)] if args.dask else [])
+    problems: List[Problem] = []
+    for requirements, packages in groups:
+        found = check(requirements)
+        if found and args.install and all(p.requirement.debian is None for p in found):
+            install(folder, packages, log=print)
+            found = check(requirements)
+        problems += found
     if problems:
         print(explain(problems, folder), file=sys.stderr)
         return 1
-    print(f"glnet: all Python dependencies are available (private folder: {folder})")
+    extra = f"; Dask {DASK_VERSION} too" if args.dask else ""
+    print(f"glnet: all Python dependencies are available (private folder: {folder}{extra})")
     return 0
 
 

@@ -122,6 +122,11 @@ COMMANDS: Tuple[CommandSpec, ...] = (
         "segment a raster of any size into a land-cover class mask GeoTIFF",
     ),
     CommandSpec(
+        "batch",
+        "glnet.glnet_core.cli.batch",
+        "segment many scenes (a glob pattern or a list file) into one mask per scene, with an optional VRT mosaic",
+    ),
+    CommandSpec(
         "vectorize",
         "glnet.glnet_core.cli.vectorize",
         "turn a class mask into polygons (GeoPackage, GeoJSON, FlatGeobuf or Shapefile)",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List
+from typing import TYPE_CHECKING, List
 
 from ..engine.modes import DEFAULT_MODE, MODE_NAMES, MODES_HELP, UPSAMPLING
 from ..engine.runtime import CHAINS, DEVICES
 from ..option_rules import BATCH, GPU_MEMORY, MARGIN, MIN_AREA, SIMPLIFY, THREADS, WINDOW
 from .input_options import BANDS_HELP, INPUT_RANGE_HELP, input_path, parse_bands, parse_input_range
 
-__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+if TYPE_CHECKING:
+    from ..engine.options import EngineOptions, InputOptions
+
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "add_run_arguments", "engine_options", "input_options", "run"]
 
 HELP = "segment a raster of any size into a land-cover class mask GeoTIFF"
 
@@ -50,6 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-vector", metavar="POLY.gpkg",
                         help="also write the mask as polygons (class_id, class_name, area_m2, confidence), "
                              "as glnet vectorize does; format from the extension or --vector-format")
+    add_run_arguments(parser)
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted (killed) run of the same command")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--profile", metavar="FILE.json",
+                        help="write times per step (read, global, local, aggregation, write; network total) and peak RSS")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines; errors only")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of how a raster is segmented (all but its input and outputs), shared with ``glnet batch``."""
     parser.add_argument("--min-area", type=MIN_AREA, default=0.0, metavar="M2",
                         help="minimum mapping unit in square metres: smaller regions are merged into their neighbours "
                              "in the mask and the polygons alike (default 0: off)")
@@ -88,24 +101,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu-memory", type=GPU_MEMORY, metavar="MB",
                         help="limit of each onnxruntime session's CUDA memory arena, MiB (default: no limit; the "
                              "arena grows only by what a run needs)")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted (killed) run of the same command")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--profile", metavar="FILE.json",
-                        help="write times per step (read, global, local, aggregation, write; network total) and peak RSS")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines; errors only")
+    parser.add_argument("--dask", metavar="SCHEDULER",
+                        help="run the windows as tasks of a Dask cluster: local:N (N worker processes on this machine), "
+                             "tcp://HOST:PORT (a running scheduler) or SCHEDULER.json (a scheduler file); every worker "
+                             "must reach the input and the bundle at the same path. Needs pip install 'glnet[dask]'")
+
+
+def engine_options(args: argparse.Namespace) -> "EngineOptions":
+    """The :class:`EngineOptions` of :func:`add_run_arguments`' options."""
+    from ..engine.options import EngineOptions
+
+    return EngineOptions(mode=args.mode, device=args.device, window=args.window, margin=args.margin,
+                         upsample=args.upsample, batch=args.batch, threads=args.threads,
+                         pipeline=args.pipeline == "on", chain=args.chain, gpu_memory=args.gpu_memory,
+                         dask=args.dask)
+
+
+def input_options(args: argparse.Namespace) -> "InputOptions":
+    """The :class:`InputOptions` of :func:`add_run_arguments`' options."""
+    from ..engine.options import InputOptions
+
+    return InputOptions(bands=args.bands, input_range=args.input_range, match_resolution=not args.no_resample)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.options import EngineOptions, InputOptions, OutputOptions
+    from ..engine.options import OutputOptions
     from ..formats.output_plan import OutputTarget
     from ..formats.outputs import write_json
     from ..products.pipeline import PolygonOptions, run_pipeline
     from ..progress_bar import BarCallbacks
 
-    engine = EngineOptions(mode=args.mode, device=args.device, window=args.window, margin=args.margin,
-                           upsample=args.upsample, batch=args.batch, threads=args.threads,
-                           pipeline=args.pipeline == "on", chain=args.chain, gpu_memory=args.gpu_memory)
-    reading = InputOptions(bands=args.bands, input_range=args.input_range, match_resolution=not args.no_resample)
+    engine = engine_options(args)
+    reading = input_options(args)
     # --profile is checked with the run's outputs before any work (and obeys --overwrite like them).
     side = [OutputTarget(args.profile, "--profile")] if args.profile else []
     output = OutputOptions(args.out_mask, args.out_confidence, overwrite=args.overwrite, resume=args.resume,

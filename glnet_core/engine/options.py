@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
+from ..cluster.address import parse_cluster
 from ..errors import InputError
 from ..formats.input_rules import checked_bands, checked_range
 from ..formats.output_plan import InputSource, OutputTarget, check_distinct, check_outputs, raster_sidecars
@@ -70,6 +71,11 @@ class EngineOptions:
     gpu_memory:
         CUDA memory arena limit per onnxruntime session, MiB; None: no
         limit (:func:`glnet_core.engine.runtime.cuda_provider_options`).
+    dask:
+        Run the windows as tasks of a Dask cluster
+        (:func:`glnet_core.cluster.address.parse_cluster`: ``local:N``,
+        ``tcp://HOST:PORT`` or a scheduler file); None: in this process.
+        The outputs are the same bytes either way.
 
     Raises
     ------
@@ -77,7 +83,8 @@ class EngineOptions:
         For an unknown mode, device or upsampling, or a size out of the
         range of its rule in :mod:`glnet_core.option_rules` (the command
         line's ``--window``, ``--margin``, ``--batch``, ``--threads``,
-        ``--gpu-memory``), or an unknown chain.
+        ``--gpu-memory``), an unknown chain, or a ``dask`` value that
+        names no cluster.
     """
 
     mode: str = DEFAULT_MODE
@@ -90,6 +97,7 @@ class EngineOptions:
     pipeline: bool = True
     chain: str = "auto"
     gpu_memory: Optional[int] = None
+    dask: Optional[str] = None
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -105,6 +113,8 @@ class EngineOptions:
             object.__setattr__(self, name, rule.check_optional(getattr(self, name)))
         if self.window is not None and self.margin is not None:
             check_margin(self.window, self.margin)
+        if self.dask is not None:
+            parse_cluster(self.dask)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from ..errors import InputError
 from ..formats.class_mask_writer import MaskWriter
 from ..formats.input_paths import local_path_of
 from ..formats.outputs import write_json
+from ..formats.part_lock import PartLock
 from ..formats.raster_input import RasterInput
 from .bundle import Bundle
 from .options import EngineOptions, InputOptions
@@ -274,8 +275,9 @@ class ResumeState:
         self.writes += 1
 
     def remove(self) -> None:
-        """Delete the state file (missing is fine)."""
-        self.path.unlink(missing_ok=True)
+        """Delete the state file (missing is fine), and the lock file a run killed while saving it left."""
+        with PartLock(self.path):  # the run holds the mask's lock: nobody else writes this state
+            self.path.unlink(missing_ok=True)
 
 
 class Checkpoints:

@@ -29,16 +29,15 @@ is a :class:`FinishStep`: the engine imports no product.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-
 from ..callbacks import Callbacks
-from ..errors import InputError
+from ..errors import InputError, ResumableStop
 from ..formats.class_mask_writer import MaskWriter
 from ..formats.classes import ClassTable
 from ..formats.gdal_env import bounded_gdal_cache, outside_gdal_capture
@@ -48,15 +47,14 @@ from ..formats.raster_input import RasterInput, open_raster
 from .bundle import Bundle, load_bundle
 from .device_chain import make_predictor
 from .grid import ModelGrid
-from .merge import merge_core, patch_counts
 from .options import EngineOptions, InputOptions, OutputOptions, check_margin
 from .predictor import WindowPredictor
-from .preprocess import pad_window, prepare_window
 from .resume import Checkpoints, ResumeState, fingerprint
 from .runtime import open_bundle_sessions
-from .tiling import PatchBox, WindowLayouts, check_window_patches
+from .tiling import WindowLayouts, check_window_patches
 from .timings import StepTimes, Timings, peak_rss_mb
-from .window_loop import StagedClassifier, WindowCounts, run_windows
+from .window_classifier import GlnetClassifier
+from .window_loop import WindowCounts, run_windows, write_core
 from .windows import RasterWindow, default_margin, raster_windows
 
 __all__ = ["CompleteOutputs", "FinishStep", "SegmentResult", "segment", "default_batch"]
@@ -142,6 +140,11 @@ class SegmentResult:
     chain:
         The window chain that ran: ``host`` or ``device``
         (:func:`glnet_core.engine.device_chain.make_predictor`).
+    dask, workers:
+        The Dask cluster the windows ran on (:attr:`EngineOptions.dask`)
+        and its workers; None and 0 for a run in this process. In a Dask
+        run the read, prepare, network and post-processing times are sums
+        over the workers (they may exceed the total).
     peak_rss_mb:
         Peak resident memory of the process after the run
         (:func:`glnet_core.engine.timings.peak_rss_mb`).
@@ -165,6 +168,8 @@ class SegmentResult:
     state_writes: int = 0
     pipeline: bool = False
     chain: str = "host"
+    dask: Optional[str] = None
+    workers: int = 0
 
     @property
     def profile(self) -> Dict[str, Any]:
@@ -180,6 +185,8 @@ class SegmentResult:
             "mode": self.mode,
             "pipeline": self.pipeline,
             "chain": self.chain,
+            "dask": self.dask,
+            "workers": self.workers,
             "providers": list(self.providers),
             "window": self.window,
             "raster": list(self.raster_size),
@@ -314,64 +321,6 @@ class _Progress:
 
 
 @dataclass
-class _Prepared:
-    """One window's network inputs and patch choice (made where the window is read)."""
-
-    image_g: Optional[np.ndarray]
-    window: Optional[np.ndarray]
-    valid_core: np.ndarray
-    boxes: Sequence[PatchBox]
-    computed: List[PatchBox]
-
-
-class _WindowClassifier(StagedClassifier):
-    """One window to the classes and confidence of its core (the segment's classifier, in two stages)."""
-
-    def __init__(self, b: Bundle, predictor: WindowPredictor, engine: EngineOptions, batch: int,
-                 layouts: WindowLayouts, times: StepTimes, on_patches: Callable[[RasterWindow, int], None]):
-        self.b, self.predictor, self.engine, self.batch = b, predictor, engine, batch
-        self.layouts, self.times, self.on_patches = layouts, times, on_patches
-        self.patches = 0
-
-    def prepare(self, w: RasterWindow, image: np.ndarray, valid: np.ndarray) -> Optional[_Prepared]:
-        b = self.b
-        valid_core = valid[w.core_in_window]
-        if not valid_core.any():
-            return None  # nothing to classify or write
-        t = time.perf_counter()
-        prep = prepare_window(image, b.size_g, b.size_p, b.normalisation)
-        valid_p = pad_window(valid[:, :, None], b.size_p)[:, :, 0]
-        # The patches with a valid pixel, decided once: the predictor skips
-        # the others, and the merge counts these.
-        boxes = self.layouts.for_window(valid.shape[0], valid.shape[1])
-        computed = [bx for bx in boxes if valid_p[bx.top : bx.bottom, bx.left : bx.right].any()]
-        self.times.prepare_s += time.perf_counter() - t
-        return _Prepared(prep.image_g, prep.window, valid_core, boxes, computed)
-
-    def classify(self, w: RasterWindow, prepared: _Prepared) -> Tuple[np.ndarray, np.ndarray]:
-        times = self.times
-        wanted = set(prepared.computed)
-        image_g, window = prepared.image_g, prepared.window
-        assert image_g is not None and window is not None
-        prepared.image_g = prepared.window = None  # freed with the predictor's last use
-
-        def skip(box: PatchBox) -> bool:
-            return box not in wanted
-
-        shape = window.shape[1:]
-        scores = self.predictor.predict(image_g, window, self.engine.mode, self.batch, times.net,
-                                        lambda k, _n: self.on_patches(w, k), skip, self.engine.upsample,
-                                        boxes=prepared.boxes)
-        del image_g, window
-        t = time.perf_counter()
-        self.patches += len(prepared.computed)
-        count = patch_counts(shape, prepared.computed)
-        classes, confidence = merge_core(scores, count, w.core_in_window, prepared.valid_core)
-        times.post_s += time.perf_counter() - t
-        return classes, confidence
-
-
-@dataclass
 class _Run:
     """One call of :func:`segment`: its options, and the steps after the bundle and raster are open."""
 
@@ -422,18 +371,28 @@ class _Run:
                     wr.close()
                 raise InputError(f"{exc}; the part files and the resume state are kept for inspection") from None
             cb.message(f"resuming: {done} of {len(windows)} windows already done")
+        stack = contextlib.ExitStack()  # the Dask client, when the windows run on a cluster
         try:
-            sessions, providers = open_bundle_sessions(b, graphs, engine.device, engine.threads,
-                                                       gpu_memory_mb=engine.gpu_memory)
-            predictor, chain = make_predictor(sessions, b.size_p, b.min_overlap, len(b.classes), engine.chain,
-                                              engine.gpu_memory)
+            if engine.dask is None:
+                sessions, providers = open_bundle_sessions(b, graphs, engine.device, engine.threads,
+                                                           gpu_memory_mb=engine.gpu_memory)
+                predictor, chain = make_predictor(sessions, b.size_p, b.min_overlap, len(b.classes), engine.chain,
+                                                  engine.gpu_memory)
+            else:
+                cluster = _Cluster.connect(stack, self.input_path, b, engine, self.reading)
+                providers, chain = list(cluster.providers), cluster.chain
+                cb.message(f"Dask cluster {engine.dask}: {cluster.workers} worker(s), "
+                           f"{cluster.threads} thread(s) in all")
         except BaseException:
             for wr in writers:
-                wr.close()  # a device that does not work costs no resumable work
+                wr.close()  # a device or cluster that does not work costs no resumable work
+            stack.close()
             raise
         cb.message("onnxruntime providers: " + ", ".join(providers))
         owns_state = False
         counts = WindowCounts()
+        patches = 0
+        checkpoints: Optional[Checkpoints] = None
         try:
             if not resuming:
                 for path, classes, kind, option in targets:
@@ -444,19 +403,12 @@ class _Run:
             checkpoints = Checkpoints(state, writers, done)
             if not resuming:
                 state.save(0)
-            # A pipelined run writes in a thread of its own, inside descriptor-2 captures
-            # (gdal_write_errors): what the hooks print must wait for them, or it is captured.
-            progress = _Progress(_outside_captures(cb) if engine.pipeline else cb, per_window, done)
-            classify = _WindowClassifier(b, predictor, engine, engine.batch or default_batch(b.size_p, providers),
-                                         layouts, self.times, progress.patches)
-
-            def window_written(w: RasterWindow) -> None:
-                checkpoints.window_done(w.index)  # in the thread that owns the writers: it flushes them
-
-            progress.report()
-            # Windows finish in their fixed order, so the state is a count: the first `done` are finished.
-            run_windows(raster, grid, windows[done:], classify, writers, self.times, progress.window_done, counts,
-                        on_written=window_written, pipeline=engine.pipeline)
+            if engine.dask is None:
+                patches = self._run_here(b, predictor, providers, raster, grid, windows, done, per_window, layouts,
+                                         writers, checkpoints, counts)
+            else:
+                patches = self._run_on_cluster(cluster, grid, windows, done, per_window, writers, checkpoints,
+                                               counts)
             for wr in writers:
                 wr.close()
             if self.finish is not None:
@@ -467,6 +419,22 @@ class _Run:
                 self.times.finish_s += time.perf_counter() - t
             for wr in writers:
                 wr.commit()
+        except ResumableStop as exc:
+            # Stopped from outside (the cluster went away): what is written is kept, as after a kill.
+            stack.close()
+            if checkpoints is None:
+                for wr in writers:
+                    wr.abort()
+                if owns_state:
+                    state.remove()
+                raise
+            try:
+                checkpoints.checkpoint()
+            finally:
+                for wr in writers:
+                    wr.close()
+            raise type(exc)(f"{exc}; {checkpoints.done} of {len(windows)} windows are kept: run the same command "
+                            "with --resume to continue") from None
         except BaseException:
             # Cancel, Ctrl-C and errors leave nothing behind; only a killed
             # process keeps its part files and state for --resume.
@@ -475,15 +443,107 @@ class _Run:
             if owns_state:
                 state.remove()
             raise
+        finally:
+            stack.close()
         state.remove()
         return SegmentResult(
             mask=output.mask, confidence=output.confidence, classes=b.classes, mode=engine.mode,
-            providers=tuple(providers), windows=len(windows), window=window, patches=classify.patches,
+            providers=tuple(providers), windows=len(windows), window=window, patches=patches,
             raster_size=(raster.width, raster.height), model_grid=(model_w, model_h), crs=raster.crs,
             timings=self.times.freeze(), peak_rss_mb=round(peak_rss_mb(), 1),
             windows_read=counts.read, windows_classified=counts.classified, state_writes=state.writes,
-            pipeline=engine.pipeline, chain=chain,
+            pipeline=engine.pipeline and engine.dask is None, chain=chain, dask=engine.dask,
+            workers=0 if engine.dask is None else cluster.workers,
         )
+
+    def _run_here(self, b: Bundle, predictor: WindowPredictor, providers: Sequence[str], raster: RasterInput,
+                  grid: ModelGrid, windows: Sequence[RasterWindow], done: int, per_window: Sequence[int],
+                  layouts: WindowLayouts, writers: Sequence[MaskWriter], checkpoints: Checkpoints,
+                  counts: WindowCounts) -> int:
+        """The windows after the first ``done``, in this process; returns the patches computed."""
+        engine = self.engine
+        # A pipelined run writes in a thread of its own, inside descriptor-2 captures
+        # (gdal_write_errors): what the hooks print must wait for them, or it is captured.
+        progress = _Progress(_outside_captures(self.cb) if engine.pipeline else self.cb, per_window, done)
+        classify = GlnetClassifier(b, predictor, engine, engine.batch or default_batch(b.size_p, providers),
+                                   layouts, self.times, progress.patches)
+
+        def window_written(w: RasterWindow) -> None:
+            checkpoints.window_done(w.index)  # in the thread that owns the writers: it flushes them
+
+        progress.report()
+        # Windows finish in their fixed order, so the state is a count: the first `done` are finished.
+        run_windows(raster, grid, windows[done:], classify, writers, self.times, progress.window_done, counts,
+                    on_written=window_written, pipeline=engine.pipeline)
+        return classify.patches
+
+    def _run_on_cluster(self, cluster: "_Cluster", grid: ModelGrid, windows: Sequence[RasterWindow], done: int,
+                        per_window: Sequence[int], writers: Sequence[MaskWriter], checkpoints: Checkpoints,
+                        counts: WindowCounts) -> int:
+        """The windows after the first ``done``, as tasks of a Dask cluster, written here in order; returns the patches."""
+        from ..cluster.dispatch import run_on_cluster, tasks_ahead
+
+        progress = _Progress(self.cb, per_window, done)
+        times = self.times
+        patches = 0
+
+        def deliver(w: RasterWindow, outcome: Any) -> None:
+            nonlocal patches
+            counts.read += int(outcome.read)
+            patches += outcome.patches
+            for name, seconds in outcome.times.items():
+                if name in ("global_s", "local_s", "aggregation_s"):
+                    setattr(times.net, name, getattr(times.net, name) + seconds)
+                else:
+                    setattr(times, name, getattr(times, name) + seconds)
+            if outcome.core is not None:
+                counts.classified += 1
+                write_core(grid, w, outcome.core, writers, times)
+            checkpoints.window_done(w.index)
+            progress.window_done(w)
+
+        progress.report()
+        t = time.perf_counter()
+        run_on_cluster(cluster.client, cluster.job, windows[done:], deliver, progress.report, str(self.engine.dask),
+                       tasks_ahead(cluster.threads))
+        times.input_wait_s += time.perf_counter() - t - times.write_s
+        return patches
+
+
+@dataclass(frozen=True)
+class _Cluster:
+    """A run's Dask cluster: the client, the job every window task shares, and what the workers run on."""
+
+    client: Any
+    job: Any
+    workers: int
+    threads: int
+    providers: Tuple[str, ...]
+    chain: str
+
+    @classmethod
+    def connect(cls, stack: contextlib.ExitStack, input_path: str, b: Bundle, engine: EngineOptions,
+                reading: InputOptions) -> "_Cluster":
+        """Connect to ``engine.dask`` (closed with ``stack``) and open the bundle's sessions on every worker."""
+        from ..cluster.connect import cluster_client
+        from ..cluster.dispatch import cluster_threads, prepare_workers
+        from ..cluster.window_tasks import WindowJob, bundle_key
+        from ..formats.input_paths import local_path_of
+
+        assert engine.dask is not None
+        client = stack.enter_context(cluster_client(engine.dask))
+        local = local_path_of(input_path)
+        # Workers may run elsewhere: paths they can resolve whatever their working directory.
+        where = os.path.abspath(local) if local is not None else input_path
+        per_host = cluster_threads(client)
+        job = WindowJob(where, os.path.abspath(b.path), bundle_key(b), replace(engine, dask=None), reading,
+                        engine.batch, per_host)
+        ready = prepare_workers(client, job, engine.dask)
+        providers: List[str] = []
+        for r in ready:
+            providers += [p for p in r.providers if p not in providers]
+        chains = sorted({r.chain for r in ready})
+        return cls(client, job, len(ready), sum(n for _, n in per_host), tuple(providers), "+".join(chains))
 
 
 def _outside_captures(cb: Callbacks) -> Callbacks:

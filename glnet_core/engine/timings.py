@@ -111,7 +111,8 @@ class StepTimes:
             postprocess_s=round(self.post_s, 3),
             write_s=round(self.write_s, 3),
             finish_s=round(self.finish_s, 3),
-            other_s=round(total - self.net.network_s - steps, 3),
+            # Not below 0: in a Dask run the network seconds are summed over the workers.
+            other_s=round(max(0.0, total - self.net.network_s - steps), 3),
             input_wait_s=round(self.input_wait_s, 3),
             output_wait_s=round(self.output_wait_s, 3),
             overlap_s=round(max(0.0, hidden), 3),

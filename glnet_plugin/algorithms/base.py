@@ -49,7 +49,7 @@ from qgis.PyQt.QtGui import QIcon
 
 # Plain Python (errors.py and the stdlib only): importable when the provider
 # lists its algorithms, even without glnet_core's dependencies.
-from ...glnet_core.errors import InputError
+from ...glnet_core.errors import InputError, MissingExtraError
 from ...glnet_core.formats.input_paths import check_input_path
 from ...glnet_core.option_rules import NumberRule, check_class_spec
 from ..i18n import tr
@@ -235,6 +235,9 @@ class GlnetAlgorithm(QgsProcessingAlgorithm):
         InputError
             ``<parameter label> (<NAME>): must be a finite number, got nan``,
             or ``<label> (<NAME>): /tmp/f is a named pipe (FIFO), not a regular file``.
+        MissingExtraError
+            From a subclass's own checks: a parameter's value needs an
+            optional dependency that is missing (segment's Dask scheduler).
         """
         for definition in self.parameterDefinitions():
             name = definition.name()
@@ -258,7 +261,7 @@ class GlnetAlgorithm(QgsProcessingAlgorithm):
         try:
             # First: QGIS's checks may load a layer, which a pipe would block.
             self.check_values(parameters, context)
-        except InputError as exc:
+        except (InputError, MissingExtraError) as exc:
             return False, str(exc)
         return super().checkParameterValues(parameters, context)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Sequence
 
 from qgis.core import (
     QgsProcessing,
@@ -10,17 +10,22 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingOutputString,
     QgsProcessingParameterBand,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
 )
 
+from ...glnet_core.cluster.address import parse_cluster
 from ...glnet_core.engine.modes import DEFAULT_MODE, MODE_NAMES
 from ...glnet_core.engine.runtime import DEVICES as ENGINE_DEVICES
+from ...glnet_core.errors import InputError, MissingExtraError
 from ...glnet_core.option_rules import MIN_AREA as MIN_AREA_RULE
 from ...glnet_core.option_rules import SIMPLIFY as SIMPLIFY_RULE
+from .. import dependencies
 from ..i18n import tr
 from ..styles import MASK, POLYGONS, style_on_completion
 from .base import GlnetAlgorithm, core_callbacks, help_html, number_parameter, raster_file, vector_destination
@@ -64,6 +69,7 @@ class SegmentAlgorithm(GlnetAlgorithm):
     BANDS = "BANDS"
     MIN_AREA = "MIN_AREA"
     SIMPLIFY = "SIMPLIFY"
+    DASK_SCHEDULER = "DASK_SCHEDULER"
     OUTPUT_MASK = "OUTPUT_MASK"
     OUTPUT_VECTOR = "OUTPUT_VECTOR"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
@@ -91,6 +97,11 @@ class SegmentAlgorithm(GlnetAlgorithm):
             self.MIN_AREA, tr("Minimum mapping unit (square metres; 0: off)"), MIN_AREA_RULE, 0.0))
         self.addParameter(number_parameter(
             self.SIMPLIFY, tr("Simplify polygons (tolerance in metres; 0: exact pixel edges)"), SIMPLIFY_RULE, 0.0))
+        dask = QgsProcessingParameterString(
+            self.DASK_SCHEDULER, tr("Dask scheduler (tcp://HOST:PORT or a scheduler file; empty: run in QGIS)"),
+            defaultValue="", optional=True)
+        dask.setFlags(dask.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(dask)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_MASK, tr("Land-cover mask")))
         self.addParameter(QgsProcessingParameterVectorDestination(
             self.OUTPUT_VECTOR, tr("Land-cover polygons"), type=QgsProcessing.TypeVectorPolygon,
@@ -123,6 +134,14 @@ class SegmentAlgorithm(GlnetAlgorithm):
                                                 "their neighbours, in the mask and the polygons alike.")),
                 (tr("Simplify polygons"), tr("Douglas-Peucker tolerance in metres for the polygons' shared "
                                              "boundaries (no gaps or overlaps appear).")),
+                (tr("Dask scheduler"), tr("Advanced. Empty: the windows run here, in QGIS. tcp://HOST:PORT or the "
+                                          "path of a scheduler file (dask scheduler --scheduler-file): the windows "
+                                          "run as tasks on that Dask cluster's workers, which must reach the input "
+                                          "raster and the model bundle at the same paths and run glnet with Dask "
+                                          "{version}; QGIS still writes the outputs, the same bytes as a run in "
+                                          "QGIS. local:N is not offered inside QGIS (use the command line). Dask is "
+                                          "installed on request: the desktop offers it when this is set.")
+                 .format(version=dependencies.DASK_VERSION)),
                 (tr("Land-cover mask"), tr("GeoTIFF of class ids (255 = nodata), styled with the classes' "
                                            "colours and names.")),
                 (tr("Land-cover polygons"), tr("Optional: the mask as polygons with class_id, class_name, "
@@ -131,6 +150,52 @@ class SegmentAlgorithm(GlnetAlgorithm):
                                       "(0-100, 255 = nodata).")),
             ],
         )
+
+    def check_values(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> None:
+        """The checks of every glnet algorithm, then the Dask scheduler's (:meth:`dask_scheduler`)."""
+        super().check_values(parameters, context)
+        self.dask_scheduler(parameters, context)
+
+    def dask_scheduler(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> Optional[str]:
+        """The Dask scheduler to run the windows on, for ``EngineOptions(dask=...)``; None: in QGIS.
+
+        Returns
+        -------
+        str or None
+            ``SCHEME://HOST:PORT`` or a scheduler file, as given (stripped).
+
+        Raises
+        ------
+        InputError
+            For ``local:N`` (not offered inside QGIS, see below) and for a
+            value that names no scheduler
+            (:func:`glnet_core.cluster.address.parse_cluster`'s message).
+        MissingExtraError
+            When Dask is not installed in QGIS's Python (one line saying how
+            to install it; the desktop's dialog check also offers the
+            install in the message bar).
+        """
+        value = self.parameterAsString(parameters, self.DASK_SCHEDULER, context).strip()
+        if not value:
+            return None
+        definition = self.parameterDefinition(self.DASK_SCHEDULER)
+        label = f"{definition.description()} ({self.DASK_SCHEDULER})"
+        if value.lower().startswith("local"):
+            # A LocalCluster starts its workers from sys.executable, which
+            # inside QGIS is not QGIS's Python (qgis_process: the first
+            # python3 on PATH; the desktop: the QGIS program): its nannies
+            # fail to start. Pointing multiprocessing elsewhere would change
+            # it for every plugin of the session, and in QGIS the run already
+            # uses all of this computer's cores.
+            raise InputError(tr("{label}: local:N is not offered inside QGIS (it would start worker processes "
+                                "from the QGIS program); start 'dask scheduler' and 'dask worker' and give the "
+                                "scheduler's address, or leave it empty to run in QGIS").format(label=label))
+        parse_cluster(value, option=label)
+        problems = dependencies.dask_problems()
+        if problems:
+            _offer_dask_install(problems)
+            raise MissingExtraError(dependencies.explain_dask(problems, label), command="segment", module="distributed")
+        return value
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
         from ...glnet_core.engine.options import EngineOptions, InputOptions, OutputOptions
@@ -142,8 +207,9 @@ class SegmentAlgorithm(GlnetAlgorithm):
         out_vector_value = self.parameterAsOutputLayer(parameters, self.OUTPUT_VECTOR, context)
         out_conf = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
         out_vector, vector_layer = vector_destination(out_vector_value) if out_vector_value else (None, None)
+        dask = self.dask_scheduler(parameters, context)
         engine = EngineOptions(mode=self.parameterAsEnumString(parameters, self.MODE, context),
-                               device=self.parameterAsEnumString(parameters, self.DEVICE, context))
+                               device=self.parameterAsEnumString(parameters, self.DEVICE, context), dask=dask)
         reading = InputOptions(bands=tuple(self.parameterAsInts(parameters, self.BANDS, context)) or None)
         # QGIS's file dialogs have asked before replacing a file; glnet_core
         # still replaces it only once the new output is complete.
@@ -167,3 +233,16 @@ class SegmentAlgorithm(GlnetAlgorithm):
             self.OUTPUT_CONFIDENCE: out_conf,
             self.PROVIDERS: providers,
         }
+
+
+def _offer_dask_install(problems: Sequence[dependencies.Problem]) -> None:
+    """In the desktop's own thread (its dialog check), offer the Dask install in the message bar."""
+    from qgis.PyQt.QtCore import QCoreApplication, QThread
+    from qgis.utils import iface  # None in qgis_process and scripts
+
+    app = QCoreApplication.instance()
+    if iface is None or app is None or QThread.currentThread() is not app.thread():
+        return
+    from ..dependency_dialog import offer_dask_install
+
+    offer_dask_install(iface, problems)

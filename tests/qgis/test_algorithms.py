@@ -20,7 +20,7 @@ import pytest
 ALGORITHM_IDS = ["glnet:evaluate", "glnet:model_info", "glnet:segment", "glnet:vectorize", "glnet:zonal_stats"]
 
 # The parameters issue #7 names for glnet:segment, in dialog order.
-SEGMENT_PARAMETERS = ["INPUT", "MODEL", "MODE", "DEVICE", "BANDS", "MIN_AREA", "SIMPLIFY",
+SEGMENT_PARAMETERS = ["INPUT", "MODEL", "MODE", "DEVICE", "BANDS", "MIN_AREA", "SIMPLIFY", "DASK_SCHEDULER",
                       "OUTPUT_MASK", "OUTPUT_VECTOR", "OUTPUT_CONFIDENCE"]
 
 
@@ -152,7 +152,7 @@ def test_segment_parameters_as_the_issue_names_them(qgis_app):
     assert params["DEVICE"].options() == ["auto", "cpu", "cuda"] and params["DEVICE"].defaultValue() == "auto"
     assert params["BANDS"].allowMultiple() and params["BANDS"].parentLayerParameterName() == "INPUT"
     optional = {name for name, p in params.items() if p.flags() & p.FlagOptional}
-    assert optional == {"BANDS", "OUTPUT_VECTOR", "OUTPUT_CONFIDENCE"}
+    assert optional == {"BANDS", "DASK_SCHEDULER", "OUTPUT_VECTOR", "OUTPUT_CONFIDENCE"}
     assert params["OUTPUT_MASK"].type() == "rasterDestination"
     assert params["OUTPUT_VECTOR"].type() == "vectorDestination"
     assert params["OUTPUT_CONFIDENCE"].type() == "rasterDestination"
