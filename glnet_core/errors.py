@@ -21,6 +21,7 @@ __all__ = [
     "MachineError",
     "OutputWriteError",
     "ResumableStop",
+    "CogLayoutError",
     "LayoutError",
     "Cancelled",
 ]
@@ -103,6 +104,11 @@ class LayoutError(ValueError):
 
 class Cancelled(GlnetError):
     """The caller cancelled a run; its outputs were removed (nothing was written)."""
+
+
+class CogLayoutError(InputError):
+    """A GeoTIFF that is not laid out as a Cloud Optimized GeoTIFF, or is no TIFF at all
+    (:mod:`glnet.glnet_core.formats.cog_layout`)."""
 
 
 class ResumableStop(MachineError):

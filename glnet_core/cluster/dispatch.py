@@ -38,7 +38,7 @@ from ..engine.windows import RasterWindow
 from ..errors import MachineError, ResumableStop
 from .window_tasks import WindowJob, WindowOutcome, WorkerReady, classify_window, warm_up
 
-__all__ = ["ClusterLost", "WindowLost", "cluster_threads", "tasks_ahead", "prepare_workers", "run_on_cluster",
+__all__ = ["ClusterLost", "WindowLost", "workers_by_host", "tasks_ahead", "prepare_workers", "run_on_cluster",
            "POLL_S", "WORKERS_TIMEOUT_S"]
 
 #: Seconds between polls of cancellation while waiting for a window.
@@ -56,18 +56,18 @@ class WindowLost(MachineError):
     """A window's task failed on every worker it was given to (each one died running it)."""
 
 
-def cluster_threads(client: Any) -> Tuple[Tuple[str, int], ...]:
-    """``(host, worker threads)`` of every host of the cluster, sorted."""
+def workers_by_host(client: Any) -> Tuple[Tuple[str, int], ...]:
+    """``(host, worker processes)`` of every host of the cluster, sorted."""
     per_host: Dict[str, int] = {}
-    for address, info in client.scheduler_info(n_workers=-1)["workers"].items():
+    for address in client.scheduler_info(n_workers=-1)["workers"]:
         host = address.rsplit(":", 1)[0]
-        per_host[host] = per_host.get(host, 0) + int(info.get("nthreads", 1))
+        per_host[host] = per_host.get(host, 0) + 1
     return tuple(sorted(per_host.items()))
 
 
-def tasks_ahead(threads: int) -> int:
-    """Windows in flight beyond the next one to be written: every worker thread busy, and one more each queued."""
-    return max(4, 2 * threads + 2)
+def tasks_ahead(workers: int) -> int:
+    """Windows in flight beyond the next one to be written: each worker with one in the network, one read ahead."""
+    return max(4, 2 * workers + 2)
 
 
 def _is_lost_connection(client: Any, exc: BaseException) -> bool:

@@ -8,12 +8,16 @@ in a single process (the same read, the same
 :class:`~glnet_core.engine.window_classifier.GlnetClassifier`, so the same
 pixels).
 
-Each worker process keeps, per thread, the onnxruntime sessions of a bundle
-(keyed by the bundle's manifest checksum and the options that shape them)
-and the opened rasters of the last few inputs: a window costs its read and
-its network, never a bundle load. onnxruntime gets ``cores / worker threads
-on this host`` threads unless the run says ``threads``, so the workers of one
-machine do not oversubscribe its cores.
+Each worker process keeps the onnxruntime sessions of a bundle (keyed by the
+bundle's manifest checksum and the options that shape them) and the opened
+rasters of the last few inputs: a window costs its read and its network,
+never a bundle load. A worker process runs one window in the network at a
+time, whatever its thread count, and reads and prepares the next one
+meanwhile (the task leaves the worker's thread pool for its network part,
+``distributed.secede``, so the worker starts the next task's read), as the
+pipeline of a single-process run does. onnxruntime gets ``cores / worker
+processes on this host`` threads unless the run says ``threads``, so the
+workers of one machine do not oversubscribe its cores.
 
 Nothing here imports Dask at module level: the module is what the client
 pickles by reference, and what the workers import.
@@ -79,8 +83,8 @@ class WindowJob:
     batch:
         Patches per local run (None: :func:`glnet_core.engine.segment.default_batch`
         for the worker's providers).
-    threads_by_host:
-        ``(host, worker threads on it)`` of the cluster when the run
+    workers_by_host:
+        ``(host, worker processes on it)`` of the cluster when the run
         started, for onnxruntime's default thread count.
     """
 
@@ -90,7 +94,7 @@ class WindowJob:
     engine: EngineOptions
     reading: InputOptions
     batch: Optional[int] = None
-    threads_by_host: Tuple[Tuple[str, int], ...] = ()
+    workers_by_host: Tuple[Tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,13 @@ class _Sessions:
     batch: int
 
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # the caches' dictionaries
+_read_lock = threading.Lock()  # the opened rasters: a GDAL dataset is used by one thread at a time
+_network_lock = threading.Lock()  # the sessions: one window in the network at a time per worker process
+_ahead = threading.Semaphore(2)  # one window in the network, one read and prepared ahead of it
 _bundles: Dict[Tuple[str, str], Bundle] = {}
 _sessions: Dict[Tuple[Any, ...], _Sessions] = {}
-_rasters: Dict[int, "OrderedDict[Tuple[Any, ...], Tuple[RasterInput, ModelGrid]]"] = {}
+_rasters: "OrderedDict[Tuple[Any, ...], Tuple[RasterInput, ModelGrid]]" = OrderedDict()
 
 
 def _worker_name() -> str:
@@ -167,14 +174,14 @@ def _worker_name() -> str:
 
 
 def _default_threads(job: WindowJob) -> int:
+    """onnxruntime threads: this host's cores shared by the worker processes on it (each runs one window at a time)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     sharing = 1
     try:
         from distributed import get_worker
 
-        worker = get_worker()
-        host = worker.address.rsplit(":", 1)[0]
-        sharing = dict(job.threads_by_host).get(host, worker.state.nthreads)
+        host = get_worker().address.rsplit(":", 1)[0]
+        sharing = dict(job.workers_by_host).get(host, 1)
     except (ImportError, ValueError):
         pass
     return max(1, cores // max(1, sharing))
@@ -197,9 +204,9 @@ def _bundle(job: WindowJob) -> Bundle:
 
 
 def _sessions_for(job: WindowJob) -> _Sessions:
+    """The job's sessions in this process (opened on first use); used under :data:`_network_lock` only."""
     e = job.engine
-    key = (threading.get_ident(), job.bundle_key, job.bundle_path, e.mode, e.device, e.threads, e.chain,
-           e.gpu_memory, job.batch)
+    key = (job.bundle_key, job.bundle_path, e.mode, e.device, e.threads, e.chain, e.gpu_memory, job.batch)
     with _lock:
         got = _sessions.get(key)
     if got is not None:
@@ -219,19 +226,34 @@ def _sessions_for(job: WindowJob) -> _Sessions:
 
 
 def _raster_for(job: WindowJob, b: Bundle) -> Tuple[RasterInput, ModelGrid]:
+    """The job's opened raster in this process; used under :data:`_read_lock` only."""
     r = job.reading
     key = (job.input_path, b.bands, r.bands, r.input_range, r.match_resolution, b.resolution_m)
-    kept = _rasters.setdefault(threading.get_ident(), OrderedDict())
-    if key in kept:
-        kept.move_to_end(key)
-        return kept[key]
+    if key in _rasters:
+        _rasters.move_to_end(key)
+        return _rasters[key]
     raster = open_raster(job.input_path, b.bands, r.bands, r.input_range)
     grid = ModelGrid.for_raster(raster, b.resolution_m, r.match_resolution)
-    kept[key] = (raster, grid)
-    while len(kept) > RASTERS_KEPT:
-        _, (old, _grid) = kept.popitem(last=False)
+    _rasters[key] = (raster, grid)
+    while len(_rasters) > RASTERS_KEPT:
+        _, (old, _grid) = _rasters.popitem(last=False)
         old.close()
     return raster, grid
+
+
+def _let_the_worker_read_ahead() -> None:
+    """Leave the worker's thread pool, so that it starts the next window's read while this one is in the network.
+
+    ``distributed.secede`` opens a new slot in the worker's pool; this task
+    goes on in its thread. Outside a worker (a direct call), nothing.
+    """
+    try:
+        from distributed import get_worker, secede
+
+        get_worker()
+    except (ImportError, ValueError):
+        return
+    secede()
 
 
 def warm_up(job: WindowJob) -> WorkerReady:
@@ -244,7 +266,7 @@ def warm_up(job: WindowJob) -> WorkerReady:
     DeviceError
         If the requested device does not work on this worker.
     """
-    with bounded_gdal_cache():
+    with bounded_gdal_cache(), _network_lock:
         s = _sessions_for(job)
     return WorkerReady(_worker_name(), s.providers, s.chain, s.threads)
 
@@ -268,23 +290,27 @@ def classify_window(job: WindowJob, w: RasterWindow) -> Dict[str, Any]:
     """
     times = StepTimes()
     counts = WindowCounts()
-    with bounded_gdal_cache():
-        s = _sessions_for(job)
-        raster, grid = _raster_for(job, s.bundle)
-        got = read_window(raster, grid, w, times, counts)
-        core: Optional[Tuple[np.ndarray, ...]] = None
-        patches = 0
-        if got is not None:
-            classifier = GlnetClassifier(s.bundle, s.predictor, replace(job.engine, dask=None), s.batch,
-                                         WindowLayouts(s.bundle.size_p, s.bundle.min_overlap), times,
-                                         lambda _w, _k: None)
-            prepared = classifier.prepare(w, *got)
+    core: Optional[Tuple[np.ndarray, ...]] = None
+    patches = 0
+    # As the pipeline of a single-process run: window k+1 is read and prepared while k is in the network.
+    with _ahead, bounded_gdal_cache():
+        with _network_lock:
+            s = _sessions_for(job)
+        classifier = GlnetClassifier(s.bundle, s.predictor, replace(job.engine, dask=None), s.batch,
+                                     WindowLayouts(s.bundle.size_p, s.bundle.min_overlap), times,
+                                     lambda _w, _k: None)
+        with _read_lock:
+            raster, grid = _raster_for(job, s.bundle)
+            got = read_window(raster, grid, w, times, counts)
+            prepared = None if got is None else classifier.prepare(w, *got)
             del got
-            if prepared is not None:
+        if prepared is not None:
+            _let_the_worker_read_ahead()
+            with _network_lock:
                 core = tuple(classifier.classify(w, prepared))
-                patches = classifier.patches
-                del prepared
-                release_free_memory()
+            patches = classifier.patches
+            del prepared
+            release_free_memory()
     t = times.net
     seconds = {"read_s": times.read_s, "prepare_s": times.prepare_s, "post_s": times.post_s,
                "global_s": t.global_s, "local_s": t.local_s, "aggregation_s": t.aggregation_s}

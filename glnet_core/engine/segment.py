@@ -381,8 +381,7 @@ class _Run:
             else:
                 cluster = _Cluster.connect(stack, self.input_path, b, engine, self.reading)
                 providers, chain = list(cluster.providers), cluster.chain
-                cb.message(f"Dask cluster {engine.dask}: {cluster.workers} worker(s), "
-                           f"{cluster.threads} thread(s) in all")
+                cb.message(f"Dask cluster {engine.dask}: {cluster.workers} worker(s) on {cluster.hosts} host(s)")
         except BaseException:
             for wr in writers:
                 wr.close()  # a device or cluster that does not work costs no resumable work
@@ -505,7 +504,7 @@ class _Run:
         progress.report()
         t = time.perf_counter()
         run_on_cluster(cluster.client, cluster.job, windows[done:], deliver, progress.report, str(self.engine.dask),
-                       tasks_ahead(cluster.threads))
+                       tasks_ahead(cluster.workers))
         times.input_wait_s += time.perf_counter() - t - times.write_s
         return patches
 
@@ -517,7 +516,7 @@ class _Cluster:
     client: Any
     job: Any
     workers: int
-    threads: int
+    hosts: int
     providers: Tuple[str, ...]
     chain: str
 
@@ -526,7 +525,7 @@ class _Cluster:
                 reading: InputOptions) -> "_Cluster":
         """Connect to ``engine.dask`` (closed with ``stack``) and open the bundle's sessions on every worker."""
         from ..cluster.connect import cluster_client
-        from ..cluster.dispatch import cluster_threads, prepare_workers
+        from ..cluster.dispatch import prepare_workers, workers_by_host
         from ..cluster.window_tasks import WindowJob, bundle_key
         from ..formats.input_paths import local_path_of
 
@@ -535,7 +534,7 @@ class _Cluster:
         local = local_path_of(input_path)
         # Workers may run elsewhere: paths they can resolve whatever their working directory.
         where = os.path.abspath(local) if local is not None else input_path
-        per_host = cluster_threads(client)
+        per_host = workers_by_host(client)
         job = WindowJob(where, os.path.abspath(b.path), bundle_key(b), replace(engine, dask=None), reading,
                         engine.batch, per_host)
         ready = prepare_workers(client, job, engine.dask)
@@ -543,7 +542,7 @@ class _Cluster:
         for r in ready:
             providers += [p for p in r.providers if p not in providers]
         chains = sorted({r.chain for r in ready})
-        return cls(client, job, len(ready), sum(n for _, n in per_host), tuple(providers), "+".join(chains))
+        return cls(client, job, len(ready), len(per_host), tuple(providers), "+".join(chains))
 
 
 def _outside_captures(cb: Callbacks) -> Callbacks:

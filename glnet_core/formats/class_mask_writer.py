@@ -7,7 +7,8 @@ The format itself (colour table, category names, how masks are read) is
 grid block by block, as the engine produces them:
 
 - GeoTIFF, uint8, one band, tiled 512 x 512, DEFLATE (no predictor), nodata
-  255, ``BIGTIFF=IF_SAFER``; the input's size, CRS and transform (none when the
+  255, ``BIGTIFF=IF_SAFER``; committed as a Cloud Optimized GeoTIFF with
+  internal overviews (below); the input's size, CRS and transform (none when the
   input has none), or its ground control points (GCPs, with their CRS) and
   RPCs for an input georeferenced by them. Areas never written are 255 (GDAL
   fills unwritten tiles with the nodata value when the file is closed), so a
@@ -51,6 +52,25 @@ in which windows were written, when the part was flushed or whether the run
 was resumed: a pipelined run, a sequential one and a resumed one give the same
 bytes, and no dead space is left. The copy streams tiles (bounded memory) and
 costs about one re-compression of the mask, small beside the network.
+
+Cloud Optimized GeoTIFF: the copy is made by GDAL's COG driver, so the
+committed file is a COG (checked by :mod:`.cog_layout`): the same tiles and
+compression, plus internal overviews halving the size down to the first level
+that fits in one 512 x 512 tile, every IFD before the data, the smallest
+overview's data first. A reader (QGIS) showing the whole of a large mask then
+reads a few small tiles instead of all of them. Overviews never average: a
+class mask's use ``MODE`` (each overview pixel is the most frequent class of
+the block it covers, nodata ignored), a confidence raster's ``NEAREST`` (a
+pixel of the block: the mode of percentages is an arbitrary pick among nearly
+distinct values, and costs more). The driver keeps the colour table, nodata,
+band description and unit, dataset tags, CRS and transform, GCPs and RPCs
+(GDAL 3.6 and 3.10 alike, which also write the same bytes). It computes the
+overviews into a temporary file next to the copy (``.NAME.part.compact.ovr.tmp``,
+removed with the part) and streams them, so memory stays bounded: a commit of
+a 64 MP mask peaked at 110 MB (MODE; 97 MB for NEAREST) where the plain copy
+took 68 MB, and 120 MB at 256 MP (64 MB GDAL cache, 2026-12-02). It takes
+about twice the plain copy's time (8 s instead of 4 s at 64 MP on 2 cores),
+MODE some 10-30 % more than NEAREST, still small beside the network.
 """
 
 from __future__ import annotations
@@ -73,13 +93,20 @@ from .gdal_env import gdal_errors, gdal_write_errors, ignore_not_georeferenced
 from .outputs import check_file_target, commit_file, part_path, remove_part
 from .part_lock import PartLock
 
-__all__ = ["MaskWriter", "TILE_SIZE", "KINDS"]
+__all__ = ["MaskWriter", "TILE_SIZE", "KINDS", "OVERVIEW_RESAMPLING"]
 
 TILE_SIZE = 512
 KINDS = ("classes", "confidence")
-#: Creation options of every mask and confidence GeoTIFF (the part and its compact copy).
+#: Creation options of the part file of every mask and confidence GeoTIFF (the compact copy: _COG_CREATION).
 _CREATION = dict(tiled=True, blockxsize=TILE_SIZE, blockysize=TILE_SIZE, compress="deflate", predictor=1,
                  bigtiff="IF_SAFER", interleave="band")
+#: Creation options of the committed copy (GDAL's COG driver): the part's tiles and compression, with overviews
+#: always computed from the pixels (AUTO would copy the overviews of a part that is itself a COG copy, left by a
+#: killed commit and written to since by the resumed run: stale overviews).
+_COG_CREATION = dict(blocksize=TILE_SIZE, compress="deflate", predictor="NO", bigtiff="IF_SAFER",
+                     overviews="IGNORE_EXISTING")
+#: How each kind's overviews are computed: never an average (see the module's "Cloud Optimized GeoTIFF").
+OVERVIEW_RESAMPLING = {"classes": "MODE", "confidence": "NEAREST"}
 # What GDAL raises, and the system's own errors (a full disk while closing).
 _GDAL_ERRORS = gdal_errors() + (OSError,)
 
@@ -94,6 +121,16 @@ def _fsync(path: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _open_for_update(path: Path):
+    """Open a part file in update mode, also one already copied into a COG.
+
+    A commit killed after its COG copy replaced the part leaves a COG as the
+    part; GDAL 3.10 refuses to update a COG unless told that its layout may
+    break, which does not matter here: the commit copies the part afresh.
+    """
+    return rasterio.open(str(path), "r+", IGNORE_COG_LAYOUT_BREAK="YES")
 
 
 def _same_transform(a: Affine, b: Affine) -> bool:
@@ -208,6 +245,12 @@ class MaskWriter:
                 remove_part(self.part_path, self._part_aux, *self._compact_paths())
                 self._ds = self._create_part()
         except BaseException:
+            if not resume:
+                # A Ctrl-C (or a failure) while the new part was being created: nothing of it may stay.
+                if self._ds is not None:
+                    self._ds.close()
+                    self._ds = None
+                remove_part(self.part_path, self._part_aux, *self._compact_paths())
             self._lock.release()
             raise
 
@@ -254,7 +297,7 @@ class MaskWriter:
             raise InputError(f"cannot resume: {part} does not exist; run again without --resume")
         try:
             with ignore_not_georeferenced():
-                ds = rasterio.open(str(part), "r+")
+                ds = _open_for_update(part)
         except _GDAL_ERRORS as exc:
             raise InputError(
                 f"cannot resume: {part} is damaged ({' '.join(str(exc).split())}); run again without --resume"
@@ -341,7 +384,7 @@ class MaskWriter:
         with gdal_write_errors(self.path, self.option):
             _fsync(self.part_path)
             with ignore_not_georeferenced():
-                self._ds = rasterio.open(str(self.part_path), "r+")
+                self._ds = _open_for_update(self.part_path)
         self.dirty = False
 
     # -- finishing ---------------------------------------------------------
@@ -367,25 +410,28 @@ class MaskWriter:
                     raise OSError(errno.EIO, f"the part file reads back as {ds.width} x {ds.height} px")
                 ds.read(1, window=Window(self.width - 1, self.height - 1, 1, 1))
 
-    def _compact_paths(self) -> Tuple[Path, Path]:
-        return (self._compact_path, sidecar_path(self._compact_path))
+    def _compact_paths(self) -> Tuple[Path, Path, Path]:
+        """The compact copy, its sidecar, and the overviews GDAL's COG driver computes next to it."""
+        copy = self._compact_path
+        return (copy, sidecar_path(copy), copy.with_name(copy.name + ".ovr.tmp"))
 
     def _compact_part(self) -> None:
-        """Replace the closed part by a copy written tile after tile (see the module's "Reproducible bytes")."""
-        copy, copy_aux = self._compact_paths()
-        remove_part(copy, copy_aux)
+        """Replace the closed part by a COG copy written tile after tile (the module's "Reproducible bytes")."""
+        copy, copy_aux, _ = paths = self._compact_paths()
+        remove_part(*paths)
         try:
             with gdal_write_errors(self.path, self.option), ignore_not_georeferenced():
-                rasterio.shutil.copy(str(self.part_path), str(copy), driver="GTiff", **_CREATION)
+                rasterio.shutil.copy(str(self.part_path), str(copy), driver="COG",
+                                     resampling=OVERVIEW_RESAMPLING[self.kind], **_COG_CREATION)
                 os.replace(copy, self.part_path)
                 if copy_aux.exists():
                     os.replace(copy_aux, self._part_aux)
         except BaseException:
-            remove_part(copy, copy_aux)
+            remove_part(*paths)
             raise
 
     def commit(self) -> Path:
-        """Close the part file, write the category names, and rename it to ``path``.
+        """Close the part file, copy it into a COG, write the category names, and rename it to ``path``.
 
         Returns
         -------

@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.shutil
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
 from glnet.glnet_core.errors import InputError
 from glnet.glnet_core.formats.class_mask_writer import MaskWriter
 from glnet.glnet_core.formats.classes import PRESETS, load_class_table
+from glnet.glnet_core.formats.cog_layout import check_cog
 
 CRS = rasterio.crs.CRS.from_epsg(32633)
 TRANSFORM = Affine(0.25, 0.0, 640000.0, 0.0, -0.25, 5800000.0)
@@ -217,6 +219,30 @@ def test_resume_keeps_written_blocks(tmp_path, rng):
     assert category_names(Path(str(out) + ".aux.xml")) == DEEPGLOBE.names
 
 
+def test_a_part_left_as_a_cog_by_a_killed_commit_resumes(tmp_path, rng):
+    # commit() replaces the part by its COG copy before the rename: a kill in
+    # between leaves a COG as the part, which GDAL 3.10 updates only when told
+    # its layout may break. The resumed run writes, flushes and commits it.
+    blocks = [rng.integers(0, 7, (512, 512), dtype=np.uint8) for _ in range(2)]
+    with new_writer(tmp_path / "a.tif") as w:
+        w.write(0, 0, blocks[0])
+    part = w.part_path
+    rasterio.shutil.copy(str(part), str(tmp_path / "cog.tif"), driver="COG", compress="deflate", blocksize=512)
+    shutil.move(str(tmp_path / "cog.tif"), str(part))
+    assert rasterio.open(part).tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+    w = new_writer(tmp_path / "a.tif", resume=True)
+    np.testing.assert_array_equal(w.read(0, 0, 512, 512), blocks[0])
+    w.write(512, 512, blocks[1])
+    w.flush()
+    w.commit()
+    ref = new_writer(tmp_path / "b.tif")
+    ref.write(0, 0, blocks[0])
+    ref.write(512, 512, blocks[1])
+    ref.commit()
+    assert (tmp_path / "a.tif").read_bytes() == (tmp_path / "b.tif").read_bytes()
+    check_cog(tmp_path / "a.tif", ghost_header=True, require_overviews=True)
+
+
 def test_resume_errors_and_stale_part(tmp_path):
     out = tmp_path / "r.tif"
     with pytest.raises(InputError, match=r"cannot resume: .*\.r\.tif\.part does not exist"):
@@ -358,7 +384,8 @@ def test_the_committed_bytes_depend_only_on_the_content(tmp_path, rng):
     # The same pixels written in two orders, with flushes between unaligned
     # blocks in one (tiles rewritten after a flush leave dead space in the
     # part) and as one block in the other: commit copies the part tile by
-    # tile, so both files are the same bytes, and no larger than needed.
+    # tile into a COG whose overviews come from the pixels alone, so both
+    # files are the same bytes, and no larger than needed.
     mask = rng.integers(0, 7, (HEIGHT, WIDTH), dtype=np.uint8)
     a, b = tmp_path / "a.tif", tmp_path / "b.tif"
     w = new_writer(a, tags={"glnet_model": "x"})
@@ -379,4 +406,21 @@ def test_the_committed_bytes_depend_only_on_the_content(tmp_path, rng):
         assert np.array_equal(ds.read(1), mask)
         assert ds.colormap(1)[DEEPGLOBE.classes[1].id][:3] == DEEPGLOBE.classes[1].colour
         assert ds.tags()["glnet_model"] == "x" and ds.descriptions == ("land-cover class",)
+        assert ds.overviews(1) == [2, 4]
+    check_cog(a, ghost_header=True, require_overviews=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "a.tif.aux.xml", "b.tif", "b.tif.aux.xml"]
+
+
+def test_an_interrupt_while_the_part_is_being_created_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C after GDAL created the part file but before the writer existed (seen: the part stayed)."""
+    from glnet.glnet_core.formats import class_mask_writer
+
+    def interrupted(_classes):
+        assert (tmp_path / ".mask.tif.part").exists(), "the part file is there when the interrupt lands"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(class_mask_writer, "colour_table", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        MaskWriter(tmp_path / "mask.tif", width=64, height=64, crs="EPSG:32633",
+                   transform=Affine(0.5, 0, 500000, 0, -0.5, 5000000), classes=DEEPGLOBE)
+    assert list(tmp_path.iterdir()) == [], "no part, sidecar or lock file"
