@@ -12,12 +12,14 @@ Each worker process keeps the onnxruntime sessions of a bundle (keyed by the
 bundle's manifest checksum and the options that shape them) and the opened
 rasters of the last few inputs: a window costs its read and its network,
 never a bundle load. A worker process runs one window in the network at a
-time, whatever its thread count, and reads and prepares the next one
-meanwhile (the task leaves the worker's thread pool for its network part,
-``distributed.secede``, so the worker starts the next task's read), as the
-pipeline of a single-process run does. onnxruntime gets ``cores / worker
-processes on this host`` threads unless the run says ``threads``, so the
-workers of one machine do not oversubscribe its cores.
+time, whatever its thread count (a second thread may read the next window
+meanwhile). onnxruntime gets ``cores / worker processes on this host``
+threads unless the run says ``threads``, so the workers of one machine do
+not oversubscribe its cores. (Reading the next window in a thread of its
+own while one worker thread runs the network, as the single-process
+pipeline does, was measured: 13 % slower on 2 cores, where the read takes
+the CPU the other worker's network needs; a worker started with
+``--nthreads 2`` does it.)
 
 Nothing here imports Dask at module level: the module is what the client
 pickles by reference, and what the workers import.
@@ -158,7 +160,6 @@ class _Sessions:
 _lock = threading.Lock()  # the caches' dictionaries
 _read_lock = threading.Lock()  # the opened rasters: a GDAL dataset is used by one thread at a time
 _network_lock = threading.Lock()  # the sessions: one window in the network at a time per worker process
-_ahead = threading.Semaphore(2)  # one window in the network, one read and prepared ahead of it
 _bundles: Dict[Tuple[str, str], Bundle] = {}
 _sessions: Dict[Tuple[Any, ...], _Sessions] = {}
 _rasters: "OrderedDict[Tuple[Any, ...], Tuple[RasterInput, ModelGrid]]" = OrderedDict()
@@ -241,21 +242,6 @@ def _raster_for(job: WindowJob, b: Bundle) -> Tuple[RasterInput, ModelGrid]:
     return raster, grid
 
 
-def _let_the_worker_read_ahead() -> None:
-    """Leave the worker's thread pool, so that it starts the next window's read while this one is in the network.
-
-    ``distributed.secede`` opens a new slot in the worker's pool; this task
-    goes on in its thread. Outside a worker (a direct call), nothing.
-    """
-    try:
-        from distributed import get_worker, secede
-
-        get_worker()
-    except (ImportError, ValueError):
-        return
-    secede()
-
-
 def warm_up(job: WindowJob) -> WorkerReady:
     """Load the bundle and open its sessions on this worker (before any window), and say what they run on.
 
@@ -292,8 +278,7 @@ def classify_window(job: WindowJob, w: RasterWindow) -> Dict[str, Any]:
     counts = WindowCounts()
     core: Optional[Tuple[np.ndarray, ...]] = None
     patches = 0
-    # As the pipeline of a single-process run: window k+1 is read and prepared while k is in the network.
-    with _ahead, bounded_gdal_cache():
+    with bounded_gdal_cache():
         with _network_lock:
             s = _sessions_for(job)
         classifier = GlnetClassifier(s.bundle, s.predictor, replace(job.engine, dask=None), s.batch,
@@ -305,7 +290,6 @@ def classify_window(job: WindowJob, w: RasterWindow) -> Dict[str, Any]:
             prepared = None if got is None else classifier.prepare(w, *got)
             del got
         if prepared is not None:
-            _let_the_worker_read_ahead()
             with _network_lock:
                 core = tuple(classifier.classify(w, prepared))
             patches = classifier.patches
