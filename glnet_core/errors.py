@@ -8,6 +8,8 @@ in what the user gave: a bad input, option or output path).
 
 from __future__ import annotations
 
+from typing import Optional
+
 __all__ = [
     "GlnetError",
     "InputError",
@@ -22,6 +24,7 @@ __all__ = [
     "OutputWriteError",
     "ResumableStop",
     "CogLayoutError",
+    "error_line",
     "LayoutError",
     "Cancelled",
 ]
@@ -118,3 +121,22 @@ class ResumableStop(MachineError):
     the resume state, as after a kill, instead of removing them: the same
     command with ``--resume`` continues.
     """
+
+
+def error_line(exc: BaseException) -> Optional[str]:
+    """The one line ``glnet`` prints for an error the user can act on, or None for any other exception.
+
+    A :class:`GlnetError` is its message; an ``OSError`` its reason and file
+    (``No space left on device: /data/x.tif``); a ``MemoryError`` ``out of
+    memory``. Shared by the command line (``glnet: error: LINE``) and the
+    batch, which reports each failed scene with the same line.
+    """
+    if isinstance(exc, GlnetError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        if exc.strerror and exc.filename is not None:
+            return f"{exc.strerror}: {exc.filename}"
+        return str(exc) or exc.__class__.__name__
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return None

@@ -46,7 +46,7 @@ from types import ModuleType
 from typing import Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from ... import __version__
-from ..errors import GlnetError, InputError, MachineError, MissingExtraError
+from ..errors import GlnetError, InputError, MachineError, MissingExtraError, error_line
 
 __all__ = ["CommandSpec", "COMMANDS", "GlnetArgumentParser", "build_parser", "main"]
 
@@ -341,12 +341,6 @@ def _fail(message: str, stream: Optional[TextIO] = None) -> None:
     print(f"{PROG}: error: {_one_line(message)}", file=stream or sys.stderr)
 
 
-def _os_error_message(exc: OSError) -> str:
-    if exc.strerror and exc.filename is not None:
-        return f"{exc.strerror}: {exc.filename}"
-    return str(exc) or exc.__class__.__name__
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the ``glnet`` command line.
 
@@ -401,12 +395,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         # these, so one line is more useful than a traceback.
         if debug:
             raise
-        _fail(_os_error_message(exc))
+        _fail(str(error_line(exc)))
         return EXIT_FAILURE
-    except MemoryError:
+    except MemoryError as exc:
         if debug:
             raise
-        _fail("out of memory")
+        _fail(str(error_line(exc)))
         return EXIT_FAILURE
 
 

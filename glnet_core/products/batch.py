@@ -43,7 +43,7 @@ from ..cluster.connect import shared_cluster
 from ..engine.bundle import Bundle, load_bundle
 from ..engine.options import EngineOptions, InputOptions, OutputOptions
 from ..engine.resume import state_path
-from ..errors import Cancelled, GlnetError, InputError
+from ..errors import Cancelled, InputError, error_line
 from ..formats.classes import ClassTable
 from ..formats.output_plan import InputSource, OutputTarget, check_not_inputs, raster_sources
 from ..formats.outputs import part_path
@@ -294,16 +294,9 @@ def check_batch(scenes: Sequence[Scene], bundle: PathLike, outputs: BatchOutputs
 
 
 def _error_line(exc: BaseException) -> str:
-    """A failed scene's reason on one line, as ``glnet`` prints its errors."""
-    if isinstance(exc, GlnetError):
-        text = str(exc)
-    elif isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror + (f": {exc.filename}" if exc.filename is not None else "")
-    elif isinstance(exc, MemoryError):
-        text = "out of memory"
-    else:
-        # Not an error glnet knows: shown as what it is (the caller may show its traceback).
-        text = f"unexpected {type(exc).__name__}: {exc}"
+    """A failed scene's reason on one line, as ``glnet`` prints its errors (:func:`glnet_core.errors.error_line`)."""
+    # Not an error glnet knows: shown as what it is (the caller may show its traceback).
+    text = error_line(exc) or f"unexpected {type(exc).__name__}: {exc}"
     return " ".join(text.split()) or type(exc).__name__
 
 
