@@ -11,7 +11,7 @@ grid; outputs are always written on the raster's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -74,11 +74,26 @@ class ModelGrid:
             As :meth:`glnet_core.formats.raster_input.RasterInput.read`:
             ``(rows, cols, bands)`` and ``(rows, cols)`` bool.
         """
+        return self.read_box(raster, w.rows.start, w.cols.start, w.rows.size, w.cols.size)
+
+    def read_box(self, raster: RasterInput, row: int, col: int, height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
+        """The model-grid pixels ``[row, row + height) x [col, col + width)`` and their validity (as :meth:`read`).
+
+        The one way model-grid pixels are read: windows of ``glnet segment``
+        and training windows of ``glnet train`` alike.
+        """
         if not self.resampled:
-            return raster.read(w.rows.start, w.cols.start, w.rows.size, w.cols.size)
+            return raster.read(row, col, height, width)
         sr, sc = self.scale
-        return raster.read(w.rows.start / sr, w.cols.start / sc, w.rows.size / sr, w.cols.size / sc,
-                           out_shape=(w.rows.size, w.cols.size))
+        return raster.read(row / sr, col / sc, height / sr, width / sc, out_shape=(height, width))
+
+    def transform(self, raster_transform: Any) -> Any:
+        """The affine transform of the model grid, from the raster's (equal when the grids are one)."""
+        from affine import Affine
+
+        if not self.resampled:
+            return raster_transform
+        return raster_transform * Affine.scale(1.0 / self.scale[1], 1.0 / self.scale[0])
 
     def may_hold_valid(self, raster: RasterInput, w: RasterWindow) -> bool:
         """Whether window ``w`` may hold a valid pixel; False means :meth:`read` would give none.

@@ -12,9 +12,9 @@ ids (uint8, 255 nodata) on PRED's rows, block by block:
 - an RGB(A) colour mask (3 or 4 bands of uint8): colours decoded through the
   class table; an alpha of 0 is nodata;
 - a vector layer (:data:`VECTOR_SUFFIXES`, or a folder) with a class
-  attribute (class ids or class names), rasterized onto PRED's grid (pixel
-  centres, ``all_touched=False``; where polygons overlap, the later feature
-  wins).
+  attribute (class names or class ids), rasterized onto PRED's grid by the
+  rules of :mod:`glnet_core.formats.polygon_labels` (pixel centres; where
+  polygons overlap, the later feature wins).
 
 Grids: when both rasters are georeferenced and their grids differ (CRS,
 transform or size), REF is resampled onto PRED's grid with nearest neighbour
@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..formats.class_mask import block_rows, check_class_mask, open_dataset, row_block_grid
 from ..formats.classes import NODATA, ClassTable
 from ..formats.input_paths import check_input_path
-from ..geo.spatial_index import BoundsIndex
+from ..formats.polygon_labels import read_label_layer
 
 __all__ = ["VECTOR_SUFFIXES", "Reference", "is_vector_path", "open_reference"]
 
@@ -167,68 +167,20 @@ def _block_rows_for(pred, ref_ds) -> int:
 
 
 class _VectorRef:
-    """A reference vector layer, rasterized onto PRED's grid block by block."""
+    """A reference vector layer, rasterized onto PRED's grid block by block (:mod:`glnet_core.formats.polygon_labels`)."""
 
     def __init__(self, path: PathLike, field: Optional[str], table: ClassTable, pred, layer: Optional[str] = None) -> None:
-        import geopandas as gpd
-
         if field is None:
             raise InputError(f"REF {path} is a vector layer; name its class attribute with --ref-field")
-        try:
-            gdf = gpd.read_file(str(path), layer=layer) if layer else gpd.read_file(str(path))
-        except Exception as exc:  # fiona / pyogrio raise their own types
-            raise InputError(f"cannot read REF {path} as a vector layer: {' '.join(str(exc).split())}") from None
-        if field not in gdf.columns:
-            fields = [c for c in gdf.columns if c != gdf.geometry.name]
-            raise InputError(f"REF {path} has no field {field!r}; its fields are: {', '.join(map(str, fields)) or '(none)'}")
+        labels = read_label_layer(path, field, table, layer, what="REF")
         if not _is_georeferenced(pred):
             raise InputError(f"REF {path} is a vector layer but PRED has no CRS, so the polygons cannot be placed on it")
-        if gdf.crs is None:
-            raise InputError(f"REF {path} has no CRS; set one (e.g. in QGIS or with ogr2ogr -a_srs)")
-        if gdf.crs != pred.crs:
-            gdf = gdf.to_crs(pred.crs.to_wkt())
-        ids = [self._class_id(v, table, path, field) for v in gdf[field]]
-        keep = [i for i, (g, c) in enumerate(zip(gdf.geometry, ids)) if c is not None and g is not None and not g.is_empty]
-        self.geoms = [gdf.geometry.iloc[i] for i in keep]
-        self.ids = [ids[i] for i in keep]
-        self.sindex = BoundsIndex(self.geoms) if self.geoms else None
+        self.labels = labels.to_crs(pred.crs, "PRED")
         self.pred = pred
 
-    @staticmethod
-    def _class_id(value: Any, table: ClassTable, path: PathLike, field: str) -> Optional[int]:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return None
-        text = str(value).strip()
-        if text in table.names:
-            return table.names.index(text)
-        try:
-            number = float(text)
-        except ValueError:
-            number = float("nan")
-        if number == number and number.is_integer() and 0 <= int(number) < len(table):
-            return int(number)
-        raise InputError(
-            f"REF {path}: field {field!r} holds {value!r}, neither a class id (0-{len(table) - 1}) nor a class name "
-            f"({', '.join(table.names)})"
-        )
-
     def read(self, r0: int, r1: int) -> np.ndarray:
-        from rasterio.features import rasterize
-        from shapely.geometry import box
-
-        pred = self.pred
-        out_shape = (r1 - r0, pred.width)
-        transform, block_bounds = row_block_grid(pred, r0, r1)
-        if self.sindex is None:
-            return np.full(out_shape, NODATA, dtype=np.uint8)
-        hits = np.sort(np.asarray(self.sindex.query(box(*block_bounds))))
-        if hits.size == 0:
-            return np.full(out_shape, NODATA, dtype=np.uint8)
-        # Sorted feature order: where polygons overlap, the later feature wins, in every block.
-        return rasterize(
-            ((self.geoms[i], self.ids[i]) for i in hits), out_shape=out_shape, transform=transform,
-            fill=NODATA, all_touched=False, dtype="uint8",
-        )
+        transform, _ = row_block_grid(self.pred, r0, r1)
+        return self.labels.rasterize(transform, (r1 - r0, self.pred.width))
 
 
 def is_vector_path(path: PathLike) -> bool:

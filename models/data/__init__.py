@@ -8,6 +8,10 @@ One module per concept:
   and inference;
 - :mod:`.labels`: reference masks decoded to class ids, labels resized to the
   network's outputs;
+- :mod:`.label_sources`: a large image's labels, from a mask or from polygons
+  burnt window by window, on the image's model grid;
+- :mod:`.scenes`: large labelled images cut into training and held-out
+  validation areas (``glnet train --images ... --labels ...``);
 - :mod:`.sampling`: crops, augmentation, validation tiles, the epoch order;
 - :mod:`.dataset`: the samples and the map-style dataset for
   ``torch.utils.data.DataLoader``.
@@ -15,8 +19,9 @@ One module per concept:
 None of them imports torch. The names below are the public interface.
 """
 
-from .dataset import TrainingDataset, TrainSample, load_pair, make_sample
+from .dataset import TrainingDataset, TrainSample, load_pair, make_sample, read_labels
 from .images import Box, ImageReading, pair_size, pixel_size_m, raster_size, read_image
+from .label_sources import LabelSource, MaskLabels, PolygonLabelSource
 from .labels import logits_size, read_mask, resize_labels
 from .pairs import (
     IMAGE_EXTENSIONS,
@@ -29,7 +34,8 @@ from .pairs import (
     find_pairs,
     split_validation,
 )
-from .sampling import EpochSampler, augment, random_crop_box, validation_tiles
+from .sampling import EpochSampler, augment, random_crop_box, validation_tiles, window_around
+from .scenes import AreaSplit, LabelSpec, background_class, labelled_areas
 
 __all__ = [
     "LAYOUTS",
@@ -50,6 +56,15 @@ __all__ = [
     "read_image",
     "read_mask",
     "load_pair",
+    "read_labels",
+    "LabelSource",
+    "MaskLabels",
+    "PolygonLabelSource",
+    "LabelSpec",
+    "AreaSplit",
+    "background_class",
+    "labelled_areas",
+    "window_around",
     "logits_size",
     "resize_labels",
     "augment",

@@ -14,21 +14,24 @@ pre-processing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ...glnet_core.engine.grid import ModelGrid
 from ...glnet_core.engine.preprocess import Normalisation, prepare_window
 from ...glnet_core.errors import GlnetError, InputError
 from ...glnet_core.formats.classes import NODATA, ClassTable
 from ...glnet_core.formats.raster_input import RasterInput
 from ..config import GLNetConfig
-from .images import Box, ImageReading, open_image, pair_size, read_image, read_window
+from .images import Box, ImageReading, open_image, pair_size, raster_size, read_window
+from .label_sources import box_overlap
 from .labels import logits_size, read_mask, resize_labels, values_found
 from .pairs import SamplePair
-from .sampling import augment, random_crop_box, sample_rng
+from .sampling import augment, random_crop_box, sample_rng, window_around
 
-__all__ = ["TrainSample", "load_pair", "make_sample", "TrainingDataset"]
+__all__ = ["TrainSample", "load_pair", "read_labels", "make_sample", "TrainingDataset"]
 
 
 def load_pair(
@@ -73,8 +76,12 @@ def load_pair(
         pair) no mask pixel matches the class table, which almost always
         means the wrong ``--classes``.
     """
-    image, valid = read_image(pair.image, bands, box, reading) if raster is None else read_window(raster, box)
-    labels = read_mask(pair.mask, classes, box)
+    if raster is None:
+        with open_image(pair.image, bands, reading) as opened:
+            image, valid = read_window(opened, box, pair.grid)
+    else:
+        image, valid = read_window(raster, box, pair.grid)
+    labels = read_labels(pair, classes, box)
     if image.shape[:2] != labels.shape:
         raise InputError(
             f"mask {pair.mask} is {labels.shape[1]} x {labels.shape[0]} px but image {pair.image} is "
@@ -89,6 +96,30 @@ def load_pair(
             f"(values found: {values_found(pair.mask)}); check --classes"
         )
     return image, labels
+
+
+def read_labels(pair: SamplePair, classes: ClassTable, box: Optional[Box] = None) -> np.ndarray:
+    """The class ids (255 nodata) of a pair's labels in ``box`` (default: all), its masked boxes set to nodata.
+
+    Raises
+    ------
+    InputError
+        If the mask cannot be read.
+    """
+    if isinstance(pair.mask, (str, Path)):
+        labels = read_mask(pair.mask, classes, box)
+    else:
+        grid = pair.grid if pair.grid is not None else ModelGrid(raster_size(pair.image))
+        labels = pair.mask.read(box if box is not None else (0, 0, *grid.size), classes, grid)
+    if pair.masked:
+        where = box if box is not None else (0, 0, *labels.shape)
+        for held in pair.masked:
+            r0, c0, r1, c1 = box_overlap(where, held)
+            if r1 > r0 and c1 > c0:
+                if not labels.flags.writeable:
+                    labels = labels.copy()
+                labels[r0:r1, c0:c1] = NODATA
+    return labels
 
 
 @dataclass(frozen=True)
@@ -192,16 +223,20 @@ class TrainingDataset:
         # Per pair, whether its image opened and, if so, its stretch (plain tuples: pickled to workers).
         self.opened: List[bool] = []
         self.ranges: List[Optional[Tuple[Tuple[float, float], ...]]] = []
+        # Areas of one large image share its per-file work: opened once per file, not once per area.
+        seen: Dict[Path, Tuple[bool, Optional[Tuple[Tuple[float, float], ...]]]] = {}
         for p in self.pairs:
-            try:
-                with open_image(p.image, config.in_channels, self.reading) as raster:
-                    ranges = raster.input_range_per_band
-            except InputError:  # raised again, as it was, by sample()
-                self.opened.append(False)
-                self.ranges.append(None)
-            else:
-                self.opened.append(True)
-                self.ranges.append(None if ranges is None else tuple((float(lo), float(hi)) for lo, hi in ranges))
+            if p.image not in seen:
+                try:
+                    with open_image(p.image, config.in_channels, self.reading) as raster:
+                        ranges = raster.input_range_per_band
+                except InputError:  # raised again, as it was, by sample()
+                    seen[p.image] = (False, None)
+                else:
+                    seen[p.image] = (True, None if ranges is None else tuple((float(lo), float(hi)) for lo, hi in ranges))
+            opened, ranges_ = seen[p.image]
+            self.opened.append(opened)
+            self.ranges.append(ranges_)
 
     def __len__(self) -> int:
         """Number of training pairs."""
@@ -211,7 +246,10 @@ class TrainingDataset:
         """The sample of pair ``index`` in a given stage and epoch (raises on errors)."""
         rng = sample_rng(self.seed, stage, epoch, index)
         pair = self.pairs[index]
-        box = random_crop_box(self.sizes[index], self.config.window, rng)
+        if pair.region is None:
+            box = random_crop_box(self.sizes[index], self.config.window, rng)
+        else:
+            box = window_around(pair.region, self.sizes[index], self.config.window, rng)
         bands = self.config.in_channels
         if self.opened[index]:
             with open_image(pair.image, bands, self.reading, ranges=self.ranges[index], probe=False) as raster:

@@ -29,6 +29,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ...glnet_core.engine.grid import ModelGrid
 from ...glnet_core.errors import InputError
 from ...glnet_core.formats.gdal_env import ignore_not_georeferenced
 from ...glnet_core.formats.input_rules import checked_bands, checked_range
@@ -148,6 +149,8 @@ def pair_size(pair: SamplePair) -> Tuple[int, int]:
     InputError
         If a file cannot be read or the sizes differ.
     """
+    if pair.grid is not None:  # an area of a labelled image (:mod:`.scenes`): checked when it was made
+        return pair.grid.size
     image = raster_size(pair.image)
     mask = raster_size(pair.mask)
     if image != mask:
@@ -247,14 +250,23 @@ def read_image(
         return read_window(raster, box)
 
 
-def read_window(raster: RasterInput, box: Optional[Box] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def read_window(raster: RasterInput, box: Optional[Box] = None, grid: Optional[ModelGrid] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """An opened image's window ``box`` (default: all of it) as :func:`read_image` returns it.
+
+    ``grid``: the model grid ``box`` is on (read as ``glnet segment`` reads
+    its windows, resampled to the model's resolution when that differs);
+    default: the image's own pixels.
 
     Raises
     ------
     InputError
         If GDAL fails to read the data (damaged or truncated file).
     """
+    if grid is not None:
+        if box is None:
+            box = (0, 0, *grid.size)
+        image, valid = grid.read_box(raster, box[0], box[1], box[2], box[3])
+        return image, (None if bool(valid.all()) else valid)
     if box is None:
         box = (0, 0, raster.height, raster.width)
     image, valid = raster.read(box[0], box[1], box[2], box[3])

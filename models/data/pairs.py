@@ -22,7 +22,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...glnet_core.errors import InputError
 
@@ -47,11 +47,39 @@ PathLike = Union[str, Path]
 
 @dataclass(frozen=True)
 class SamplePair:
-    """One training image and its mask; ``name`` identifies it (stable across runs)."""
+    """One training image and its labels; ``name`` identifies it (stable across runs).
+
+    A pair from a data folder (:func:`find_pairs`) is a whole image and its
+    mask file. A pair made by :mod:`.scenes` from a large labelled image is one
+    *area* of it: ``region`` is the box (on ``grid``, the image's model grid)
+    that training windows are drawn around and that validation scores, and
+    ``masked`` are the boxes whose labels never reach the loss (the area held
+    out for validation).
+
+    Attributes
+    ----------
+    name:
+        Stable identifier (a folder pair: the file stem; an area: ``STEM@ROW,COL``).
+    image:
+        The image file.
+    mask:
+        A mask file (:class:`pathlib.Path`), or a label source of
+        :mod:`.label_sources` (``MaskLabels``, ``PolygonLabelSource``).
+    region:
+        ``(row0, col0, height, width)`` on the model grid, or None for the whole image.
+    masked:
+        Boxes of the model grid whose labels are set to nodata.
+    grid:
+        The image's :class:`glnet.glnet_core.engine.grid.ModelGrid`; None: the
+        image's own pixels.
+    """
 
     name: str
     image: Path
-    mask: Path
+    mask: Any
+    region: Optional[Tuple[int, int, int, int]] = None
+    masked: Tuple[Tuple[int, int, int, int], ...] = ()
+    grid: Optional[Any] = None
 
 
 class PairList(list):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .images import Box
 
-__all__ = ["sample_rng", "augment", "random_crop_box", "validation_tiles", "EpochSampler"]
+__all__ = ["sample_rng", "augment", "random_crop_box", "window_around", "validation_tiles", "EpochSampler"]
 
 
 def sample_rng(*keys: int) -> np.random.Generator:
@@ -52,6 +52,25 @@ def random_crop_box(size: Tuple[int, int], window: int, rng: np.random.Generator
     top = int(rng.integers(0, h - ch + 1))
     left = int(rng.integers(0, w - cw + 1))
     return top, left, ch, cw
+
+
+def window_around(region: Box, size: Tuple[int, int], window: int, rng: np.random.Generator) -> Box:
+    """A random ``window``-sided box of an image of ``size = (H, W)`` whose centre lies in ``region``.
+
+    The centre is drawn uniformly over ``region``'s pixels, then the box is
+    moved to lie inside the image (an axis shorter than ``window`` is kept
+    whole). So the windows of an area cover it evenly, with random shifts
+    from epoch to epoch, and often reach into neighbouring areas (whose
+    labels :func:`.dataset.read_labels` masks when they are held out).
+    """
+    def axis(start: int, length: int, total: int) -> Tuple[int, int]:
+        side = min(total, window)
+        centre = start + int(rng.integers(0, max(1, length)))
+        return min(max(0, centre - side // 2), total - side), side
+
+    top, h = axis(region[0], region[2], size[0])
+    left, w = axis(region[1], region[3], size[1])
+    return top, left, h, w
 
 
 def validation_tiles(size: Tuple[int, int], window: int) -> List[Box]:

@@ -276,7 +276,7 @@ def _train_stage(run: _Run, si: int, resumed: Optional[Dict[str, Any]], first_ep
     opt = _stage_optimiser(run, stage, resumed)
     run.say(
         f"stage {stage}: {epochs} epoch{'s' if epochs != 1 else ''} from epoch {first_epoch + 1}, lr {opt.base_lr:g}, "
-        f"{len(run.dataset)} training images, device {run.device.type}"
+        f"{len(run.dataset)} training windows per epoch, device {run.device.type}"
     )
     for epoch in range(first_epoch, epochs):
         t0 = time.monotonic()

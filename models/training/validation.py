@@ -127,10 +127,12 @@ def evaluate(
         raise ValueError(f"{len(sizes)} sizes for {len(pairs)} pairs")
     for i, pair in enumerate(pairs):
         size = pair_size(pair) if sizes is None else sizes[i]
-        tiles = validation_tiles(size, cfg.window)
+        # An area of a labelled image (at most a window, :mod:`glnet.models.data.scenes`) is scored as one window.
+        tiles = [pair.region] if pair.region is not None else validation_tiles(size, cfg.window)
+        whole = len(tiles) == 1 and pair.region is None
         with open_image(pair.image, cfg.in_channels, reading) as raster:
             for box in tiles:
-                image, labels = load_pair(pair, classes, cfg.in_channels, box if len(tiles) > 1 else None, reading, raster)
+                image, labels = load_pair(pair, classes, cfg.in_channels, None if whole else box, reading, raster)
                 pred = predict_classes(model, image, stage, normalisation, patch_batch)
                 cm += confusion_matrix(labels, pred, n, classes.ignored_ids)
         if progress is not None:
