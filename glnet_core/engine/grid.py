@@ -93,7 +93,9 @@ class ModelGrid:
 
         if not self.resampled:
             return raster_transform
-        return raster_transform * Affine.scale(1.0 / self.scale[1], 1.0 / self.scale[0])
+        t, (sr, sc) = raster_transform, self.scale
+        # Written out: Affine composition is `*` in old affine and `@` in new (where `*` warns).
+        return Affine(t.a / sc, t.b / sr, t.c, t.d / sc, t.e / sr, t.f)
 
     def may_hold_valid(self, raster: RasterInput, w: RasterWindow) -> bool:
         """Whether window ``w`` may hold a valid pixel; False means :meth:`read` would give none.

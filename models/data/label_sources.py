@@ -85,7 +85,9 @@ class PolygonLabelSource:
         from affine import Affine
 
         r, c, _, _ = box
-        return grid.transform(self.transform) * Affine.translation(c, r)
+        t = grid.transform(self.transform)
+        # Written out: Affine composition is `*` in old affine and `@` in new (where `*` warns).
+        return Affine(t.a, t.b, t.c + t.a * c + t.b * r, t.d, t.e, t.f + t.d * c + t.e * r)
 
     def read(self, box: Box, classes: ClassTable, grid: ModelGrid) -> np.ndarray:
         """Class ids (255 nodata) of model-grid box ``box``; see the module docstring."""
