@@ -238,14 +238,19 @@ class PolygonLabels:
         return PolygonLabels(self.source, crs, list(moved), list(self.ids))
 
     def hits(self, bounds: Tuple[float, float, float, float]) -> np.ndarray:
-        """Indices (ascending: feature order) of the polygons that intersect the rectangle ``bounds``."""
+        """Indices (ascending: feature order) of the polygons that reach into the rectangle ``bounds``.
+
+        A polygon that only touches the rectangle's edge does not: it covers
+        no pixel centre of a grid whose edge that is.
+        """
         from shapely.geometry import box
 
         if not self.geoms:
             return np.zeros(0, dtype=np.int64)
         rect = box(*bounds)
         candidates = np.asarray(self.index.query(rect))
-        return np.array([i for i in candidates if self.geoms[int(i)].intersects(rect)], dtype=np.int64)
+        return np.array([i for i in candidates if self.geoms[int(i)].intersects(rect) and not self.geoms[int(i)].touches(rect)],
+                        dtype=np.int64)
 
     def rasterize(self, transform: Any, shape: Tuple[int, int], fill: int = NODATA) -> np.ndarray:
         """The class ids of a grid's pixels (see the module docstring's rules).
