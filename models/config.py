@@ -10,9 +10,17 @@ weights from a checkpoint. Named configurations:
 ``lite``
     A half-width ResNet-18 and a narrow FPN, 256 px patches, 1024 px windows:
     trainable and usable on a 2-core CPU.
+``resnet18``
+    Exactly torchvision's ResNet-18 as backbone (so it can start from the
+    ImageNet weights, ``--backbone-weights resnet18-f37072fd.pth``) with a
+    CPU-sized FPN (128 / 64 channels), 256 px patches, 1024 px windows.
 ``tiny``
     A minimal network for tests: a 512 px window runs in about a second on
     2 CPU cores.
+
+``paper`` and ``resnet18`` have torchvision's backbones (ResNet-50 and
+ResNet-18): :func:`glnet.models.backbone_weights.load_backbone_weights` loads
+the ImageNet weights torchvision publishes into them.
 """
 
 from __future__ import annotations
@@ -134,6 +142,17 @@ CONFIGS: Dict[str, GLNetConfig] = {
         backbone=BackboneConfig(block="basic", layers=(2, 2, 2, 2), stem_width=32, widths=(32, 64, 128, 256)),
         fpn_channels=64,
         head_channels=32,
+        size_g=256,
+        size_p=256,
+        window=1024,
+        min_overlap=32,
+    ),
+    # torchvision's resnet18(): BasicBlock, [2, 2, 2, 2], 64-wide stem.
+    "resnet18": GLNetConfig(
+        name="resnet18",
+        backbone=BackboneConfig(block="basic", layers=(2, 2, 2, 2), stem_width=64, widths=(64, 128, 256, 512)),
+        fpn_channels=128,
+        head_channels=64,
         size_g=256,
         size_p=256,
         window=1024,

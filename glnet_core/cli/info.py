@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -80,8 +81,38 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         print(json.dumps(bundle.manifest, indent=2, ensure_ascii=False))
     else:
-        print(format_summary(bundle, io_checked=check_io))
+        print(_with_lineage(format_summary(bundle, io_checked=check_io), bundle.provenance.get("lineage")))
     return 0
+
+
+def _with_lineage(summary: str, lineage: Any) -> str:
+    """``summary`` with its provenance line ``lineage`` as one file a line, oldest first.
+
+    Parameters
+    ----------
+    summary:
+        The text of :func:`~glnet.glnet_core.engine.bundle_report.format_summary`.
+    lineage:
+        The manifest's ``provenance["lineage"]`` (:mod:`glnet.models.lineage`), or None.
+
+    Returns
+    -------
+    str
+        ``summary`` unchanged when there is no lineage, else with the line
+        ``  lineage       [{kind backbone, ...}, ...]`` replaced by
+        ``  lineage       backbone resnet50-11ad3fa6.pth (sha256 ...)`` and a
+        line per further entry under it.
+    """
+    from ...models.lineage import format_lineage
+
+    entries = format_lineage(lineage)
+    lines = summary.split("\n")
+    label = "  lineage       "  # the provenance key as format_summary pads it
+    at = next((i for i, line in enumerate(lines) if line.startswith(label)), None)
+    if not entries or at is None:
+        return summary
+    lines[at:at + 1] = [label + entries[0]] + [" " * len(label) + entry for entry in entries[1:]]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # python -m glnet.glnet_core.cli.info BUNDLE

@@ -17,25 +17,30 @@ from pathlib import Path
 
 from ...models.config import CONFIGS
 from ..errors import CheckpointError
-from ..formats.output_plan import OutputTarget, check_outputs, spec_sources
+from ..formats.output_plan import InputSource, OutputTarget, check_outputs, spec_sources
 from ..option_rules import RESOLUTION, SEED
-from .input_options import class_table_spec
+from .input_options import class_table_spec, input_path
 
 __all__ = ["DESCRIPTION", "add_arguments", "run"]
 
 DESCRIPTION = """\
 Write a GLNet checkpoint with random weights: the architecture of a named
 configuration, the classes of a class table, and provenance that records the
-seed. The same seed gives identical weights.
+seed. The same seed gives identical weights. --backbone-weights starts every
+branch's ResNet from ImageNet weights instead (a file in torchvision's layout
+that you download yourself; glnet never downloads anything).
 
 configurations:
-  paper  ResNet-50 FPN, 508 px global image and patches, 2448 px windows
-         (the published DeepGlobe model)
-  lite   half-width ResNet-18, 256 px, 1024 px windows (CPU-trainable)
-  tiny   minimal network for tests, 128 px, 512 px windows
+  paper     ResNet-50 FPN, 508 px global image and patches, 2448 px windows
+            (the published DeepGlobe model; takes resnet50-*.pth)
+  lite      half-width ResNet-18, 256 px, 1024 px windows (CPU-trainable)
+  resnet18  torchvision's ResNet-18 with a narrow FPN, 256 px, 1024 px windows
+            (CPU-trainable; takes resnet18-*.pth)
+  tiny      minimal network for tests, 128 px, 512 px windows
 
-example:
-  glnet init-model --config lite --classes deepglobe --seed 1 --out lite.ckpt"""
+examples:
+  glnet init-model --config lite --classes deepglobe --seed 1 --out lite.ckpt
+  glnet init-model --config resnet18 --backbone-weights resnet18-f37072fd.pth --out r18.ckpt"""
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``glnet init-model``.
@@ -69,6 +74,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random seed of the initial weights; equal seeds give equal weights (default: %(default)s)",
     )
     parser.add_argument(
+        "--backbone-weights",
+        type=input_path,
+        default=None,
+        metavar="FILE",
+        help=(
+            "load a ResNet state dict in torchvision's layout into the backbone of every branch, e.g. "
+            "resnet50-11ad3fa6.pth (--config paper) or resnet18-f37072fd.pth (--config resnet18) from "
+            "https://download.pytorch.org/models/ ; downloaded by you, glnet never downloads (default: random weights)"
+        ),
+    )
+    parser.add_argument(
         "--out", required=True, metavar="CKPT", help="checkpoint file to write; its folder must exist"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace CKPT if it exists (otherwise refuse)")
@@ -100,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
     Raises
     ------
     CheckpointError
-        For an output path that cannot be used or is the class table (see
-        :func:`~glnet.glnet_core.formats.output_plan.check_outputs`).
+        For an output path that cannot be used or is an input (see
+        :func:`~glnet.glnet_core.formats.output_plan.check_outputs`), or
+        backbone weights that cannot be read or do not fit the configuration
+        (:func:`~glnet.models.backbone_weights.load_backbone_weights`).
     OutputWriteError
         If writing the checkpoint fails (a full disk).
     ClassTableError
@@ -111,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
 
     # Cheap checks first: a bad path or class table fails before torch loads.
     out = Path(args.out)
-    check_outputs([OutputTarget(out, "--out")], spec_sources(args.classes, "the class table (--classes)"),
+    backbone = getattr(args, "backbone_weights", None)
+    read = [InputSource(Path(backbone), "the backbone weights (--backbone-weights)")] if backbone else []
+    check_outputs([OutputTarget(out, "--out")], [*read, *spec_sources(args.classes, "the class table (--classes)")],
                   overwrite=args.overwrite, error=CheckpointError)
     classes = load_class_table(args.classes)
 
@@ -119,14 +139,18 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ... import __version__
+    from ...models.backbone_weights import load_backbone_weights
     from ...models.checkpoint import Checkpoint, save_checkpoint
     from ...models.config import get_config
     from ...models.glnet import GLNet
+    from ...models.lineage import lineage_entry
 
     config = get_config(args.config)
     torch.manual_seed(args.seed)
     model = GLNet(config, len(classes))
     model.eval()
+    # The backbone file is checked against the configuration before anything is written.
+    loaded = load_backbone_weights(model, backbone) if backbone else None
     provenance = {
         "source": "init-model",
         "seed": int(args.seed),
@@ -134,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         "classes": classes.name,
         "glnet_version": __version__,
         "torch_version": str(torch.__version__),
+        "lineage": [lineage_entry("backbone", loaded.file, loaded.sha256)] if loaded else [],
     }
     ckpt = Checkpoint(model=model, classes=classes, resolution_m=args.resolution, provenance=provenance)
     save_checkpoint(ckpt, out, overwrite=args.overwrite, option="--out")
@@ -141,5 +166,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"wrote {out}: config {config.name}, {len(classes)} classes ({classes.name}), "
         f"{n_params / 1e6:.2f} M parameters, seed {args.seed}"
+        + (f"; backbone weights {loaded.summary()}" if loaded else "")
     )
     return 0

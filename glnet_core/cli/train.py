@@ -57,10 +57,29 @@ Defaults are the published recipe: focal loss (gamma 3), Adam with weight
 decay 5e-4, poly learning-rate schedule, 120 / 50 / 120 epochs, lr 5e-5 /
 2e-5 / 5e-5, 6 images per batch, 6 patches per sub-batch.
 
-Each training image is one window. An image larger than the configuration's
-window (2448 px for 'paper', 1024 for 'lite', 512 for 'tiny', or --window) is
-cut to a random window-sized crop, a new one every epoch. The checkpoint --out is
-rewritten after every epoch, so an interrupted run continues with --resume."""
+Training data comes in one of two forms:
+  --data DIR      image/mask pairs in a folder. Each image is one window; an
+                  image larger than the configuration's window (2448 px for
+                  'paper', 1024 for 'lite' and 'resnet18', 512 for 'tiny', or
+                  --window) is cut to a random window-sized crop, a new one
+                  every epoch.
+  --images ... --labels ...
+                  large images (orthophotos) and their labels: a polygon layer
+                  in any CRS (--label-field names the class field) or one mask
+                  per image. Each image is read as glnet segment reads it (at
+                  the model's resolution when it states one) and cut into
+                  areas of at most one window; every area the labels reach
+                  gives one random window around it per epoch, read window by
+                  window (never a whole image in memory). A --val-fraction of
+                  the areas is held out for validation: their labels never
+                  reach the loss.
+
+The checkpoint --out is rewritten after every epoch, so an interrupted run
+continues with --resume.
+
+example (an orthophoto and a land-use GeoPackage):
+  glnet train --images ortho.tif --labels landuse.gpkg --label-field landuse \\
+      --classes from-field --background other --config resnet18 --out mine.ckpt"""
 
 STAGE_CHOICES = ("global", "g2l", "l2g", "all")
 CONFIG_CHOICES = tuple(CONFIGS)
@@ -81,6 +100,7 @@ _TRAINING_OPTIONS = (
     ("no_amp", "--no-amp"),
     ("bands", "--bands"),
     ("input_range", "--input-range"),
+    ("freeze_backbone", "--freeze-backbone"),
 )
 
 
@@ -93,7 +113,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="training data folder: NNN_sat.jpg + NNN_mask.png (deepglobe), images/ + gt/ (inria), or "
         "images/X.(tif|png|jpg) + masks/X.(tif|png). Each image is one training window; images larger than "
-        "the configuration's window are cut to a random window-sized crop every epoch. Required unless --resume",
+        "the configuration's window are cut to a random window-sized crop every epoch. Or use --images and --labels",
+    )
+    data.add_argument(
+        "--images",
+        type=input_path,
+        nargs="+",
+        metavar="IMAGE",
+        help="instead of --data: large images (orthophotos; anything glnet segment reads) labelled by --labels. "
+        "Each image is cut into areas of at most one window; areas the labels reach are trained on, a random "
+        "window around each area every epoch, and a --val-fraction of them is held out for validation",
+    )
+    data.add_argument(
+        "--labels",
+        type=input_path,
+        nargs="+",
+        metavar="LABELS",
+        help="with --images: one polygon layer (GeoPackage, shapefile, GeoJSON, ...; any CRS, reprojected to each "
+        "image) with a class field (--label-field), rasterized window by window (pixel centres; where polygons "
+        "overlap, the later feature wins); or one class mask per image, each the size of its image",
+    )
+    data.add_argument("--label-layer", metavar="NAME", help="the layer of a multi-layer --labels file (default: the first)")
+    data.add_argument(
+        "--label-field",
+        metavar="FIELD",
+        help="the class field of --labels polygons: class names of --classes, or class ids when the field is an integer",
+    )
+    data.add_argument(
+        "--background",
+        metavar="CLASS",
+        help="the class (name or id) of pixels outside every polygon; default: they are not labelled and the loss "
+        "ignores them",
     )
     data.add_argument(
         "--val",
@@ -106,14 +156,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=VAL_FRACTION,
         default=None,
         metavar="F",
-        help="fraction of --data held out for validation when --val is not given (default 0.1; 0: no validation)",
+        help="fraction of --data held out for validation when --val is not given, or of the labelled areas of "
+        "--images (default 0.1; 0: no validation)",
     )
     data.add_argument(
         "--classes",
         type=class_table_spec,
         metavar="SPEC",
-        help="class table: deepglobe, inria, a class count N, or a TABLE.json (default: the --init checkpoint's "
-        "classes, or the preset of a deepglobe / inria layout)",
+        help="class table: deepglobe, inria, a class count N, a TABLE.json, or from-field (with --labels polygons: "
+        "one class per distinct value of --label-field) (default: the --init checkpoint's classes, or the preset of a "
+        "deepglobe / inria layout)",
     )
     data.add_argument(
         "--bands",
@@ -143,12 +195,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--init",
         type=input_path,
         metavar="CKPT",
-        help="start from this glnet checkpoint (e.g. from `glnet init-model`, or a previous stage's --out)",
+        help="start from this glnet checkpoint (e.g. from `glnet init-model`, or a previous stage's --out); with "
+        "--classes other than its classes it is fine-tuned: every weight is kept but the classifiers and aggregation "
+        "convs, which start afresh",
     )
     start.add_argument(
         "--config",
         choices=CONFIG_CHOICES,
-        help="start from random weights of this configuration (tiny: tests; lite: CPU-sized; paper: published)",
+        help="start from random weights of this configuration (tiny: tests; lite, resnet18: CPU-sized; paper: published)",
+    )
+    model.add_argument(
+        "--backbone-weights",
+        type=input_path,
+        default=None,
+        metavar="FILE",
+        help="with --config: start every branch's ResNet from this state dict in torchvision's layout, e.g. "
+        "resnet50-11ad3fa6.pth (--config paper) or resnet18-f37072fd.pth (--config resnet18) from "
+        "https://download.pytorch.org/models/ ; downloaded by you, glnet never downloads",
     )
     model.add_argument(
         "--window",
@@ -222,6 +285,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument(
         "--no-amp", action="store_true", default=None, help="no mixed precision on CUDA (full float32)"
     )
+    training.add_argument(
+        "--freeze-backbone",
+        action="store_true",
+        default=None,
+        help="keep the ResNet backbones as they start (weights and BatchNorm statistics) in every stage; only the "
+        "FPNs, classifiers and aggregation learn. For small label sets on a pretrained model (--init, --backbone-weights)",
+    )
 
     run_group = parser.add_argument_group("running")
     run_group.add_argument(
@@ -283,10 +353,11 @@ def _options(args: argparse.Namespace):
         quiet=bool(args.quiet),
         bands=pick("bands", None),
         input_range=pick("input_range", None),
+        freeze_backbone=bool(pick("freeze_backbone", defaults.freeze_backbone)),
     )
 
 
-def _resolution(pairs: Sequence[Any]) -> Optional[float]:
+def _resolution(images: Sequence[Path]) -> Optional[float]:
     """Median pixel size of the training images, when every one has one.
 
     Each image's is the size ``glnet segment`` compares with a model's
@@ -294,15 +365,75 @@ def _resolution(pairs: Sequence[Any]) -> Optional[float]:
     """
     from ...models.data import pixel_size_m
 
-    found = [pixel_size_m(p.image) for p in pairs]
+    found = [pixel_size_m(p) for p in images]
     sizes = sorted(s for s in found if s is not None)
     if not sizes or len(sizes) < len(found):
         return None
     return float(sizes[len(sizes) // 2])
 
 
-def _same_classes(a, b) -> bool:
-    return a.classes == b.classes
+def _label_spec(args: argparse.Namespace, stored: Dict[str, Any]):
+    """The labels of ``--images`` (given now, or by the run being resumed), or None for the ``--data`` form.
+
+    Raises
+    ------
+    InputError
+        For options of the two forms mixed, or one of a pair missing.
+    """
+    from ...models.data.scenes import LabelSpec
+    from ..products.references import is_vector_path
+
+    images = args.images or stored.get("images")
+    labels = args.labels or stored.get("labels")
+    if args.data and (args.images or args.labels):
+        raise InputError("give either --data DIR or --images ... --labels ..., not both")
+    if not images and not labels:
+        for flag, value in (("--label-field", args.label_field), ("--label-layer", args.label_layer), ("--background", args.background)):
+            if value is not None:
+                raise InputError(f"{flag} goes with --images ... --labels ...")
+        return None
+    if args.data is None and stored.get("data") and not args.images:
+        return None
+    if not images:
+        raise InputError("--labels labels the --images: give --images IMAGE ... too")
+    if not labels:
+        raise InputError("--images need their labels: --labels POLYGONS.gpkg --label-field FIELD, or one mask per image")
+    for flag, value in (("--layout", args.layout), ("--val", args.val)):
+        if value is not None:
+            raise InputError(f"{flag} is for --data folders; --images are validated on a --val-fraction of their labelled areas")
+    paths = tuple(Path(p) for p in labels)
+    vector = len(paths) == 1 and is_vector_path(paths[0])
+    field = args.label_field if args.label_field is not None else stored.get("label_field")
+    layer = args.label_layer if args.label_layer is not None else stored.get("label_layer")
+    background = args.background if args.background is not None else stored.get("background")
+    if vector and not field:
+        raise InputError(f"--labels {paths[0]} is a polygon layer: name its class field with --label-field")
+    if not vector:
+        for flag, value in (("--label-field", field), ("--label-layer", layer)):
+            if value is not None:
+                raise InputError(f"{flag} is for a polygon layer; --labels names {len(paths)} mask raster(s)")
+    return LabelSpec(paths, field, layer, background, vector)
+
+
+def _class_table(spec: str, labels_spec):
+    """The class table ``--classes`` names; ``from-field``: one class per distinct value of the label field.
+
+    Raises
+    ------
+    InputError
+        ``from-field`` without polygon labels.
+    ClassTableError
+        For an invalid table.
+    """
+    from ..formats.classes import load_class_table
+    from ..formats.polygon_labels import FROM_FIELD, class_table_from_values, field_values
+
+    if str(spec) != FROM_FIELD:
+        return load_class_table(spec)
+    if labels_spec is None or not labels_spec.vector:
+        raise InputError("--classes from-field takes the classes from the --label-field of --labels polygons")
+    values = field_values(labels_spec.paths[0], labels_spec.field, labels_spec.layer)
+    return class_table_from_values(values, f"{labels_spec.paths[0].stem}.{labels_spec.field}", first=labels_spec.background)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -323,12 +454,14 @@ def run(args: argparse.Namespace) -> int:
     """
     import torch
 
+    from ...models.backbone_weights import load_backbone_weights
     from ...models.checkpoint import Checkpoint, load_checkpoint
     from ...models.config import get_config
     from ...models.data import default_class_spec, find_pairs, split_validation
+    from ...models.fine_tune import adapt_to_classes
     from ...models.glnet import GLNet
+    from ...models.lineage import checkpoint_lineage, lineage_entry, stored_lineage
     from ...models.training import train
-    from ..formats.classes import load_class_table
 
     out = Path(args.out)
     options = _options(args)
@@ -336,6 +469,8 @@ def run(args: argparse.Namespace) -> int:
     if args.window is not None and not args.config:
         # With --init or --resume the architecture, window included, is the checkpoint's.
         raise InputError("--window sets the window of a new model: use it with --config, not with --init or --resume")
+    if args.backbone_weights is not None and not args.config:
+        raise InputError("--backbone-weights starts a new model's backbones: use it with --config, not with --init or --resume")
     if args.resume:
         if args.init or args.config:
             raise InputError("--resume continues the run saved in --out; do not give --init or --config")
@@ -353,62 +488,106 @@ def run(args: argparse.Namespace) -> int:
             out, overwrite=args.overwrite, hint="pass --overwrite to replace it or --resume to continue its run", error=InputError
         )
         if not args.init and not args.config:
-            raise InputError("give a starting point: --init CKPT (e.g. from `glnet init-model`) or --config tiny|lite|paper")
+            raise InputError("give a starting point: --init CKPT (e.g. from `glnet init-model`) or --config tiny|lite|resnet18|paper")
         options.validate()
 
-    data = args.data or stored.get("data")
-    if not data:
-        raise InputError("--data DIR is required")
-    layout = args.layout or stored.get("layout") or "auto"
-    val_dir = args.val or stored.get("val")
     fraction = args.val_fraction if args.val_fraction is not None else stored.get("val_fraction", 0.1)
-
-    pairs = find_pairs(data, layout)
-    if val_dir:  # given now, or by the run being resumed
-        train_pairs, val_pairs = list(pairs), list(find_pairs(val_dir, layout))
+    labels_spec = _label_spec(args, stored)
+    if labels_spec is None:
+        data = args.data or stored.get("data")
+        if not data:
+            raise InputError("give the training data: --data DIR (image/mask pairs), or --images IMAGE ... --labels LABELS")
+        layout = args.layout or stored.get("layout") or "auto"
+        val_dir = args.val or stored.get("val")
+        pairs = find_pairs(data, layout)
+        if val_dir:  # given now, or by the run being resumed
+            train_pairs, val_pairs = list(pairs), list(find_pairs(val_dir, layout))
+        else:
+            train_pairs, val_pairs = split_validation(pairs, float(fraction))
+        image_paths = [p.image for p in train_pairs]
+        default_spec = default_class_spec(pairs.layout)
+        read = [InputSource(f, role) for p in (*train_pairs, *val_pairs)
+                for f, role in ((p.image, "a training image"), (p.mask, "a training mask"))]
     else:
-        train_pairs, val_pairs = split_validation(pairs, float(fraction))
+        image_paths = [Path(p) for p in (args.images or stored.get("images") or [])]
+        default_spec = None
+        read = [InputSource(f, "a training image") for f in image_paths]
+        read += [InputSource(f, "the --labels") for f in labels_spec.paths]
     # The checkpoint, rewritten every epoch, must not be what training reads (with or without --overwrite).
-    read = [InputSource(f, role) for p in (*train_pairs, *val_pairs)
-            for f, role in ((p.image, "a training image"), (p.mask, "a training mask"))]
     read += [] if args.resume or not args.init else [InputSource(Path(args.init), "the --init checkpoint")]
+    read += [InputSource(Path(args.backbone_weights), "the backbone weights (--backbone-weights)")] if args.backbone_weights else []
     check_outputs([OutputTarget(out, "--out")], [*read, *spec_sources(args.classes, "the class table (--classes)")],
                   overwrite=True, check_targets=False, error=InputError)
 
+    lineage = stored_lineage(stored)  # a resumed run keeps its own
     if not args.resume:
         if args.init:
             start = load_checkpoint(args.init)
+            reinitialised: List[str] = []
             if args.classes:
-                table = load_class_table(args.classes)
-                if not _same_classes(table, start.classes):
-                    raise InputError(
-                        f"--classes {args.classes} ({len(table)} classes) differs from the classes of {args.init} "
-                        f"({len(start.classes)}: {', '.join(start.classes.names)}); drop --classes or start with --config"
-                    )
+                table = _class_table(args.classes, labels_spec)
+                # Other classes: fine-tune, with fresh classifiers and aggregation convs (seeded as a new model's).
+                torch.manual_seed(options.seed)
+                start, reinitialised = adapt_to_classes(start, table)
+                if reinitialised and not options.quiet:
+                    print(f"fine-tuning for {len(table)} classes: re-initialised {', '.join(reinitialised)}", file=sys.stderr)
+            lineage = checkpoint_lineage(args.init, start.provenance, reinitialised)
         else:
-            spec = args.classes or default_class_spec(pairs.layout)
+            spec = args.classes or default_spec
             if spec is None:
-                raise InputError("--classes is needed with --config for this layout (deepglobe, inria, a count N, or TABLE.json)")
-            table = load_class_table(spec)
+                raise InputError("--classes is needed with --config for this data (deepglobe, inria, a count N, TABLE.json or from-field)")
+            table = _class_table(spec, labels_spec)
             torch.manual_seed(options.seed)
             start = Checkpoint(GLNet(_config_with_window(get_config(args.config), args.window), len(table)), table)
-        resolution = _resolution(train_pairs)
-        if resolution is not None:
+            if args.backbone_weights:
+                loaded = load_backbone_weights(start.model, args.backbone_weights)
+                lineage = [lineage_entry("backbone", loaded.file, loaded.sha256)]
+                if not options.quiet:
+                    print(f"backbone weights {loaded.summary()}", file=sys.stderr)
+        resolution = _resolution(image_paths)
+        if resolution is not None and (labels_spec is None or args.config or start.resolution_m is None):
             start.resolution_m = resolution
 
-    provenance = {
-        "data": str(Path(data).resolve()),
-        "layout": pairs.layout,
-        "val": str(Path(val_dir).resolve()) if val_dir else None,
-        "val_fraction": None if val_dir else float(fraction),
-        "train_images": len(train_pairs),
-        "val_images": len(val_pairs),
-        "init": stored.get("init") if args.resume else (str(Path(args.init).resolve()) if args.init else f"random {args.config}"),
-    }
-    if not options.quiet:
+    provenance: Dict[str, Any]
+    if labels_spec is None:
+        provenance = {
+            "data": str(Path(str(data)).resolve()),
+            "layout": pairs.layout,
+            "val": str(Path(val_dir).resolve()) if val_dir else None,
+            "val_fraction": None if val_dir else float(fraction),
+            "train_images": len(train_pairs),
+            "val_images": len(val_pairs),
+        }
         note = f"{len(train_pairs)} training and {len(val_pairs)} validation images ({pairs.layout} layout)"
         if pairs.skipped:
             note += f"; {len(pairs.skipped)} images without a mask skipped"
+    else:
+        from ...models.data.scenes import labelled_areas
+
+        areas = labelled_areas(image_paths, labels_spec, start.classes, start.config.window, start.config.in_channels,
+                               start.resolution_m, float(fraction), options.image_reading())
+        train_pairs, val_pairs = areas.train, areas.val
+        provenance = {
+            "images": [str(p.resolve()) for p in image_paths],
+            "labels": [str(p.resolve()) for p in labels_spec.paths],
+            "label_kind": "polygons" if labels_spec.vector else "masks",
+            "label_layer": labels_spec.layer,
+            "label_field": labels_spec.field,
+            "background": labels_spec.background,
+            "val_fraction": float(fraction),
+            "train_areas": len(train_pairs),
+            "val_areas": len(val_pairs),
+            "training_data": f"{', '.join(p.name for p in labels_spec.paths)} on {len(areas.images)} image(s)",
+        }
+        note = (f"{len(train_pairs)} training and {len(val_pairs)} validation areas (at most {start.config.window} px) "
+                f"on {len(areas.images)} image(s)")
+        if areas.skipped:
+            note += f"; left out, no label reaches them: {', '.join(p.name for p in areas.skipped)}"
+        if start.resolution_m is not None and any(a.grid is not None and a.grid.resampled for a in (*train_pairs, *val_pairs)):
+            note += f"; read at the model's {start.resolution_m:g} m/px"
+    provenance["init"] = stored.get("init") if args.resume else (str(Path(args.init).resolve()) if args.init else f"random {args.config}")
+    provenance["lineage"] = lineage
+    if not options.quiet:
         print(note, file=sys.stderr)
     written: List[int] = []
     try:

@@ -170,7 +170,7 @@ class _Optimiser:
 def _stage_optimiser(run: _Run, stage: str, resumed: Optional[Dict[str, Any]]) -> _Optimiser:
     """Freeze what ``stage`` does not train and make its optimiser (restored from ``resumed`` when given)."""
     options = run.options
-    params = set_trainable(run.model, stage)
+    params = set_trainable(run.model, stage, options.freeze_backbone)
     base_lr = options.lr_for(stage)
     optimizer = torch.optim.Adam(params, lr=base_lr, weight_decay=options.weight_decay)
     scaler = torch.amp.GradScaler("cuda") if run.use_amp else None

@@ -73,6 +73,11 @@ class TrainOptions:
         ``(lo, hi)`` mapped to 0..255 for 16-bit / float images
         (``--input-range``, as for ``glnet segment``); None: each image's 2nd
         and 98th percentiles.
+    freeze_backbone:
+        The ResNet backbones of the parts each stage trains stay as they
+        start (``requires_grad`` off, BatchNorm statistics frozen in eval
+        mode); only the FPNs, classifiers and aggregation convs learn. For
+        small label sets on a pretrained model (``--freeze-backbone``).
     """
 
     stage: str = "all"
@@ -91,6 +96,7 @@ class TrainOptions:
     quiet: bool = False
     bands: Optional[Tuple[int, ...]] = None
     input_range: Optional[Tuple[float, float]] = None
+    freeze_backbone: bool = False
 
     #: Fields that change how a run computes, not what it computes; a resumed
     #: run takes these from the command line and everything else from the
@@ -150,6 +156,8 @@ class TrainOptions:
             checked_bands(self.bands, option="--bands")
         if self.input_range is not None:
             checked_range(self.input_range, option="--input-range")
+        if not isinstance(self.freeze_backbone, bool):
+            raise InputError(f"--freeze-backbone: must be true or false, got {self.freeze_backbone!r}")
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready dictionary (tuples as lists)."""

@@ -13,8 +13,11 @@ stage      trains                                loss (focal, labels at 1/4 size
 =========  ====================================  ===================================
 
 Frozen parts have ``requires_grad = False`` and stay in eval mode (their
-BatchNorm statistics do not move), as the published code keeps them. Adam with
-L2 weight decay and the poly schedule ``lr * (1 - iteration / max_iteration) ** 0.9``.
+BatchNorm statistics do not move), as the published code keeps them. With
+``freeze_backbone`` (``glnet train --freeze-backbone``) the ResNet backbones of
+the trained parts are frozen the same way in every stage, so only their FPNs,
+classifiers and aggregation convs learn. Adam with L2 weight decay and the
+poly schedule ``lr * (1 - iteration / max_iteration) ** 0.9``.
 """
 
 from __future__ import annotations
@@ -46,24 +49,46 @@ def set_stage_modes(model: GLNet, stage: str) -> None:
 
     Eval mode keeps the frozen branches' BatchNorm layers on their running
     statistics (and leaves those untouched), as the published training does.
+    A trained part's backbone whose parameters are all frozen
+    (:func:`set_trainable` with ``freeze_backbone``) stays in eval mode too.
     Call it again after anything that calls ``model.train()`` / ``eval()``.
     """
     model.eval()
     for name in TRAINED_PARTS[stage]:
-        getattr(model, name).train()
+        part = getattr(model, name)
+        part.train()
+        backbone = getattr(part, "backbone", None)
+        if backbone is not None and not any(p.requires_grad for p in backbone.parameters()):
+            backbone.eval()
 
 
-def set_trainable(model: GLNet, stage: str) -> List[nn.Parameter]:
+def set_trainable(model: GLNet, stage: str, freeze_backbone: bool = False) -> List[nn.Parameter]:
     """Freeze everything ``stage`` does not train; return the trained parameters.
 
     Sets ``requires_grad`` (so frozen parts get no gradient at all) and the
     train / eval modes (:func:`set_stage_modes`).
 
+    Parameters
+    ----------
+    model:
+        The GLNet.
+    stage:
+        ``global``, ``g2l`` or ``l2g``.
+    freeze_backbone:
+        Also freeze the backbones of the parts ``stage`` trains
+        (:attr:`.options.TrainOptions.freeze_backbone`).
+
     Returns
     -------
     list of torch.nn.Parameter
         The trained parameters, in module order (the optimiser's order, which
-        a resumed optimiser state relies on).
+        a resumed optimiser state relies on; the same ``freeze_backbone``
+        gives the same list).
+
+    Raises
+    ------
+    ValueError
+        For an unknown stage.
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}")
@@ -72,7 +97,10 @@ def set_trainable(model: GLNet, stage: str) -> List[nn.Parameter]:
     for name in TRAINED_PARTS[stage]:
         part = getattr(model, name)
         part.requires_grad_(True)
-        params.extend(part.parameters())
+        backbone = getattr(part, "backbone", None)
+        if freeze_backbone and backbone is not None:
+            backbone.requires_grad_(False)
+        params.extend(p for p in part.parameters() if p.requires_grad)
     set_stage_modes(model, stage)
     return params
 
