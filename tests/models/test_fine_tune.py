@@ -35,13 +35,7 @@ THREE = {"name": "three", "classes": [{"id": 0, "name": "roof", "colour": [200, 
                                       {"id": 2, "name": "pond", "colour": [40, 40, 200]}]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models are per-op overhead, and two threads on 2 busy cores are far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/models/conftest.py
 
 
 def write_pairs(folder: Path, n: int = 6, size: int = 128, block: int = 32, seed: int = 0) -> Path:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from glnet.glnet_core.cli import train as train_command
@@ -23,14 +22,7 @@ from glnet.models.checkpoint import load_checkpoint
 from glnet.models.config import get_config
 from glnet.models.data import TrainingDataset, find_pairs
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: the tiny model is dominated by per-op overhead (see test_training.py)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/models/conftest.py
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -48,18 +48,7 @@ PARTS = ("global_branch", "local_branch", "aggregation", "l2g_branch", "l2g_aggr
 COLOURS = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200]])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Run torch on one thread in this module.
-
-    The tiny models are dominated by per-op overhead; on a 2-core machine
-    shared with other processes, two OpenMP threads make each op up to 100x
-    slower (measured: 0.6 s instead of 2 ms for a tiny global pass).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/models/conftest.py
 
 
 def write_blocky_set(folder: Path, n: int = 4, size=(256, 256), block: int = 32, seed: int = 0) -> Path:
