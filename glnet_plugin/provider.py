@@ -9,6 +9,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .algorithms import ALGORITHMS
 from .algorithms.base import ICON_PATH
+from .algorithms.train import TRAIN_PYTHON_SETTING, validate_training_python
 from .i18n import tr
 
 __all__ = ["PROVIDER_ID", "GlnetProvider"]
@@ -35,6 +36,34 @@ class GlnetProvider(QgsProcessingProvider):
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON_PATH))
+
+    def load(self) -> bool:
+        """Register the provider's settings (as QGIS's OTB and SAGA providers do), then the algorithms."""
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig, Setting
+        except ImportError:
+            # No Processing Python part: glnet:train reads only GLNET_TRAIN_PYTHON.
+            pass
+        else:
+            # The group is the provider's name: Settings > Options > Processing > Providers > <name>.
+            group = self.name()
+            ProcessingConfig.settingIcons[group] = self.icon()
+            ProcessingConfig.addSetting(Setting(
+                group, TRAIN_PYTHON_SETTING,
+                tr("Python environment for training"), "", valuetype=Setting.FOLDER, validator=validate_training_python,
+                placeholder=tr("a virtual environment folder with torch and glnet, or its python")))
+            ProcessingConfig.readSettings()
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self) -> None:
+        """Remove the settings :meth:`load` registered."""
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig
+        except ImportError:
+            return
+        if TRAIN_PYTHON_SETTING in ProcessingConfig.settings:
+            ProcessingConfig.removeSetting(TRAIN_PYTHON_SETTING)
 
     def loadAlgorithms(self) -> None:  # noqa: N802
         for cls in ALGORITHMS:

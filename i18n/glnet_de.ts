@@ -50,6 +50,7 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/base.py" line="295" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="380" />
             <source>Cancelled; no output was written.</source>
             <translation>Abgebrochen; es wurde keine Ausgabe geschrieben.</translation>
         </message>
@@ -151,6 +152,8 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="101" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="193" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="254" />
             <source>Class field</source>
             <translation>Klassenfeld</translation>
         </message>
@@ -161,6 +164,7 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="102" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="256" />
             <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="67" />
             <source>Class table</source>
             <translation>Klassentabelle</translation>
@@ -280,6 +284,8 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="54" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="206" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="214" />
             <source>All files</source>
             <translation>Alle Dateien</translation>
         </message>
@@ -314,6 +320,8 @@
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="92" />
             <location filename="../glnet_plugin/algorithms/segment.py" line="128" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="220" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="274" />
             <source>Device</source>
             <translation>Gerät</translation>
         </message>
@@ -462,9 +470,409 @@
             <translation>{label}: local:N wird in QGIS nicht angeboten (es würde Worker-Prozesse aus dem QGIS-Programm starten); starten Sie 'dask scheduler' und 'dask worker' und geben Sie die Adresse des Schedulers an, oder lassen Sie das Feld leer, um in QGIS zu rechnen</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="231" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="228" />
             <source>Done: {windows} window(s), {patches} patches in {seconds:.1f} s; onnxruntime providers: {providers}</source>
             <translation>Fertig: {windows} Fenster, {patches} Ausschnitte in {seconds:.1f} s; onnxruntime-Anbieter: {providers}</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="82" />
+            <source>Settings &gt; Options &gt; Processing &gt; Providers &gt; {provider} &gt; {setting}</source>
+            <translation>Einstellungen &gt; Optionen &gt; Verarbeitung &gt; Anbieter &gt; {provider} &gt; {setting}</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="83" />
+            <location filename="../glnet_plugin/dependency_dialog.py" line="52" />
+            <location filename="../glnet_plugin/dependency_dialog.py" line="55" />
+            <location filename="../glnet_plugin/dependency_dialog.py" line="82" />
+            <location filename="../glnet_plugin/dependency_dialog.py" line="118" />
+            <location filename="../glnet_plugin/dependency_dialog.py" line="122" />
+            <location filename="../glnet_plugin/plugin.py" line="78" />
+            <location filename="../glnet_plugin/provider.py" line="32" />
+            <source>GLNet land cover</source>
+            <translation>GLNet-Landbedeckung</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="83" />
+            <location filename="../glnet_plugin/provider.py" line="53" />
+            <source>Python environment for training</source>
+            <translation>Python-Umgebung für das Training</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="109" />
+            <source>Training needs a Python environment with torch and glnet (QGIS's own Python has no torch). Create one with: {create} ; then enter its folder ({folder}) in {path}, or set the environment variable {variable} for qgis_process.</source>
+            <translation>Das Training braucht eine Python-Umgebung mit torch und glnet (das Python von QGIS hat kein torch). Legen Sie eine an mit: {create} ; tragen Sie dann ihren Ordner ({folder}) unter {path} ein oder setzen Sie für qgis_process die Umgebungsvariable {variable}.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="120" />
+            <source>The Python environment for training, {path}, does not exist.</source>
+            <translation>Die Python-Umgebung für das Training, {path}, existiert nicht.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="121" />
+            <source>The Python environment for training, {path}, is a folder without bin/python (not a virtual environment).</source>
+            <translation>Die Python-Umgebung für das Training, {path}, ist ein Ordner ohne bin/python (keine virtuelle Umgebung).</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="123" />
+            <source>The Python environment for training, {path}, is not an executable Python interpreter.</source>
+            <translation>Die Python-Umgebung für das Training, {path}, ist kein ausführbarer Python-Interpreter.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="124" />
+            <source>The Python environment for training, {path}, does not run: {detail}.</source>
+            <translation>Die Python-Umgebung für das Training, {path}, läuft nicht: {detail}.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="125" />
+            <source>The Python environment for training, {path}, cannot import torch ({detail}); install it there: {pip} install torch=={torch} {glnet}.</source>
+            <translation>Die Python-Umgebung für das Training, {path}, kann torch nicht importieren ({detail}); installieren Sie es dort: {pip} install torch=={torch} {glnet}.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="127" />
+            <source>The Python environment for training, {path}, cannot import glnet's training command ({detail}); install it there: {pip} install {glnet}.</source>
+            <translation>Die Python-Umgebung für das Training, {path}, kann den Trainingsbefehl von glnet nicht importieren ({detail}); installieren Sie ihn dort: {pip} install {glnet}.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="133" />
+            <source>Set it in {path}.</source>
+            <translation>Legen Sie sie fest unter {path}.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="183" />
+            <source>Train a land-cover model (GLNet)</source>
+            <translation>Landbedeckungsmodell trainieren (GLNet)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="186" />
+            <source>Trains a GLNet on orthophotos labelled by polygons and exports it as a model bundle.</source>
+            <translation>Trainiert ein GLNet auf Orthofotos, deren Klassen als Polygone vorliegen, und exportiert es als Modellpaket.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="189" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="246" />
+            <source>Orthophotos</source>
+            <translation>Orthofotos</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="191" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="249" />
+            <source>Label polygons</source>
+            <translation>Klassenpolygone</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="195" />
+            <source>Class table (deepglobe, inria, a TABLE.json; empty: the class field's values)</source>
+            <translation>Klassentabelle (deepglobe, inria, eine TABLE.json; leer: die Werte des Klassenfelds)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="198" />
+            <source>Class of pixels outside every polygon (empty: not labelled)</source>
+            <translation>Klasse der Pixel außerhalb aller Polygone (leer: nicht beschriftet)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="201" />
+            <source>Network configuration (ignored with a start checkpoint)</source>
+            <translation>Netzkonfiguration (mit einem Start-Checkpoint ignoriert)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="204" />
+            <source>Start checkpoint (instead of a configuration's random weights)</source>
+            <translation>Start-Checkpoint (statt der Zufallsgewichte einer Konfiguration)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="206" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="231" />
+            <source>GLNet checkpoints</source>
+            <translation>GLNet-Checkpoints</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="208" />
+            <source>Epochs (N for every stage, or N,N,N for global, g2l, l2g; empty: 120,50,120)</source>
+            <translation>Epochen (N für jede Stufe oder N,N,N für global, g2l, l2g; leer: 120,50,120)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="212" />
+            <source>Backbone weights (torchvision ImageNet .pth)</source>
+            <translation>Backbone-Gewichte (torchvision-ImageNet-.pth)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="214" />
+            <source>PyTorch weights</source>
+            <translation>PyTorch-Gewichte</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="215" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="269" />
+            <source>Freeze the backbone</source>
+            <translation>Backbone einfrieren</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="216" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="270" />
+            <source>Stages to train</source>
+            <translation>Zu trainierende Stufen</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="218" />
+            <source>Validation fraction (of the labelled areas held out)</source>
+            <translation>Validierungsanteil (der zurückgehaltenen beschrifteten Gebiete)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="222" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="276" />
+            <source>Bundle precision</source>
+            <translation>Genauigkeit des Modellpakets</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="225" />
+            <source>Resume the interrupted run saved in the output checkpoint</source>
+            <translation>Den unterbrochenen Lauf im Ausgabe-Checkpoint fortsetzen</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="231" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="280" />
+            <source>Output checkpoint</source>
+            <translation>Ausgabe-Checkpoint</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="232" />
+            <source>Output model bundle (NAME.glnet folder)</source>
+            <translation>Ausgabe-Modellpaket (Ordner NAME.glnet)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="234" />
+            <source>Model bundle manifest (for glnet:segment in models)</source>
+            <translation>Manifest des Modellpakets (für glnet:segment in Modellen)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="238" />
+            <source>Trains a GLNet land-cover model on orthophotos whose classes are drawn as polygons, as the command 'glnet train --images ... --labels ...' does, then exports it as a model bundle for 'Segment land cover' ('glnet export'). QGIS's Python has no PyTorch, so training runs in the Python environment named in {path} (or the environment variable {variable}); without one, the algorithm says how to create it. The log shows each stage and epoch; Cancel stops the run and keeps the checkpoint of the last finished epoch, and 'Resume' continues it.</source>
+            <translation>Trainiert ein GLNet-Landbedeckungsmodell auf Orthofotos, deren Klassen als Polygone gezeichnet sind, wie es der Befehl 'glnet train --images ... --labels ...' tut, und exportiert es dann als Modellpaket für 'Landbedeckung segmentieren' ('glnet export'). Das Python von QGIS hat kein PyTorch, daher läuft das Training in der Python-Umgebung, die unter {path} eingetragen ist (oder in der Umgebungsvariable {variable}); fehlt sie, sagt der Algorithmus, wie man sie anlegt. Das Protokoll zeigt jede Stufe und Epoche; Abbrechen hält den Lauf an und behält den Checkpoint der letzten abgeschlossenen Epoche, 'Fortsetzen' setzt ihn fort.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="246" />
+            <source>One or more rasters GDAL reads (three bands, or three and alpha). Each is cut into areas of at most one window; the areas the polygons reach are trained on.</source>
+            <translation>Ein oder mehrere Raster, die GDAL liest (drei Kanäle, oder drei und Alpha). Jedes wird in Gebiete von höchstens einem Fenster geteilt; trainiert wird auf den Gebieten, die die Polygone erreichen.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="249" />
+            <source>A polygon layer of any CRS (reprojected to each raster). Pixels whose centre lies in a polygon get its class; where polygons overlap, the later feature wins. Layers that are not plain files (memory layers, filtered layers) are written to a GeoPackage beside the checkpoint first (CHECKPOINT.labels.gpkg); it is removed when training finishes.</source>
+            <translation>Ein Polygonlayer in beliebigem KBS (auf jedes Raster umprojiziert). Pixel, deren Mittelpunkt in einem Polygon liegt, erhalten dessen Klasse; wo sich Polygone überlappen, gewinnt das spätere Objekt. Layer, die keine einfachen Dateien sind (Speicherlayer, gefilterte Layer), werden zuerst in ein GeoPackage neben dem Checkpoint geschrieben (CHECKPOINT.labels.gpkg); es wird entfernt, wenn das Training abgeschlossen ist.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="254" />
+            <source>The field holding each polygon's class: class names of the class table, or class ids (whole numbers) when the field is an integer.</source>
+            <translation>Das Feld mit der Klasse jedes Polygons: Klassennamen der Klassentabelle oder Klassen-IDs (ganze Zahlen), wenn das Feld ganzzahlig ist.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="256" />
+            <source>deepglobe, inria, or a TABLE.json. Empty: one class per distinct value of the class field.</source>
+            <translation>deepglobe, inria oder eine TABLE.json. Leer: eine Klasse je unterschiedlichem Wert des Klassenfelds.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="258" />
+            <source>Class of pixels outside every polygon</source>
+            <translation>Klasse der Pixel außerhalb aller Polygone</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="258" />
+            <source>A class name or id given to unlabelled pixels; empty: the loss ignores them.</source>
+            <translation>Ein Klassenname oder eine Klassen-ID für unbeschriftete Pixel; leer: der Verlust ignoriert sie.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="260" />
+            <source>Network configuration</source>
+            <translation>Netzkonfiguration</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="260" />
+            <source>tiny: tests; lite: CPU-sized; resnet18: torchvision's ResNet-18 (can start from ImageNet weights); paper: the published ResNet-50 network. Ignored when a start checkpoint is given.</source>
+            <translation>tiny: Tests; lite: für die CPU bemessen; resnet18: das ResNet-18 von torchvision (kann mit ImageNet-Gewichten starten); paper: das veröffentlichte ResNet-50-Netz. Wird ignoriert, wenn ein Start-Checkpoint angegeben ist.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="263" />
+            <source>Start checkpoint</source>
+            <translation>Start-Checkpoint</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="263" />
+            <source>Continue training a model (its architecture and classes) instead of starting from random weights.</source>
+            <translation>Ein Modell (seine Architektur und Klassen) weitertrainieren, statt mit Zufallsgewichten zu beginnen.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="265" />
+            <source>Epochs</source>
+            <translation>Epochen</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="265" />
+            <source>Epochs per stage: one number for every stage, or three for global, g2l and l2g. Empty: the published 120, 50 and 120.</source>
+            <translation>Epochen je Stufe: eine Zahl für jede Stufe oder drei für global, g2l und l2g. Leer: die veröffentlichten 120, 50 und 120.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="267" />
+            <source>Backbone weights</source>
+            <translation>Backbone-Gewichte</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="267" />
+            <source>Advanced. torchvision's ImageNet weights for the backbone (resnet18: resnet18-f37072fd.pth; paper: resnet50).</source>
+            <translation>Erweitert. Die ImageNet-Gewichte von torchvision für das Backbone (resnet18: resnet18-f37072fd.pth; paper: resnet50).</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="269" />
+            <source>Advanced. Train only the network after the backbone.</source>
+            <translation>Erweitert. Nur das Netz nach dem Backbone trainieren.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="270" />
+            <source>Advanced. all (the default), or one of global, g2l (global to local), l2g (local to global).</source>
+            <translation>Erweitert. all (Standard) oder eine von global, g2l (global zu lokal), l2g (lokal zu global).</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="272" />
+            <source>Validation fraction</source>
+            <translation>Validierungsanteil</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="272" />
+            <source>Advanced. The fraction of the labelled areas held out to score each epoch (0: no validation).</source>
+            <translation>Erweitert. Der Anteil der beschrifteten Gebiete, der zurückgehalten wird, um jede Epoche zu bewerten (0: keine Validierung).</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="274" />
+            <source>Advanced. auto: CUDA when the training environment's PyTorch has a GPU, else the CPU.</source>
+            <translation>Erweitert. auto: CUDA, wenn das PyTorch der Trainingsumgebung eine GPU hat, sonst die CPU.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="276" />
+            <source>Advanced. fp32; fp16 (half the size); fp16-gpu (for CUDA GPUs).</source>
+            <translation>Erweitert. fp32; fp16 (halbe Größe); fp16-gpu (für CUDA-GPUs).</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="277" />
+            <source>Resume</source>
+            <translation>Fortsetzen</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="277" />
+            <source>Advanced. Continue the interrupted (cancelled) run saved in the output checkpoint: its data and options come from the checkpoint, so only the device is used of the parameters above.</source>
+            <translation>Erweitert. Den unterbrochenen (abgebrochenen) Lauf im Ausgabe-Checkpoint fortsetzen: seine Daten und Optionen stammen aus dem Checkpoint, daher wird von den Parametern oben nur das Gerät verwendet.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="280" />
+            <source>The training checkpoint (.ckpt), rewritten after every epoch.</source>
+            <translation>Der Trainings-Checkpoint (.ckpt), nach jeder Epoche neu geschrieben.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="281" />
+            <source>Output model bundle</source>
+            <translation>Ausgabe-Modellpaket</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="281" />
+            <source>The exported NAME.glnet folder (a new or empty folder, or a bundle to replace).</source>
+            <translation>Der exportierte Ordner NAME.glnet (ein neuer oder leerer Ordner oder ein zu ersetzendes Modellpaket).</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="284" />
+            <source>Model bundle manifest</source>
+            <translation>Manifest des Modellpakets</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="284" />
+            <source>The bundle's manifest.json: connect it to 'Segment land cover' in a model.</source>
+            <translation>Die manifest.json des Pakets: verbinden Sie sie in einem Modell mit 'Landbedeckung segmentieren'.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="341" />
+            <source>{what}: the vector layer cannot be opened</source>
+            <translation>{what}: Der Vektorlayer lässt sich nicht öffnen</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="349" />
+            <source>Writing the label polygons of layer '{name}' to {path}</source>
+            <translation>Die Klassenpolygone des Layers '{name}' werden nach {path} geschrieben</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="353" />
+            <source>{what}: layer '{name}' has no field '{field}'</source>
+            <translation>{what}: Layer '{name}' hat kein Feld '{field}'</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="367" />
+            <source>Cannot write {path}: {message}</source>
+            <translation>{path} kann nicht geschrieben werden: {message}</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="391" />
+            <source>Training environment: {python} (Python {version}, torch {torch}, glnet {glnet})</source>
+            <translation>Trainingsumgebung: {python} (Python {version}, torch {torch}, glnet {glnet})</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="394" />
+            <source>The training environment has glnet {theirs}, this plugin is glnet {ours}; install the same version there if an option is refused.</source>
+            <translation>Die Trainingsumgebung hat glnet {theirs}, dieses Plugin ist glnet {ours}; installieren Sie dort dieselbe Version, falls eine Option abgelehnt wird.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="401" />
+            <source>Give the output checkpoint and the output model bundle.</source>
+            <translation>Geben Sie den Ausgabe-Checkpoint und das Ausgabe-Modellpaket an.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="408" />
+            <source>Resuming the run saved in {checkpoint}: its data and options come from it.</source>
+            <translation>Der in {checkpoint} gespeicherte Lauf wird fortgesetzt: seine Daten und Optionen stammen von dort.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="427" />
+            <source>Cancelled; {checkpoint} holds the last finished epoch: run again with 'Resume' (RESUME) and the same output checkpoint to continue.</source>
+            <translation>Abgebrochen; {checkpoint} enthält die letzte abgeschlossene Epoche: starten Sie erneut mit 'Fortsetzen' (RESUME) und demselben Ausgabe-Checkpoint, um weiterzumachen.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="430" />
+            <source>Cancelled before the first epoch finished; no output was written.</source>
+            <translation>Abgebrochen, bevor die erste Epoche abgeschlossen war; es wurde keine Ausgabe geschrieben.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="435" />
+            <source>Exporting the model bundle</source>
+            <translation>Das Modellpaket wird exportiert</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="440" />
+            <source>Cancelled during the export; {checkpoint} holds the trained model: export it with 'glnet export'.</source>
+            <translation>Während des Exports abgebrochen; {checkpoint} enthält das trainierte Modell: exportieren Sie es mit 'glnet export'.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="454" />
+            <source>{what}: give at least one raster</source>
+            <translation>{what}: Geben Sie mindestens ein Raster an</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="458" />
+            <source>{what}: name the field holding the classes</source>
+            <translation>{what}: Nennen Sie das Feld mit den Klassen</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="467" />
+            <source>Starting from {init}: its architecture is used, the configuration '{config}' is ignored.</source>
+            <translation>Start mit {init}: dessen Architektur wird verwendet, die Konfiguration '{config}' wird ignoriert.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="470" />
+            <source>Choose a network configuration or a start checkpoint.</source>
+            <translation>Wählen Sie eine Netzkonfiguration oder einen Start-Checkpoint.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="509" />
+            <source>Cannot start {program}: {error}</source>
+            <translation>{program} kann nicht gestartet werden: {error}</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/train.py" line="550" />
+            <source>{what}: {path} exists and is not a model bundle; choose a new folder</source>
+            <translation>{what}: {path} existiert und ist kein Modellpaket; wählen Sie einen neuen Ordner</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="43" />
@@ -591,17 +999,6 @@
         </message>
         <message>
             <location filename="../glnet_plugin/dependency_dialog.py" line="52" />
-            <location filename="../glnet_plugin/dependency_dialog.py" line="55" />
-            <location filename="../glnet_plugin/dependency_dialog.py" line="82" />
-            <location filename="../glnet_plugin/dependency_dialog.py" line="118" />
-            <location filename="../glnet_plugin/dependency_dialog.py" line="122" />
-            <location filename="../glnet_plugin/plugin.py" line="78" />
-            <location filename="../glnet_plugin/provider.py" line="31" />
-            <source>GLNet land cover</source>
-            <translation>GLNet-Landbedeckung</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/dependency_dialog.py" line="52" />
             <source>Python packages that glnet needs are missing.</source>
             <translation>Python-Pakete, die glnet braucht, fehlen.</translation>
         </message>
@@ -669,9 +1066,14 @@ Fortfahren?</translation>
             <translation>Ein Raster mit einem GLNet-Modell in Landbedeckungsklassen segmentieren</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/provider.py" line="34" />
+            <location filename="../glnet_plugin/provider.py" line="35" />
             <source>GLNet land-cover segmentation (collaborative global-local networks)</source>
             <translation>GLNet-Landbedeckungssegmentierung (kollaborative global-lokale Netze)</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/provider.py" line="54" />
+            <source>a virtual environment folder with torch and glnet, or its python</source>
+            <translation>ein Ordner einer virtuellen Umgebung mit torch und glnet, oder ihr python</translation>
         </message>
         <message>
             <source>glnet will run this command, which downloads onnxruntime from PyPI into a folder used only by this plugin (QGIS's own packages, numpy included, are not touched):

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-ALGORITHM_IDS = ["glnet:evaluate", "glnet:model_info", "glnet:segment", "glnet:vectorize", "glnet:zonal_stats"]
+ALGORITHM_IDS = ["glnet:evaluate", "glnet:model_info", "glnet:segment", "glnet:train", "glnet:vectorize", "glnet:zonal_stats"]
 
 # The parameters issue #7 names for glnet:segment, in dialog order.
 SEGMENT_PARAMETERS = ["INPUT", "MODEL", "MODE", "DEVICE", "BANDS", "MIN_AREA", "SIMPLIFY", "DASK_SCHEDULER",
