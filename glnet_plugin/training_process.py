@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..glnet_core.errors import InputError
+from ..glnet_core.training_plan import PUBLISHED_EPOCHS, STAGES, planned_epochs
 
 __all__ = [
     "CANCEL_GRACE_S",
@@ -64,10 +65,6 @@ TORCH_VERSION = "2.13.0"
 CANCEL_GRACE_S = 30.0
 #: How the command line starts its one-line error messages.
 ERROR_PREFIX = "glnet: error: "
-#: The training stages in order and their published epoch counts, as ``glnet.models.training.options``
-#: defines them (the plugin zip carries no ``models/``: written here, the QGIS tests check they agree).
-STAGES = ("global", "g2l", "l2g")
-PUBLISHED_EPOCHS: Dict[str, int] = {"global": 120, "g2l": 50, "l2g": 120}
 
 PathLike = Union[str, Path]
 
@@ -448,30 +445,6 @@ def run_child(
             proc.stdout.close()
     result.tail = tail
     return result
-
-
-def planned_epochs(stage: str, epochs: Sequence[int]) -> List[Tuple[str, int]]:
-    """The stages a run trains and the epochs of each, as ``glnet train --stage STAGE --epochs N[,N,N]`` plans them.
-
-    Parameters
-    ----------
-    stage:
-        ``all`` or one stage.
-    epochs:
-        One count for every stage, three for global, g2l and l2g, or none
-        (:data:`PUBLISHED_EPOCHS`). Other combinations (three counts with one
-        stage) are the command line's to refuse; here they plan the first count.
-
-    Returns
-    -------
-    list of (stage, epochs)
-    """
-    stages = list(STAGES) if stage == "all" else [stage]
-    if not epochs:
-        return [(s, PUBLISHED_EPOCHS.get(s, 1)) for s in stages]
-    if len(epochs) == len(STAGES) and stage == "all":
-        return [(s, int(n)) for s, n in zip(stages, epochs)]
-    return [(s, int(epochs[0])) for s in stages]
 
 
 _STAGE_LINE = re.compile(r"^stage (?P<stage>\w+): (?P<epochs>\d+) epochs? from epoch (?P<first>\d+)")

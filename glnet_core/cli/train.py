@@ -39,6 +39,7 @@ from ..option_rules import (
     WINDOW,
     WORKERS,
 )
+from ..training_plan import STAGE_CHOICES
 from .input_options import BANDS_HELP, INPUT_RANGE_HELP, class_table_spec, input_path, parse_bands, parse_input_range
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
@@ -81,7 +82,6 @@ example (an orthophoto and a land-use GeoPackage):
   glnet train --images ortho.tif --labels landuse.gpkg --label-field landuse \\
       --classes from-field --background other --config resnet18 --out mine.ckpt"""
 
-STAGE_CHOICES = ("global", "g2l", "l2g", "all")
 CONFIG_CHOICES = tuple(CONFIGS)
 LAYOUT_CHOICES = ("auto", "deepglobe", "inria", "pairs")
 

@@ -21,14 +21,11 @@ from ...glnet_core.option_rules import (
     WEIGHT_DECAY,
     WORKERS,
 )
+from ...glnet_core.training_plan import PUBLISHED_EPOCHS, PUBLISHED_LR, STAGE_CHOICES, STAGES
 from ..data.images import ImageReading
 
 __all__ = ["STAGES", "STAGE_CHOICES", "PUBLISHED_EPOCHS", "PUBLISHED_LR", "TrainOptions"]
 
-STAGES = ("global", "g2l", "l2g")
-STAGE_CHOICES = STAGES + ("all",)
-PUBLISHED_EPOCHS: Dict[str, int] = {"global": 120, "g2l": 50, "l2g": 120}
-PUBLISHED_LR: Dict[str, float] = {"global": 5e-5, "g2l": 2e-5, "l2g": 5e-5}
 
 
 @dataclass(frozen=True)
