@@ -55,18 +55,20 @@ def random_crop_box(size: Tuple[int, int], window: int, rng: np.random.Generator
 
 
 def window_around(region: Box, size: Tuple[int, int], window: int, rng: np.random.Generator) -> Box:
-    """A random ``window``-sided box of an image of ``size = (H, W)`` whose centre lies in ``region``.
+    """A random ``window``-sided box of an image of ``size = (H, W)`` that overlaps ``region``.
 
-    The centre is drawn uniformly over ``region``'s pixels, then the box is
-    moved to lie inside the image (an axis shorter than ``window`` is kept
-    whole). So the windows of an area cover it evenly, with random shifts
-    from epoch to epoch, and often reach into neighbouring areas (whose
-    labels :func:`.dataset.read_labels` masks when they are held out).
+    Every box position inside the image whose box shares at least one pixel
+    with ``region`` is equally likely (an axis shorter than ``window`` is kept
+    whole). So the windows of the areas of an image are spread evenly over
+    it, without piling up at its edges, and often reach into neighbouring
+    areas (whose labels :func:`.dataset.read_labels` masks when they are
+    held out).
     """
     def axis(start: int, length: int, total: int) -> Tuple[int, int]:
         side = min(total, window)
-        centre = start + int(rng.integers(0, max(1, length)))
-        return min(max(0, centre - side // 2), total - side), side
+        lo = max(0, start - side + 1)
+        hi = max(lo, min(total - side, start + max(1, length) - 1))
+        return lo + int(rng.integers(0, hi - lo + 1)), side
 
     top, h = axis(region[0], region[2], size[0])
     left, w = axis(region[1], region[3], size[1])

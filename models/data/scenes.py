@@ -14,8 +14,9 @@ is held out. Their labels never reach the loss: training windows that reach
 into a held-out area see its pixels (as context) but not its labels. The
 split depends only on the image names, the grid and the fraction.
 
-Training: each epoch, every training area gives one window whose centre is
-drawn at random inside the area (:func:`.sampling.window_around`). Every read
+Training: each epoch, every training area gives one window at a random
+position among those that overlap the area (:func:`.sampling.window_around`).
+Every read
 is one window of the image and its labels: no image is ever held in memory
 whole.
 """

@@ -282,3 +282,23 @@ def test_an_interrupted_run_resumes_on_the_same_areas(scene, glnet_executable, r
     assert resumed.returncode == 0, resumed.stderr
     a, b = _weights(tmp_path / "whole.ckpt")["state_dict"], _weights(out)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_area_windows_are_uniform_over_the_positions_that_overlap_the_area():
+    """No pile-up at the image's edges: for areas of one window each, every crop position is equally likely."""
+    from glnet.models.data import window_around
+    from glnet.models.data.sampling import sample_rng
+
+    rng = sample_rng(0)
+    tops = np.array([window_around((0, 0, 1024, 1024), (2048, 2048), 1024, rng)[0] for _ in range(20000)])
+    assert tops.min() == 0 and tops.max() == 1023  # a window at 1024 would miss the area
+    assert (tops == 0).mean() < 0.005 and (tops == 1023).mean() < 0.005
+    counts = np.histogram(tops, bins=8, range=(0, 1024))[0]
+    assert counts.min() > 0.8 * counts.mean()
+    # An area inside a large image: windows overlap it and stay inside the image.
+    for _ in range(200):
+        top, left, h, w = window_around((3000, 500, 700, 300), (8000, 1200), 1024, rng)
+        assert (h, w) == (1024, 1024) and 0 <= left <= 1200 - 1024 and 0 <= top <= 8000 - 1024
+        assert top < 3700 and top + 1024 > 3000 and left < 800 and left + 1024 > 500
+    # A side shorter than the window is kept whole.
+    assert window_around((0, 0, 300, 300), (300, 5000), 1024, rng)[::2] == (0, 300)
