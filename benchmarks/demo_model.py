@@ -4,7 +4,9 @@ Pipeline (each step skips what an earlier run of the same work folder
 finished, so an interrupted run continues where it stopped)::
 
     data      glnet synth: training, validation and held-out test scenes (disjoint seeds)
-    train     glnet train, three models with the same budget (below), timed
+    labels    (global-only-polygons only) glnet vectorize of every training mask,
+              concatenated into one polygon layer
+    train     glnet train, the models with the same budget (below), timed
     export    glnet export of the GLNet checkpoint (fp16, modes full and g2l)
     predict   GLNet: glnet segment on the exported bundle (modes full and g2l);
               baselines: PyTorch, window by window on the scene grid (below)
@@ -26,6 +28,18 @@ size, learning rate and number of optimiser steps):
     ``glnet train --stage global --window 256`` for E1 + E2 + E3 epochs: the
     same branch on full-resolution 256 px crops, window = size_g = size_p, so
     it sees the detail but no context.
+
+``global-only-polygons`` (only when ``--models`` names it)
+    the global-only model and recipe trained through the polygon path:
+    ``glnet train --images`` (the training scenes' images) ``--labels`` one
+    GeoPackage of the training masks' polygons (``glnet vectorize`` of each
+    mask, concatenated: each scene has its own footprint) ``--label-field
+    class_name``. Each 2048 px scene is cut into areas of at most one window
+    (4 for ``lite``), each area gives one window per epoch and
+    ``--polygon-val-fraction`` of the areas is held out instead of the
+    validation scenes; ``--polygon-epochs`` is chosen so that the optimiser
+    steps match the other models' (the recorded steps come from the areas
+    the run reports).
 
 So every model makes the same number of optimiser steps on batches of the same
 number of training images (for GLNet split over its stages). GLNet's steps in
@@ -70,14 +84,18 @@ from glnet.glnet_core.engine.modes import FULL, G2L, MODE_NAMES
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 
-#: The three models: name -> extra ``glnet train`` arguments (the budget comes separately).
-MODELS = ("glnet", "global-only", "local-only")
+#: The models :func:`train_args` knows; the first three are the default comparison.
+MODELS = ("glnet", "global-only", "local-only", "global-only-polygons")
+DEFAULT_MODELS = MODELS[:3]
+#: The model trained through ``glnet train --images ... --labels POLYGONS``.
+POLYGONS = "global-only-polygons"
 #: Predictions scored: (label, model, mode). GLNet is scored in both inference
 #: modes (``glnet segment``), and, as a diagnostic, its own stage-1 global
 #: branch alone (mode ``globalbranch``: predicted like the global-only model).
 RUNS = (("GLNet (full)", "glnet", FULL), ("GLNet (g2l)", "glnet", G2L),
         ("GLNet's global branch alone", "glnet", "globalbranch"),
-        ("global-only", "global-only", None), ("local-only", "local-only", None))
+        ("global-only", "global-only", None), ("local-only", "local-only", None),
+        ("global-only, trained through the polygon path", POLYGONS, None))
 SEGMENT_MODES = MODE_NAMES
 
 
@@ -167,12 +185,60 @@ def step_data(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> N
                                 "generator_version": meta.get("generator_version")}
 
 
+def polygon_layer(work: Path) -> Path:
+    """The one polygon layer of all training masks (written by :func:`step_labels`)."""
+    return work / "labels" / "train-polygons.gpkg"
+
+
+def step_labels(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> None:
+    """The training masks as one polygon layer, as a user would make it: ``glnet vectorize`` each, then concatenate.
+
+    Every training scene has its own footprint (``glnet synth`` places them
+    side by side), so one layer labels them all. The concatenated layer keeps
+    ``class_id`` and ``class_name`` (the ``--label-field``).
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    layer = polygon_layer(work)
+    parts = work / "labels" / "scenes"
+    masks = sorted((work / "data" / "train" / "masks").glob("*.tif"))
+    argv_of = {m: [*glnet_cmd(), "vectorize", str(m), "--out", str(parts / (m.stem + ".gpkg")), "--overwrite"] for m in masks}
+    if not layer.is_file():
+        parts.mkdir(parents=True, exist_ok=True)
+        log(f"labels: glnet vectorize of {len(masks)} training masks, one layer")
+        t0 = time.monotonic()
+        for argv in argv_of.values():
+            run(argv, work / "logs" / "labels.log")
+        frames = [gpd.read_file(parts / (m.stem + ".gpkg"), layer=m.stem)[["class_id", "class_name", "geometry"]] for m in masks]
+        assert len({str(f.crs) for f in frames}) == 1, "training masks in different CRSs"
+        merged = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+        # Written under a temporary name first: an existing layer is always a complete one.
+        partial = layer.with_suffix(".partial.gpkg")
+        merged.to_file(partial, layer="train_polygons", driver="GPKG")
+        partial.replace(layer)
+        log(f"labels: {len(merged)} polygons in {layer} ({time.monotonic() - t0:.1f} s)")
+    merged = gpd.read_file(layer)
+    record["labels"] = {
+        "layer": shown([str(layer)], work),
+        "commands": [shown(argv_of[masks[0]], work).replace(masks[0].stem, "NAME"), "then geopandas: concatenate the layers"],
+        "masks": len(masks),
+        "polygons": len(merged),
+        "polygons_per_class": {str(k): int(v) for k, v in merged["class_name"].value_counts().sort_index().items()},
+    }
+
+
 def train_args(work: Path, model: str, opts: argparse.Namespace) -> List[str]:
     e = opts.epochs
-    common = ["--data", str(work / "data" / "train"), "--val", str(work / "data" / "val"), "--classes", "deepglobe",
-              "--config", "lite", "--lr", str(opts.lr), "--batch-size", str(opts.batch_size), "--seed", str(opts.seed),
-              "--device", "cpu"]
+    recipe = ["--classes", "deepglobe", "--config", "lite", "--lr", str(opts.lr), "--batch-size", str(opts.batch_size),
+              "--seed", str(opts.seed), "--device", "cpu"]
+    common = ["--data", str(work / "data" / "train"), "--val", str(work / "data" / "val"), *recipe]
     out = ["--out", str(work / "models" / f"{model}.ckpt")]
+    if model == POLYGONS:
+        images = [str(p) for p in sorted((work / "data" / "train" / "images").glob("*.tif"))]
+        return [*glnet_cmd(), "train", "--images", *images, "--labels", str(polygon_layer(work)), "--label-field", "class_name",
+                "--val-fraction", str(opts.polygon_val_fraction), *recipe, "--stage", "global",
+                "--epochs", str(opts.polygon_epochs), "--workers", "0", *out]
     if model == "glnet":
         return [*glnet_cmd(), "train", *common, "--stage", "all", "--epochs", ",".join(map(str, e)), *out]
     single = ["--stage", "global", "--epochs", str(sum(e))]
@@ -203,7 +269,8 @@ def _add_time(path: Path, model: str, seconds: float, resumed: bool) -> Dict[str
 def step_train(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> None:
     times_file = work / "models" / "train_times.json"
     cpu_file = work / "models" / "train_cpu_seconds.json"
-    steps_per_epoch = math.ceil(opts.train_scenes / opts.batch_size)
+    scene_steps_per_epoch = math.ceil(opts.train_scenes / opts.batch_size)
+    budget = sum(opts.epochs) * scene_steps_per_epoch
     record["training"] = {}
     for model in opts.models:
         ckpt = work / "models" / f"{model}.ckpt"
@@ -222,15 +289,22 @@ def step_train(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> 
 
         prov = torch.load(ckpt, map_location="cpu", weights_only=True)["provenance"]
         epochs = prov["epochs"]
+        # The polygon path steps over its training areas (as the run reported them), the others over the scenes.
+        steps_per_epoch = math.ceil(prov["train_areas"] / opts.batch_size) if model == POLYGONS else scene_steps_per_epoch
+        steps = sum(epochs.values()) * steps_per_epoch
+        if steps != budget:
+            log(f"train: {model} made {steps} optimiser steps, not the budget's {budget}: adjust --polygon-epochs / --polygon-val-fraction")
         record["training"][model] = {
             "command": shown(argv, work),
             "epochs": epochs,
-            "optimiser_steps": sum(epochs.values()) * steps_per_epoch,
+            "optimiser_steps": steps,
             "seconds": round(times.get(model, float("nan")), 1),
             # Wall time depends on the other jobs of a shared machine; CPU time much less.
             "cpu_seconds": round(cpu[model], 1) if model in cpu else None,
             "final_val_miou": prov.get("final_val_miou"),
         }
+        if model == POLYGONS:
+            record["training"][model].update(train_areas=prov["train_areas"], val_areas=prov["val_areas"])
 
 
 def step_export(work: Path, opts: argparse.Namespace, record: Dict[str, Any]) -> Path:
@@ -536,7 +610,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--seed-test", type=int, default=3, help="glnet synth seed of the held-out test scenes (default 3)")
     p.add_argument("--seed-sample", type=int, default=4, help="glnet synth seed of the shipped sample scene (default 4)")
     p.add_argument("--sample-size", type=int, default=2048, help="side of the shipped sample scene (default 2048)")
-    p.add_argument("--models", default=",".join(MODELS), help="models to train and score (default all three)")
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help=f"models to train and score, from {', '.join(MODELS)} (default the first three)")
+    p.add_argument("--polygon-epochs", type=int, default=10,
+                   help=f"epochs of {POLYGONS} (default 10: 39 steps each for 20 scenes, 4 areas each, 2 held out, batch 2)")
+    p.add_argument("--polygon-val-fraction", type=float, default=0.025,
+                   help=f"--val-fraction of {POLYGONS}: labelled areas held out (default 0.025)")
     p.add_argument("--ship", help="also write the demo bundle and the sample scene into this folder (e.g. glnet_core/samples/data)")
     opts = p.parse_args(argv)
     opts.epochs = tuple(int(v) for v in opts.epochs.split(","))
@@ -560,10 +639,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()},
         "budget": {"epochs_glnet": list(opts.epochs), "epochs_baselines": sum(opts.epochs), "batch_size": opts.batch_size,
-                   "lr": opts.lr, "steps_per_epoch": math.ceil(opts.train_scenes / opts.batch_size)},
+                   "lr": opts.lr, "steps_per_epoch": math.ceil(opts.train_scenes / opts.batch_size),
+                   **({"epochs_polygons": opts.polygon_epochs, "polygon_val_fraction": opts.polygon_val_fraction}
+                      if POLYGONS in opts.models else {})},
     }
     t0 = time.monotonic()
     step_data(work, opts, record)
+    if POLYGONS in opts.models:
+        step_labels(work, opts, record)
     step_train(work, opts, record)
     bundle = step_export(work, opts, record) if "glnet" in opts.models else None
     step_predict(work, bundle, opts, record)
