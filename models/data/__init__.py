@@ -16,26 +16,77 @@ One module per concept:
 - :mod:`.dataset`: the samples and the map-style dataset for
   ``torch.utils.data.DataLoader``.
 
-None of them imports torch. The names below are the public interface.
+None of them imports torch. The names below are the public interface, each
+imported on first use.
 """
 
-from .dataset import TrainingDataset, TrainSample, load_pair, make_sample, read_labels
-from .images import Box, ImageReading, pair_size, pixel_size_m, raster_size, read_image
-from .label_sources import LabelSource, MaskLabels, PolygonLabelSource
-from .labels import logits_size, read_mask, resize_labels
-from .pairs import (
-    IMAGE_EXTENSIONS,
-    LAYOUTS,
-    MASK_EXTENSIONS,
-    PairList,
-    SamplePair,
-    default_class_spec,
-    detect_layout,
-    find_pairs,
-    split_validation,
-)
-from .sampling import EpochSampler, augment, random_crop_box, validation_tiles, window_around
-from .scenes import AreaSplit, LabelSpec, background_class, labelled_areas
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, List
+
+if TYPE_CHECKING:
+    from .dataset import TrainingDataset, load_pair, read_labels
+    from .images import Box, ImageReading, pair_size, pixel_size_m, raster_size, read_image
+    from .label_sources import LabelSource, MaskLabels, PolygonLabelSource
+    from .labels import logits_size, read_mask, resize_labels
+    from .pairs import IMAGE_EXTENSIONS, LAYOUTS, MASK_EXTENSIONS, PairList, SamplePair, default_class_spec, detect_layout, find_pairs, split_validation
+    from .samples import TrainSample, make_sample
+    from .sampling import EpochSampler, augment, random_crop_box, validation_tiles, window_around
+    from .scenes import AreaSplit, LabelSpec, background_class, labelled_areas
+
+# The names by module, imported on first use: the training steps import
+# .samples and .labels without the raster readers (rasterio, GDAL) that
+# .images, .dataset and .scenes need.
+_LAZY = {
+    "TrainingDataset": "dataset",
+    "TrainSample": "samples",
+    "load_pair": "dataset",
+    "make_sample": "samples",
+    "read_labels": "dataset",
+    "Box": "images",
+    "ImageReading": "images",
+    "pair_size": "images",
+    "pixel_size_m": "images",
+    "raster_size": "images",
+    "read_image": "images",
+    "LabelSource": "label_sources",
+    "MaskLabels": "label_sources",
+    "PolygonLabelSource": "label_sources",
+    "logits_size": "labels",
+    "read_mask": "labels",
+    "resize_labels": "labels",
+    "IMAGE_EXTENSIONS": "pairs",
+    "LAYOUTS": "pairs",
+    "MASK_EXTENSIONS": "pairs",
+    "PairList": "pairs",
+    "SamplePair": "pairs",
+    "default_class_spec": "pairs",
+    "detect_layout": "pairs",
+    "find_pairs": "pairs",
+    "split_validation": "pairs",
+    "EpochSampler": "sampling",
+    "augment": "sampling",
+    "random_crop_box": "sampling",
+    "validation_tiles": "sampling",
+    "window_around": "sampling",
+    "AreaSplit": "scenes",
+    "LabelSpec": "scenes",
+    "background_class": "scenes",
+    "labelled_areas": "scenes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "LAYOUTS",

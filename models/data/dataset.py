@@ -13,22 +13,22 @@ pre-processing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ...glnet_core.engine.grid import ModelGrid
-from ...glnet_core.engine.preprocess import Normalisation, prepare_window
+from ...glnet_core.engine.preprocess import Normalisation
 from ...glnet_core.errors import GlnetError, InputError
 from ...glnet_core.formats.classes import NODATA, ClassTable
 from ...glnet_core.formats.raster_input import RasterInput
 from ..config import GLNetConfig
 from .images import Box, ImageReading, open_image, pair_size, raster_size, read_window
 from .label_sources import box_overlap
-from .labels import logits_size, read_mask, resize_labels, values_found
+from .labels import read_mask, values_found
 from .pairs import SamplePair
+from .samples import TrainSample, make_sample
 from .sampling import augment, random_crop_box, sample_rng, window_around
 
 __all__ = ["TrainSample", "load_pair", "read_labels", "make_sample", "TrainingDataset"]
@@ -120,50 +120,6 @@ def read_labels(pair: SamplePair, classes: ClassTable, box: Optional[Box] = None
                     labels = labels.copy()
                 labels[r0:r1, c0:c1] = NODATA
     return labels
-
-
-@dataclass(frozen=True)
-class TrainSample:
-    """Network inputs and loss labels of one training window.
-
-    Attributes
-    ----------
-    name:
-        The pair's name.
-    image_g:
-        ``(C, size_g, size_g)`` float32 global image (:func:`prepare_window`).
-    window:
-        ``(C, H', W')`` float32 normalised window, padded to at least
-        ``size_p`` per side.
-    labels:
-        ``(H', W')`` uint8 labels of the padded window (255 where padded).
-    labels_g:
-        ``(g, g)`` uint8 labels for the global logits, ``g = logits_size(size_g)``.
-    """
-
-    name: str
-    image_g: np.ndarray
-    window: np.ndarray
-    labels: np.ndarray
-    labels_g: np.ndarray
-
-
-def make_sample(
-    image: np.ndarray, labels: np.ndarray, config: GLNetConfig, normalisation: Normalisation, name: str = ""
-) -> TrainSample:
-    """Training sample of one ``(H, W, C)`` window and its ``(H, W)`` labels.
-
-    The global image comes from :func:`glnet.glnet_core.engine.preprocess.prepare_window`
-    (exactly the inference pre-processing); the labels are padded with 255
-    where the window is padded and resized (nearest) for the global loss.
-    """
-    prep = prepare_window(image, config.size_g, config.size_p, normalisation)
-    ph, pw = prep.window.shape[1:]
-    h, w = labels.shape
-    padded = np.full((ph, pw), NODATA, dtype=np.uint8)
-    padded[:h, :w] = labels
-    g = logits_size(config.size_g)
-    return TrainSample(name, prep.image_g, prep.window, padded, resize_labels(padded, g, g))
 
 
 class TrainingDataset:

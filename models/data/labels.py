@@ -9,13 +9,18 @@ masks are read with rasterio, PNG masks with Pillow.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 
 from ...glnet_core.errors import InputError
 from ...glnet_core.formats.classes import ClassTable
-from .images import Box, is_geotiff, open_with_pillow, open_with_rasterio
+
+if TYPE_CHECKING:
+    from .images import Box
+
+# The readers (.images: rasterio, Pillow) are imported where masks are read, so that
+# logits_size / resize_labels, which the training steps use, need neither.
 
 __all__ = ["read_mask", "values_found", "logits_size", "resize_labels"]
 
@@ -39,6 +44,8 @@ def read_mask(path: PathLike, classes: ClassTable, box: Optional[Box] = None) ->
     InputError
         If the file cannot be read or has 2 bands.
     """
+    from .images import is_geotiff, open_with_pillow, open_with_rasterio
+
     path = Path(path)
     if is_geotiff(path):
         from rasterio.windows import Window
@@ -68,6 +75,8 @@ def read_mask(path: PathLike, classes: ClassTable, box: Optional[Box] = None) ->
 
 def values_found(path: Path) -> str:
     """A few of the values (or colours) a mask holds, for error messages ("?" if it cannot be read)."""
+    from .images import is_geotiff, open_with_pillow, open_with_rasterio
+
     try:
         if is_geotiff(path):
             with open_with_rasterio(path) as src:

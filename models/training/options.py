@@ -6,7 +6,7 @@ Torch-free: the command line builds and checks options without importing torch.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from ...glnet_core.errors import InputError
 from ...glnet_core.formats.input_rules import checked_bands, checked_range
@@ -22,7 +22,9 @@ from ...glnet_core.option_rules import (
     WORKERS,
 )
 from ...glnet_core.training_plan import PUBLISHED_EPOCHS, PUBLISHED_LR, STAGE_CHOICES, STAGES
-from ..data.images import ImageReading
+
+if TYPE_CHECKING:
+    from ..data.images import ImageReading
 
 __all__ = ["STAGES", "STAGE_CHOICES", "PUBLISHED_EPOCHS", "PUBLISHED_LR", "TrainOptions"]
 
@@ -100,8 +102,10 @@ class TrainOptions:
     #: checkpoint.
     RUNTIME_FIELDS = ("workers", "device", "quiet")
 
-    def image_reading(self) -> ImageReading:
+    def image_reading(self) -> "ImageReading":
         """How this run reads its images: the same reading ``glnet segment`` does with these options."""
+        from ..data.images import ImageReading  # the raster readers, only where images are read
+
         return ImageReading(self.bands, self.input_range)
 
     def stages(self) -> List[str]:

@@ -16,7 +16,8 @@ import torch
 
 from ...glnet_core.engine.tiling import PatchBox, patch_layout
 from ...glnet_core.errors import GlnetError
-from ..data import TrainSample, logits_size, resize_labels
+from ..data.labels import logits_size, resize_labels
+from ..data.samples import TrainSample
 from ..fpn import SharedFeatures
 from ..glnet import GLNet, LocalMerger, crop_boxes, crop_shared, patch_batches
 from ..losses import feature_regularisation, focal_loss
