@@ -18,10 +18,10 @@ options (``from glnet.models.training import TrainOptions``) do not import
 torch.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING
 
 from ...glnet_core.progress_bar import ProgressBar
+from ..lazy_exports import lazy_exports
 from .options import PUBLISHED_EPOCHS, PUBLISHED_LR, STAGE_CHOICES, STAGES, TrainOptions
 
 if TYPE_CHECKING:
@@ -49,17 +49,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [
