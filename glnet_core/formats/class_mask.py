@@ -26,7 +26,6 @@ styling a class layer).
 
 from __future__ import annotations
 
-import colorsys
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from ..errors import ClassTableError, InputError
-from .classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
+from .classes import NODATA, PRESETS, ClassInfo, ClassTable, generic_colour, load_class_table
 from .gdal_env import ignore_not_georeferenced
 from .input_paths import check_input_path
 from .xml_indent import indent_xml
@@ -378,12 +377,6 @@ def dataset_class_info(
     return names, colours, warns
 
 
-def _generic_colour(cid: int) -> RGB:
-    # Deterministic and well spread (golden-angle hue), so repeated runs match.
-    r, g, b = colorsys.hsv_to_rgb((cid * 0.618033988749895) % 1.0, 0.65, 0.95)
-    return int(r * 255), int(g * 255), int(b * 255)
-
-
 def class_styles(names: Dict[int, str], colours: Dict[int, RGB], ids: Sequence[int] = ()) -> List[ClassStyle]:
     """The categories a styled class layer shows: ``(class id, name, (r, g, b))``.
 
@@ -404,7 +397,7 @@ def class_styles(names: Dict[int, str], colours: Dict[int, RGB], ids: Sequence[i
     list of (int, str, (int, int, int))
     """
     present = sorted(set(int(i) for i in ids) | set(names))
-    return [(i, names.get(i, f"class_{i}"), tuple(colours.get(i, _generic_colour(i)))) for i in present]  # type: ignore[misc]
+    return [(i, names.get(i, f"class_{i}"), tuple(colours.get(i, generic_colour(i)))) for i in present]  # type: ignore[misc]
 
 
 # ------------------------------------------------------------------ blocks
@@ -430,14 +423,11 @@ def row_block_grid(ds: Any, r0: int, r1: int) -> Tuple[Any, Tuple[float, float, 
     """The grid of rows ``[r0, r1)`` of a raster: its transform and its bounds ``(left, bottom, right, top)`` in the raster's CRS."""
     from rasterio.windows import Window
 
+    from ..geo.crs import grid_bounds
+
     width, height = int(ds.width), int(r1) - int(r0)
     transform = ds.window_transform(Window(0, int(r0), width, height))
-    xs, ys = [], []
-    for c, r in ((0, 0), (width, 0), (0, height), (width, height)):
-        # Explicit arithmetic: `transform * point` is deprecated in new affine, `@` missing in old.
-        xs.append(transform.c + transform.a * c + transform.b * r)
-        ys.append(transform.f + transform.d * c + transform.e * r)
-    return transform, (min(xs), min(ys), max(xs), max(ys))
+    return transform, grid_bounds(transform, height, width)
 
 
 def holds_class_ids(ds: Any) -> bool:

@@ -16,6 +16,7 @@ Class ids are contiguous from 0; 255 is reserved for nodata in class masks.
 
 from __future__ import annotations
 
+import colorsys
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 from ..errors import ClassTableError, InputError
 from ..option_rules import check_class_spec
 
-__all__ = ["NODATA", "ClassInfo", "ClassTable", "PRESETS", "load_class_table"]
+__all__ = ["NODATA", "ClassInfo", "ClassTable", "PRESETS", "generic_colour", "load_class_table"]
 
 NODATA = 255
 
@@ -144,6 +145,12 @@ PRESETS: Dict[str, ClassTable] = {
     ),
     "inria": _preset("inria", [("background", (0, 0, 0), False, 0), ("building", (255, 255, 255), False, 255)]),
 }
+
+
+def generic_colour(cid: int) -> Tuple[int, int, int]:
+    """A colour for class ``cid`` of a table that names none: deterministic and well spread (golden-angle hue)."""
+    r, g, b = colorsys.hsv_to_rgb((cid * 0.618033988749895) % 1.0, 0.65, 0.95)
+    return int(r * 255), int(g * 255), int(b * 255)
 
 
 def _generic(n: int) -> ClassTable:

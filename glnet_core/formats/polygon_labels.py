@@ -30,8 +30,9 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import InputError
+from ..geo.crs import grid_bounds
 from ..geo.spatial_index import BoundsIndex
-from .classes import NODATA, ClassInfo, ClassTable
+from .classes import NODATA, ClassInfo, ClassTable, generic_colour
 
 __all__ = ["PolygonLabels", "read_label_layer", "field_values", "class_table_from_values", "FROM_FIELD"]
 
@@ -139,7 +140,8 @@ def field_values(path: PathLike, field: str, layer: Optional[str] = None, what: 
 def class_table_from_values(values: Sequence[str], name: str, first: Optional[str] = None) -> ClassTable:
     """A class table whose classes are ``values`` in order (``first`` before them when it is not one).
 
-    Colours are spread over the hue circle, so neighbouring classes differ.
+    Colours are :func:`~glnet_core.formats.classes.generic_colour`'s, the ones
+    glnet gives classes without a colour anywhere.
 
     Raises
     ------
@@ -153,14 +155,7 @@ def class_table_from_values(values: Sequence[str], name: str, first: Optional[st
         raise InputError(f"{name}: a class table needs at least 2 classes, the field holds {len(names)} ({', '.join(names) or 'none'})")
     if len(names) >= NODATA:
         raise InputError(f"{name}: the field holds {len(names)} distinct values; at most {NODATA - 1} classes are supported")
-    import colorsys
-
-    colours = []
-    for i in range(len(names)):
-        # The golden-ratio hue step keeps any two consecutive classes far apart on the wheel.
-        r, g, b = colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.65, 0.9)
-        colours.append((int(round(r * 255)), int(round(g * 255)), int(round(b * 255))))
-    return ClassTable(tuple(ClassInfo(i, n, colours[i]) for i, n in enumerate(names)), name)
+    return ClassTable(tuple(ClassInfo(i, n, generic_colour(i)) for i, n in enumerate(names)), name)
 
 
 @dataclass
@@ -202,14 +197,6 @@ class PolygonLabels:
 
     def __len__(self) -> int:
         return len(self.geoms)
-
-    @property
-    def bounds(self) -> Optional[Tuple[float, float, float, float]]:
-        """``(minx, miny, maxx, maxy)`` of all polygons, or None without any."""
-        if not self.geoms:
-            return None
-        b = np.array([g.bounds for g in self.geoms], dtype=np.float64)
-        return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
 
     def to_crs(self, crs: Any, target: str = "the raster") -> "PolygonLabels":
         """The same polygons in ``crs`` (itself when the CRS is the same).
@@ -280,16 +267,6 @@ class PolygonLabels:
             ((self.geoms[int(i)], self.ids[int(i)]) for i in hits), out_shape=(rows, cols), transform=transform,
             fill=int(fill), all_touched=False, dtype="uint8",
         )
-
-
-def grid_bounds(transform: Any, rows: int, cols: int) -> Tuple[float, float, float, float]:
-    """``(minx, miny, maxx, maxy)`` of a grid of ``rows`` x ``cols`` pixels under ``transform``."""
-    xs, ys = [], []
-    for c, r in ((0, 0), (cols, 0), (0, rows), (cols, rows)):
-        # Explicit arithmetic: `transform * point` is deprecated in new affine, `@` missing in old.
-        xs.append(transform.c + transform.a * c + transform.b * r)
-        ys.append(transform.f + transform.d * c + transform.e * r)
-    return (min(xs), min(ys), max(xs), max(ys))
 
 
 def _wkt(crs: Any) -> Any:

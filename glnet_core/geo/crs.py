@@ -49,6 +49,7 @@ from typing import Any, Optional, Tuple
 
 __all__ = [
     "NOMINAL_TOLERANCE",
+    "grid_bounds",
     "METRES_PER_DEGREE",
     "XY",
     "PixelSize",
@@ -166,6 +167,15 @@ def metres_to_crs_units(metres: float, crs: Any) -> float:
 def _steps(transform) -> Tuple[float, float, float, float, float, float]:
     # Written out rather than `transform * (x, y)`: affine 3 deprecates `*`, affine 2 lacks `@`.
     return (transform.a, transform.b, transform.c, transform.d, transform.e, transform.f)
+
+
+def grid_bounds(transform: Any, rows: int, cols: int) -> Tuple[float, float, float, float]:
+    """``(minx, miny, maxx, maxy)`` of a grid of ``rows`` x ``cols`` pixels under ``transform`` (any rotation)."""
+    a, b, c, d, e, f = _steps(transform)
+    corners = ((0, 0), (cols, 0), (0, rows), (cols, rows))
+    xs = [c + a * col + b * row for col, row in corners]
+    ys = [f + d * col + e * row for col, row in corners]
+    return (min(xs), min(ys), max(xs), max(ys))
 
 
 def ground_pixel_size(crs: Any, transform, width: int, height: int) -> Optional[XY]:

@@ -28,7 +28,8 @@ import numpy as np
 
 from ...glnet_core.engine.grid import ModelGrid
 from ...glnet_core.formats.classes import NODATA, ClassTable
-from ...glnet_core.formats.polygon_labels import PolygonLabels, grid_bounds
+from ...glnet_core.formats.polygon_labels import PolygonLabels
+from ...glnet_core.geo.crs import grid_bounds
 from .images import Box
 from .labels import read_mask
 
@@ -82,12 +83,11 @@ class PolygonLabelSource:
     fill: int = NODATA
 
     def _box_transform(self, box: Box, grid: ModelGrid) -> Any:
-        from affine import Affine
+        from rasterio.windows import Window
+        from rasterio.windows import transform as window_transform
 
-        r, c, _, _ = box
-        t = grid.transform(self.transform)
-        # Written out: Affine composition is `*` in old affine and `@` in new (where `*` warns).
-        return Affine(t.a, t.b, t.c + t.a * c + t.b * r, t.d, t.e, t.f + t.d * c + t.e * r)
+        r, c, h, w = box
+        return window_transform(Window(c, r, w, h), grid.transform(self.transform))
 
     def read(self, box: Box, classes: ClassTable, grid: ModelGrid) -> np.ndarray:
         """Class ids (255 nodata) of model-grid box ``box``; see the module docstring."""
