@@ -36,9 +36,12 @@ QGIS_PROCESS ?= /usr/bin/qgis_process.bin
 # The QGIS profile the plugin is linked into (the one QGIS and qgis_process use).
 QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
 # Debian packages: QGIS, and the plugin's dependencies built against QGIS's
-# GDAL; pip for the plugin-private onnxruntime; pytest for the QGIS tests.
+# GDAL; pip for the plugin-private onnxruntime; pytest for the QGIS tests;
+# unzip for the test that unpacks the plugin zip as an unprivileged user;
+# xvfb for the test that starts the real desktop (`qgis --lang de`), which
+# crashes on Qt's offscreen platform.
 QGIS_APT_PACKAGES := qgis python3-qgis qgis-providers python3-rasterio python3-geopandas \
-	python3-shapely python3-fiona python3-pip python3-pytest
+	python3-shapely python3-fiona python3-pip python3-pytest unzip xvfb
 # Runs qgis_process and the QGIS tests without a display.
 QGIS_ENV := QT_QPA_PLATFORM=offscreen
 # The glnet Python package seen from QGIS's Python: the checkout linked as plugin `glnet`.
@@ -58,7 +61,8 @@ help:
 	@echo "make test       set up everything the tests need, then make lint and the whole test suite"
 	@echo "make qgis-setup install QGIS 3.22 (apt, when missing) and the plugin's dependencies, link this"
 	@echo "                checkout as QGIS plugin glnet and enable it (idempotent)"
-	@echo "make plugin-zip $(PLUGIN_ZIP) for QGIS's Plugins > Install from ZIP"
+	@echo "make plugin-zip $(PLUGIN_ZIP) for QGIS's Plugins > Install from ZIP, checked as the QGIS plugin repository"
+	@echo "                checks uploads; RELEASE=1 also refuses placeholder addresses in metadata.txt"
 	@echo "make translations  refresh i18n/*.ts from the plugin's tr() texts and compile i18n/*.qm"
 	@echo "make clean      remove build and test caches"
 	@echo "make distclean  clean, and remove $(VENV)/"
@@ -139,10 +143,15 @@ qgis-packages:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
-# What QGIS's "Install from ZIP" accepts: one folder glnet/ with metadata.txt
-# and the plugin's code and translations; no tests, benchmarks or training code.
+# What QGIS's "Install from ZIP" and the QGIS plugin repository accept: one
+# folder glnet/ with metadata.txt, LICENSE and the plugin's code and
+# translations; no tests, benchmarks or training code. The archive is checked
+# as the repository checks uploads (glnet_plugin/plugin_zip.py) and not written
+# when a check fails. RELEASE=1 builds a release: it refuses while the e-mail
+# address or URLs in metadata.txt are placeholders.
+RELEASE ?=
 plugin-zip:
-	$(QGIS_PYTHON) glnet_plugin/plugin_zip.py --out $(PLUGIN_ZIP)
+	$(QGIS_PYTHON) glnet_plugin/plugin_zip.py --out $(PLUGIN_ZIP)$(if $(filter-out 0,$(RELEASE)), --release)
 
 translations:
 	$(QGIS_PYTHON) i18n/refresh_translations.py

@@ -6,6 +6,11 @@ draws its progress as a bar (:mod:`glnet_core.progress_bar`); the QGIS
 plugin has one adapter onto ``QgsProcessingFeedback``
 (``glnet_plugin/algorithms/base.py``).
 
+Every line the engine logs is a :class:`glnet_core.messages.LogLine` of the
+message catalogue: a ``str`` holding the English line (what the command line
+prints), which a user interface can render in its own language through the
+same catalogue (the plugin's ``glnet_plugin.i18n.translate_line``).
+
 Every hook is optional. ``progress`` and ``log`` are called from the running
 thread; ``is_cancelled`` is polled between steps (a patch batch of segment, a
 block of rows of the products), and a true answer stops the run with
@@ -64,7 +69,8 @@ class Callbacks:
     progress:
         Called with a :class:`Progress` after each step.
     log:
-        Called with one line of text (no newline) for the user.
+        Called with one line of text (no newline) for the user: a
+        :class:`~glnet_core.messages.LogLine` for the engine's own lines.
     is_cancelled:
         Polled between steps; true stops the run with :class:`Cancelled`.
     """
@@ -74,7 +80,14 @@ class Callbacks:
     is_cancelled: Optional[Callable[[], bool]] = None
 
     def message(self, text: str) -> None:
-        """Pass one line to :attr:`log`, if set."""
+        """Pass one line to :attr:`log`, if set.
+
+        Parameters
+        ----------
+        text:
+            The line: a :class:`~glnet_core.messages.LogLine` (an entry of the
+            catalogue with its values) for every user-facing line of the engine.
+        """
         if self.log is not None:
             self.log(text)
 

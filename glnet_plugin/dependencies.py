@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from .plugin_metadata import readme_url
+
 __all__ = [
     "Requirement",
     "Problem",
@@ -52,8 +54,9 @@ __all__ = [
     "MissingDependencies",
 ]
 
-#: Where users read how to install the plugin (the README's QGIS section).
-README_URL = "https://example.org/glnet#qgis-plugin"
+#: Where users read how to install the plugin: the README's QGIS section
+#: (the homepage's, or the README shipped in the plugin folder; see plugin_metadata).
+README_URL = readme_url("qgis-plugin")
 
 #: Overrides :func:`deps_dir` (administrators, tests, several QGIS installs).
 DEPS_ENV = "GLNET_DEPS_DIR"

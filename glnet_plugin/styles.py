@@ -1,106 +1,211 @@
-"""Class styles of glnet's output layers in QGIS.
+"""Styles and names of glnet's output layers in QGIS.
 
-The class names and colours come from glnet_core (the names and colour table
-``glnet segment`` writes into the mask, or a bundle's class table, through
-:func:`glnet_core.formats.class_mask.class_styles`); this module only turns that list
-of ``(class id, name, (r, g, b))`` into QGIS renderers:
+The look of every glnet layer is defined once, in glnet_core, as QML text
+(:mod:`glnet_core.formats.layer_style`): the class mask as a paletted raster
+of exactly its classes, semi-transparent; the polygons as a categorized
+renderer with semi-transparent fills and class-coloured outlines; the
+confidence raster as a grey 0-100 % stretch. glnet_core saves the same
+documents with the files (``NAME.qml`` beside a raster, the GeoPackage's
+default style), so this module only imports them into layers
+(``QgsMapLayer.importNamedStyle``): a layer Processing loads after a run and
+the same file opened later from disk look the same.
 
-- the class mask: a paletted raster renderer, one entry per class with its
-  colour and its name as label (nodata 255 stays transparent);
-- the polygons: a categorized renderer on ``class_id`` with the same colours
-  and labels, as the GeoPackage's default style (glnet_core.formats.layer_style).
+The class list is ``(class id, legend text, (r, g, b))`` from
+:func:`glnet_core.formats.class_mask.table_styles` / ``class_styles`` (the
+run's result carries it).
 
 Processing loads an algorithm's outputs after it finished, in the main
 thread; :func:`style_on_completion` attaches a
 ``QgsProcessingLayerPostProcessorInterface`` to an output, so the style is
-applied wherever QGIS loads the outputs of a run: the Toolbox dialog, batch
-runs, and ``processing.runAndLoadResults``.
+applied wherever QGIS loads the outputs of a run (the Toolbox dialog, batch
+runs, models, ``processing.runAndLoadResults``), and names the layer (see
+:func:`output_layer_name`).
 """
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from qgis.core import (
-    QgsCategorizedSymbolRenderer,
-    QgsFillSymbol,
     QgsMapLayer,
-    QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
     QgsRasterLayer,
-    QgsRendererCategory,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtGui import QColor
+from qgis.PyQt.QtXml import QDomDocument
+
+from ..glnet_core.formats.layer_style import confidence_qml, mask_qml, qml_document
+from .i18n import tr
 
 __all__ = [
     "ClassStyle",
     "MASK",
     "POLYGONS",
+    "CONFIDENCE",
     "CLASS_FIELD",
-    "mask_renderer",
-    "polygon_renderer",
+    "style_document",
     "apply_style",
     "ClassStylePostProcessor",
     "style_on_completion",
+    "output_layer_name",
+    "name_on_completion",
+    "bundle_model_name",
+    "ZONE_TABLE",
 ]
 
-#: ``(class id, name, (r, g, b))``, as glnet_core.formats.class_mask.class_styles returns it.
+#: ``(class id, legend text, (r, g, b))``, as glnet_core.formats.class_mask.class_styles returns it.
 ClassStyle = Tuple[int, str, Tuple[int, int, int]]
 
 #: Kinds of layers :func:`apply_style` styles.
 MASK = "mask"
 POLYGONS = "polygons"
+CONFIDENCE = "confidence"
+#: The table of class areas per zone (named only, not styled).
+ZONE_TABLE = "zone_table"
 
 #: The polygons' class attribute (glnet_core.formats.vector_layers writes it).
 CLASS_FIELD = "class_id"
 
-# The outline of every polygon fill, as in glnet_core.formats.layer_style's QML.
-_OUTLINE = "35,35,35,255"
+# Which layer type each kind styles.
+_LAYER_TYPES = {MASK: QgsRasterLayer, CONFIDENCE: QgsRasterLayer, POLYGONS: QgsVectorLayer}
 
 
-def mask_renderer(layer: QgsRasterLayer, styles: Sequence[ClassStyle]) -> QgsPalettedRasterRenderer:
-    """A paletted renderer of band 1: each class's colour, labelled with its name."""
-    classes = [QgsPalettedRasterRenderer.Class(int(cid), QColor(*rgb), str(name)) for cid, name, rgb in styles]
-    return QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes)
+def style_document(kind: str, styles: Sequence[ClassStyle]) -> str:
+    """The QML glnet_core writes for a ``kind`` layer of these classes.
 
+    Parameters
+    ----------
+    kind:
+        :data:`MASK`, :data:`POLYGONS` or :data:`CONFIDENCE`.
+    styles:
+        The classes (ignored for :data:`CONFIDENCE`).
 
-def polygon_renderer(styles: Sequence[ClassStyle], field: str = CLASS_FIELD) -> QgsCategorizedSymbolRenderer:
-    """A categorized renderer on ``field``: one solid fill per class, labelled with its name."""
-    categories: List[QgsRendererCategory] = []
-    for cid, name, rgb in styles:
-        symbol = QgsFillSymbol.createSimple(
-            {"color": ",".join(str(int(v)) for v in rgb) + ",255", "outline_color": _OUTLINE, "outline_width": "0.26"}
-        )
-        categories.append(QgsRendererCategory(int(cid), symbol, str(name)))
-    return QgsCategorizedSymbolRenderer(field, categories)
+    Returns
+    -------
+    str
+        The QML document.
+
+    Raises
+    ------
+    ValueError
+        For another ``kind``.
+    """
+    if kind == MASK:
+        return mask_qml(styles)
+    if kind == POLYGONS:
+        return qml_document(styles, field=CLASS_FIELD)
+    if kind == CONFIDENCE:
+        return confidence_qml()
+    raise ValueError(f"unknown layer kind {kind!r}")
 
 
 def apply_style(layer: QgsMapLayer, kind: str, styles: Sequence[ClassStyle]) -> bool:
-    """Style ``layer`` as a glnet ``kind`` (:data:`MASK` or :data:`POLYGONS`) layer.
+    """Style ``layer`` as a glnet ``kind`` layer (:func:`style_document`).
 
     Returns
     -------
     bool
-        False (and nothing changed) when the layer is not of the kind's type
-        or is invalid, or there are no classes.
+        False (and nothing changed) when the layer is invalid or not of the
+        kind's type, there are no classes (mask, polygons), or QGIS refuses
+        the document.
     """
-    if layer is None or not layer.isValid() or not styles:
+    layer_type = _LAYER_TYPES.get(kind)
+    if layer is None or layer_type is None or not isinstance(layer, layer_type) or not layer.isValid():
         return False
-    if kind == MASK and isinstance(layer, QgsRasterLayer):
-        layer.setRenderer(mask_renderer(layer, styles))
-    elif kind == POLYGONS and isinstance(layer, QgsVectorLayer):
-        layer.setRenderer(polygon_renderer(styles))
-    else:
+    if kind != CONFIDENCE and not styles:
+        return False
+    doc = QDomDocument()
+    if not doc.setContent(style_document(kind, styles)):
+        return False
+    ok, _message = layer.importNamedStyle(doc)
+    if not ok:
         return False
     layer.triggerRepaint()
     return True
 
 
+def output_layer_name(kind: str, source: str) -> str:
+    """The project name of a glnet output layer: what it is, and the model (or mask) it came from.
+
+    Parameters
+    ----------
+    kind:
+        :data:`MASK`, :data:`POLYGONS`, :data:`CONFIDENCE` or :data:`ZONE_TABLE`.
+    source:
+        The model's name (the bundle manifest's ``model.name``), or the
+        input mask's layer name where no model is known.
+
+    Returns
+    -------
+    str
+        E.g. "Land-cover mask (paper)", in QGIS's language.
+
+    Raises
+    ------
+    ValueError
+        For another ``kind``.
+    """
+    # One literal per kind: the translation extractor reads tr("...") calls.
+    if kind == MASK:
+        return tr("Land-cover mask ({source})").format(source=source)
+    if kind == POLYGONS:
+        return tr("Land-cover polygons ({source})").format(source=source)
+    if kind == CONFIDENCE:
+        return tr("Confidence ({source})").format(source=source)
+    if kind == ZONE_TABLE:
+        return tr("Land-cover areas per zone ({source})").format(source=source)
+    raise ValueError(f"unknown layer kind {kind!r}")
+
+
+def bundle_model_name(bundle: str) -> str:
+    """The model's name in a bundle's manifest (``model.name``), read without loading its graphs.
+
+    Parameters
+    ----------
+    bundle:
+        A bundle folder, its ``manifest.json`` or a zipped bundle, one the
+        run has just loaded.
+
+    Returns
+    -------
+    str
+        The name; the bundle's file name without ``.glnet``/``.zip`` when
+        its manifest cannot be read (it changed since the run).
+    """
+    from pathlib import Path
+
+    from ..glnet_core.engine.bundle_files import open_bundle_files, parse_manifest
+    from ..glnet_core.errors import GlnetError
+
+    path = Path(bundle)
+    if path.name == "manifest.json":
+        path = path.parent
+    try:
+        reader = open_bundle_files(path, str(path))
+        try:
+            return str(parse_manifest(reader.manifest_bytes(), str(path))["model"]["name"])
+        finally:
+            reader.close()
+    except (GlnetError, OSError, KeyError, TypeError):
+        return path.name[: -len(path.suffix)] if path.suffix in (".glnet", ".zip") else path.name
+
+
+def name_on_completion(context: QgsProcessingContext, destination: Optional[str], name: str) -> bool:
+    """Name ``destination``'s layer ``name`` when Processing loads it; returns whether it will be loaded.
+
+    Processing's option "Use filename as layer name" still wins, as for any
+    algorithm (QGIS applies the name before the post-processor runs).
+    """
+    if not destination or not context.willLoadLayerOnCompletion(destination):
+        return False
+    context.layerToLoadOnCompletionDetails(destination).name = name
+    return True
+
+
 class ClassStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Applies a class style to an output layer once Processing has loaded it."""
+    """Applies a glnet style to an output layer once Processing has loaded it."""
 
     def __init__(self, kind: str, styles: Sequence[ClassStyle]) -> None:
         super().__init__()
@@ -113,14 +218,20 @@ class ClassStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
 
 # QGIS keeps only a C++ pointer to a post-processor; without a Python
 # reference the Python half would be collected before the layer is loaded
-# (which happens after the algorithm object is gone). A run adds one or two
+# (which happens after the algorithm object is gone). A run adds one to three
 # small objects; the oldest are dropped once there are many.
 _ALIVE: List[ClassStylePostProcessor] = []
 _MAX_ALIVE = 256
 
 
-def style_on_completion(context: QgsProcessingContext, destination: str, kind: str, styles: Sequence[ClassStyle]) -> bool:
-    """Have ``destination`` styled when Processing loads it at the end of the run.
+def style_on_completion(
+    context: QgsProcessingContext,
+    destination: Optional[str],
+    kind: str,
+    styles: Sequence[ClassStyle],
+    name: Optional[str] = None,
+) -> bool:
+    """Have ``destination`` styled (and named) when Processing loads it at the end of the run.
 
     Parameters
     ----------
@@ -130,13 +241,16 @@ def style_on_completion(context: QgsProcessingContext, destination: str, kind: s
         The output as the algorithm returns it (the key Processing loads it by).
     kind, styles:
         See :func:`apply_style`.
+    name:
+        The layer's name in the project (:func:`output_layer_name`); None
+        keeps the one Processing chose (:func:`name_on_completion`).
 
     Returns
     -------
     bool
         Whether the output is to be loaded (and so will be styled); False for
         runs that load nothing (``processing.run``, qgis_process), where the
-        files' own styles (colour table, GeoPackage default style) apply.
+        files' own styles (``NAME.qml``, the GeoPackage's default style) apply.
     """
     if not destination or not context.willLoadLayerOnCompletion(destination):
         return False
@@ -144,4 +258,6 @@ def style_on_completion(context: QgsProcessingContext, destination: str, kind: s
     _ALIVE.append(processor)
     del _ALIVE[:-_MAX_ALIVE]
     context.layerToLoadOnCompletionDetails(destination).setPostProcessor(processor)
+    if name:
+        name_on_completion(context, destination, name)
     return True

@@ -4,24 +4,119 @@
     <context>
         <name>glnet</name>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="113" />
+            <location filename="../glnet_core/messages.py" line="148" />
+            <source>resampling to the model's {resolution:g} m/px: raster {width} x {height} px runs as {model_width} x {model_height} px</source>
+            <translation>Umrechnung auf die {resolution:g} m/px des Modells: das Raster mit {width} x {height} px läuft als {model_width} x {model_height} px</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="151" />
+            <source>{path} is georeferenced by {count} ground control point: the outputs keep it (and its CRS), on the input's pixel grid</source>
+            <translation>{path} ist über {count} Passpunkt georeferenziert: die Ausgaben behalten ihn (und sein KBS), auf dem Pixelraster der Eingabe</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="151" />
+            <source>{path} is georeferenced by {count} ground control points: the outputs keep them (and their CRS), on the input's pixel grid</source>
+            <translation>{path} ist über {count} Passpunkte georeferenziert: die Ausgaben behalten sie (und ihr KBS), auf dem Pixelraster der Eingabe</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="158" />
+            <source>{path} is not georeferenced (no CRS, geotransform or ground control points): the outputs are not georeferenced either</source>
+            <translation>{path} ist nicht georeferenziert (kein KBS, keine Geotransformation, keine Passpunkte): die Ausgaben sind es auch nicht</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="161" />
+            <source>resuming: {done} of {total} window already done</source>
+            <translation>Fortsetzung: {done} von {total} Fenster bereits fertig</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="161" />
+            <source>resuming: {done} of {total} windows already done</source>
+            <translation>Fortsetzung: {done} von {total} Fenstern bereits fertig</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="164" />
+            <source>Dask cluster {address}: {workers} on {hosts}</source>
+            <translation>Dask-Cluster {address}: {workers} auf {hosts}</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="166" />
+            <source>{count} worker</source>
+            <translation>{count} Worker</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="166" />
+            <source>{count} workers</source>
+            <translation>{count} Worker</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="168" />
+            <source>{count} host</source>
+            <translation>{count} Rechner</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="168" />
+            <source>{count} hosts</source>
+            <translation>{count} Rechnern</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="170" />
+            <source>onnxruntime providers: {providers}</source>
+            <translation>onnxruntime-Anbieter: {providers}</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="172" />
+            <source>minimum mapping unit {area:g} m2: regions under {pixels} px merged into their neighbours</source>
+            <translation>Mindestkartierfläche {area:g} m²: Flächen unter {pixels} px mit ihren Nachbarn verschmolzen</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="174" />
+            <source>warning: {warning}</source>
+            <translation>Warnung: {warning}</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="176" />
+            <source>{count} polygon written to {path}</source>
+            <translation>{count} Polygon nach {path} geschrieben</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="176" />
+            <source>{count} polygons written to {path}</source>
+            <translation>{count} Polygone nach {path} geschrieben</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="178" />
+            <source>{mask} has no class names (no category names in {sidecar}); using class_&lt;id&gt;; pass --model BUNDLE for the model's names</source>
+            <translation>{mask} hat keine Klassennamen (keine Kategorienamen in {sidecar}); verwende class_&lt;id&gt;; mit --model BUNDLE gelten die Namen des Modells</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="181" />
+            <source>class id {ids} has no name; using class_&lt;id&gt;</source>
+            <translation>Klassen-ID {ids} hat keinen Namen; verwende class_&lt;id&gt;</translation>
+        </message>
+        <message>
+            <location filename="../glnet_core/messages.py" line="181" />
+            <source>class ids {ids} have no name; using class_&lt;id&gt;</source>
+            <translation>Klassen-IDs {ids} haben keinen Namen; verwende class_&lt;id&gt;</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/base.py" line="102" />
             <source>Parameters</source>
             <translation>Parameter</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="113" />
+            <location filename="../glnet_plugin/algorithms/base.py" line="102" />
             <source>Outputs</source>
             <translation>Ausgaben</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="119" />
+            <location filename="../glnet_plugin/algorithms/base.py" line="107" />
             <source>More in the README: {link}</source>
             <translation>Mehr dazu im README: {link}</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="140" />
-            <source>Window {done} of {total} done</source>
-            <translation>Fenster {done} von {total} fertig</translation>
+            <location filename="../glnet_plugin/algorithms/base.py" line="138" />
+            <source>Window {window} of {total}</source>
+            <translation>Fenster {window} von {total}</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/base.py" line="156" />
@@ -34,35 +129,39 @@
             <translation>{what}: glnet liest Rasterdateien über GDAL; der Layer '{name}' stammt vom Datenanbieter '{provider}'. Speichern Sie ihn zuerst als GeoTIFF.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="215" />
+            <location filename="../glnet_plugin/algorithms/base.py" line="240" />
             <source>Land-cover segmentation</source>
             <translation>Landbedeckungs-Segmentierung</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="216" />
+            <location filename="../glnet_plugin/algorithms/base.py" line="241" />
             <source>Land-cover analysis</source>
             <translation>Landbedeckungs-Analyse</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="217" />
+            <location filename="../glnet_plugin/algorithms/base.py" line="242" />
             <source>Models</source>
             <translation>Modelle</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="295" />
-            <location filename="../glnet_plugin/algorithms/train.py" line="380" />
+            <location filename="../glnet_plugin/algorithms/base.py" line="320" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="381" />
             <source>Cancelled; no output was written.</source>
             <translation>Abgebrochen; es wurde keine Ausgabe geschrieben.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/base.py" line="301" />
+            <location filename="../glnet_plugin/algorithms/base.py" line="326" />
             <source>glnet cannot run: the Python module '{module}' is missing in QGIS's Python. See the README for installing the plugin's dependencies.</source>
             <translation>glnet kann nicht laufen: Das Python-Modul '{module}' fehlt im Python von QGIS. Wie die Abhängigkeiten des Plugins installiert werden, steht im README.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="31" />
-            <source>Class table (deepglobe, inria, a class count or a JSON file; empty: the mask's class names)</source>
-            <translation>Klassentabelle (deepglobe, inria, eine Klassenanzahl oder eine JSON-Datei; leer: die Klassennamen der Maske)</translation>
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="102" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="195" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="256" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="68" />
+            <source>Class table</source>
+            <translation>Klassentabelle</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="45" />
@@ -82,28 +181,32 @@
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="75" />
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="97" />
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="114" />
-            <source>Predicted land-cover mask</source>
-            <translation>Vorhergesagte Landbedeckungsmaske</translation>
+            <source>Predicted mask</source>
+            <translation>Vorhergesagte Maske</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="76" />
-            <source>Reference (class raster, colour mask or vector layer)</source>
-            <translation>Referenz (Klassenraster, Farbmaske oder Vektorlayer)</translation>
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="98" />
+            <source>Reference layer</source>
+            <translation>Referenzlayer</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="78" />
-            <source>Class field of a vector reference (class ids or names)</source>
-            <translation>Klassenfeld einer Vektorreferenz (Klassen-IDs oder -namen)</translation>
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="101" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="193" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="254" />
+            <source>Class field</source>
+            <translation>Klassenfeld</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="82" />
-            <source>Classes to leave out of the scores (names, comma-separated)</source>
-            <translation>Klassen, die nicht bewertet werden (Namen, durch Kommas getrennt)</translation>
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="104" />
+            <source>Classes to ignore</source>
+            <translation>Ignorierte Klassen</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="84" />
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="105" />
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="106" />
             <source>Scores (JSON)</source>
             <translation>Bewertung (JSON)</translation>
         </message>
@@ -134,16 +237,9 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="97" />
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="64" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="65" />
             <source>A class mask (one band of class ids, 255 = nodata).</source>
             <translation>Eine Klassenmaske (ein Kanal mit Klassen-IDs, 255 = NoData).</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="98" />
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="120" />
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="122" />
-            <source>Reference</source>
-            <translation>Referenz</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="98" />
@@ -152,61 +248,53 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="101" />
-            <location filename="../glnet_plugin/algorithms/train.py" line="193" />
-            <location filename="../glnet_plugin/algorithms/train.py" line="254" />
-            <source>Class field</source>
-            <translation>Klassenfeld</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="101" />
             <source>For a vector reference: the attribute holding class ids or class names.</source>
             <translation>Bei einer Vektorreferenz: das Attribut mit Klassen-IDs oder Klassennamen.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="102" />
-            <location filename="../glnet_plugin/algorithms/train.py" line="256" />
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="67" />
-            <source>Class table</source>
-            <translation>Klassentabelle</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="102" />
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="67" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="68" />
             <source>deepglobe, inria, a class count or a JSON class table; by default the class names glnet stored with the mask.</source>
             <translation>deepglobe, inria, eine Klassenanzahl oder eine JSON-Klassentabelle; standardmäßig die Klassennamen, die glnet mit der Maske gespeichert hat.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/evaluate.py" line="104" />
-            <source>Classes to leave out</source>
-            <translation>Nicht bewertete Klassen</translation>
+            <source>Class names not scored, comma-separated, besides those the table marks as ignored.</source>
+            <translation>Klassennamen, die nicht bewertet werden, durch Kommas getrennt, zusätzlich zu denen, die die Tabelle als ignoriert kennzeichnet.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="104" />
-            <source>Class names not scored, besides those the table marks as ignored.</source>
-            <translation>Klassennamen, die nicht bewertet werden, zusätzlich zu denen, die die Tabelle als ignoriert kennzeichnet.</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="105" />
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="106" />
             <source>Optional: every figure and the confusion matrix as JSON.</source>
             <translation>Optional: alle Kennzahlen und die Konfusionsmatrix als JSON.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="107" />
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="108" />
             <source>mIoU, overall accuracy, pixels evaluated</source>
             <translation>mIoU, Gesamtgenauigkeit, bewertete Pixel</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="107" />
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="108" />
             <source>Numbers for use in models.</source>
             <translation>Zahlen zur Weiterverwendung in Modellen.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="117" />
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="115" />
+            <source>Predicted land-cover mask</source>
+            <translation>Vorhergesagte Landbedeckungsmaske</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="118" />
             <source>Reference: the layer cannot be opened</source>
             <translation>Referenz: Der Layer lässt sich nicht öffnen</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/evaluate.py" line="135" />
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="121" />
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="123" />
+            <source>Reference</source>
+            <translation>Referenz</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/evaluate.py" line="136" />
             <source>{n} reference pixels hold a value or colour that is not in the class table; they were counted as nodata</source>
             <translation>{n} Referenzpixel haben einen Wert oder eine Farbe, die nicht in der Klassentabelle steht; sie wurden als NoData gezählt</translation>
         </message>
@@ -232,8 +320,8 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/model_info.py" line="45" />
-            <source>Class names (comma-separated, in id order)</source>
-            <translation>Klassennamen (durch Kommas getrennt, in ID-Reihenfolge)</translation>
+            <source>Class names</source>
+            <translation>Klassennamen</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/model_info.py" line="46" />
@@ -242,13 +330,13 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/model_info.py" line="47" />
-            <source>Inference modes (comma-separated)</source>
-            <translation>Inferenzmodi (durch Kommas getrennt)</translation>
+            <source>Inference modes</source>
+            <translation>Inferenzmodi</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/model_info.py" line="48" />
-            <source>Ground resolution of the model (m/px; empty: not set)</source>
-            <translation>Bodenauflösung des Modells (m/px; leer: nicht angegeben)</translation>
+            <source>Resolution (m/px)</source>
+            <translation>Auflösung (m/px)</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/model_info.py" line="52" />
@@ -257,6 +345,7 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/model_info.py" line="57" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="51" />
             <location filename="../glnet_plugin/algorithms/segment.py" line="124" />
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="70" />
             <source>Model bundle</source>
@@ -274,13 +363,8 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/model_info.py" line="58" />
-            <source>Texts and numbers for use in models.</source>
-            <translation>Texte und Zahlen zur Weiterverwendung in Modellen.</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="51" />
-            <source>Model bundle (a NAME.glnet folder's manifest.json, or a zip)</source>
-            <translation>Modellpaket (die manifest.json eines Ordners NAME.glnet oder ein Zip)</translation>
+            <source>Texts and numbers for use in models: the class names and the inference modes comma-separated (classes in id order), the model's ground resolution in m/px (empty when not set).</source>
+            <translation>Texte und Zahlen zur Weiterverwendung in Modellen: die Klassennamen und die Inferenzmodi durch Kommas getrennt (Klassen in ID-Reihenfolge), die Bodenauflösung des Modells in m/px (leer, wenn nicht festgelegt).</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="54" />
@@ -307,7 +391,7 @@
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="87" />
             <location filename="../glnet_plugin/algorithms/segment.py" line="122" />
-            <location filename="../glnet_plugin/algorithms/segment.py" line="204" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="209" />
             <source>Input raster</source>
             <translation>Eingaberaster</translation>
         </message>
@@ -327,55 +411,66 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="94" />
-            <source>Bands for the model's inputs (red, green, blue), in that order</source>
-            <translation>Kanäle für die Eingänge des Modells (Rot, Grün, Blau), in dieser Reihenfolge</translation>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="131" />
+            <source>Bands (red, green, blue)</source>
+            <translation>Kanäle (Rot, Grün, Blau)</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="97" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="134" />
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="53" />
-            <source>Minimum mapping unit (square metres; 0: off)</source>
-            <translation>Mindestkartierfläche (Quadratmeter; 0: aus)</translation>
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="73" />
+            <source>Minimum area (m²)</source>
+            <translation>Mindestfläche (m²)</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="99" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="137" />
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="55" />
-            <source>Simplify polygons (tolerance in metres; 0: exact pixel edges)</source>
-            <translation>Polygone vereinfachen (Toleranz in Metern; 0: exakte Pixelkanten)</translation>
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="76" />
+            <source>Simplify tolerance (m)</source>
+            <translation>Vereinfachungstoleranz (m)</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="101" />
-            <source>Dask scheduler (tcp://HOST:PORT or a scheduler file; empty: run in QGIS)</source>
-            <translation>Dask-Scheduler (tcp://HOST:PORT oder eine Scheduler-Datei; leer: in QGIS rechnen)</translation>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="140" />
+            <source>Dask scheduler</source>
+            <translation>Dask-Scheduler</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="105" />
-            <location filename="../glnet_plugin/algorithms/segment.py" line="145" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="148" />
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="49" />
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="68" />
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="86" />
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="48" />
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="64" />
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="78" />
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="89" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="49" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="65" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="79" />
             <source>Land-cover mask</source>
             <translation>Landbedeckungsmaske</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="107" />
-            <location filename="../glnet_plugin/algorithms/segment.py" line="147" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="150" />
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="57" />
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="77" />
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="79" />
             <source>Land-cover polygons</source>
             <translation>Landbedeckungspolygone</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="110" />
-            <source>Confidence (top class probability, percent)</source>
-            <translation>Konfidenz (Wahrscheinlichkeit der wahrscheinlichsten Klasse, Prozent)</translation>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="152" />
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="51" />
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="71" />
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="92" />
+            <source>Confidence raster</source>
+            <translation>Konfidenzraster</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="112" />
-            <source>onnxruntime execution providers used</source>
-            <translation>Verwendete onnxruntime-Ausführungsanbieter</translation>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="155" />
+            <source>Execution providers</source>
+            <translation>Ausführungsanbieter</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="116" />
@@ -404,75 +499,73 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="131" />
-            <source>Bands</source>
-            <translation>Kanäle</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="131" />
             <source>The raster bands (1-based) to feed the model's red, green and blue inputs, in that order; needed when the raster has another band count.</source>
             <translation>Die Rasterkanäle (ab 1 gezählt) für den roten, grünen und blauen Eingang des Modells, in dieser Reihenfolge; nötig, wenn das Raster eine andere Kanalanzahl hat.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="133" />
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="73" />
-            <source>Minimum mapping unit</source>
-            <translation>Mindestkartierfläche</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="133" />
-            <source>Regions smaller than this many square metres are merged into their neighbours, in the mask and the polygons alike.</source>
-            <translation>Gebiete, die kleiner als so viele Quadratmeter sind, werden mit ihren Nachbarn verschmolzen, in der Maske wie in den Polygonen.</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="135" />
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="75" />
-            <source>Simplify polygons</source>
-            <translation>Polygone vereinfachen</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="135" />
-            <source>Douglas-Peucker tolerance in metres for the polygons' shared boundaries (no gaps or overlaps appear).</source>
-            <translation>Douglas-Peucker-Toleranz in Metern für die gemeinsamen Grenzen der Polygone (es entstehen weder Lücken noch Überlappungen).</translation>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="134" />
+            <source>Minimum mapping unit: regions smaller than this many square metres are merged into their neighbours, in the mask and the polygons alike. 0: off.</source>
+            <translation>Mindestkartierfläche: Gebiete, die kleiner als so viele Quadratmeter sind, werden mit ihren Nachbarn verschmolzen, in der Maske wie in den Polygonen. 0: aus.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/segment.py" line="137" />
-            <source>Dask scheduler</source>
-            <translation>Dask-Scheduler</translation>
+            <source>Douglas-Peucker tolerance in metres for the polygons' shared boundaries (no gaps or overlaps appear). 0: the exact pixel edges.</source>
+            <translation>Douglas-Peucker-Toleranz in Metern für die gemeinsamen Grenzen der Polygone (es entstehen weder Lücken noch Überlappungen). 0: die exakten Pixelkanten.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="137" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="140" />
             <source>Advanced. Empty: the windows run here, in QGIS. tcp://HOST:PORT or the path of a scheduler file (dask scheduler --scheduler-file): the windows run as tasks on that Dask cluster's workers, which must reach the input raster and the model bundle at the same paths and run glnet with Dask {version}; QGIS still writes the outputs, the same bytes as a run in QGIS. local:N is not offered inside QGIS (use the command line). Dask is installed on request: the desktop offers it when this is set.</source>
             <translation>Erweitert. Leer: die Fenster werden hier, in QGIS, gerechnet. tcp://HOST:PORT oder der Pfad einer Scheduler-Datei (dask scheduler --scheduler-file): die Fenster laufen als Aufgaben auf den Workern dieses Dask-Clusters, die das Eingaberaster und das Modellpaket unter denselben Pfaden erreichen und glnet mit Dask {version} ausführen müssen; QGIS schreibt die Ausgaben weiterhin selbst, dieselben Bytes wie bei einem Lauf in QGIS. local:N wird in QGIS nicht angeboten (dafür gibt es die Kommandozeile). Dask wird auf Wunsch installiert: die Desktop-Anwendung bietet es an, wenn dieser Parameter gesetzt ist.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="145" />
-            <source>GeoTIFF of class ids (255 = nodata), styled with the classes' colours and names.</source>
-            <translation>GeoTIFF mit Klassen-IDs (255 = NoData), mit den Farben und Namen der Klassen gestaltet.</translation>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="148" />
+            <source>GeoTIFF of class ids (255 = nodata) with a style file NAME.qml beside it: the classes' colours and labels.</source>
+            <translation>GeoTIFF mit Klassen-IDs (255 = NoData) und der Stildatei NAME.qml daneben: Farben und Bezeichnungen der Klassen.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="147" />
-            <source>Optional: the mask as polygons with class_id, class_name, area_m2 (and confidence), styled by class.</source>
-            <translation>Optional: die Maske als Polygone mit class_id, class_name, area_m2 (und confidence), nach Klasse gestaltet.</translation>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="150" />
+            <source>Optional: the mask as polygons with class_id, class_name, class_label, area_m2 (and confidence), styled by class.</source>
+            <translation>Optional: die Maske als Polygone mit class_id, class_name, class_label, area_m2 (und confidence), nach Klasse gestaltet.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="149" />
-            <source>Confidence</source>
-            <translation>Konfidenz</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="149" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="152" />
             <source>Optional: GeoTIFF of the top class probability in percent (0-100, 255 = nodata).</source>
             <translation>Optional: GeoTIFF der Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent (0-100, 255 = NoData).</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="190" />
+            <location filename="../glnet_plugin/algorithms/segment.py" line="155" />
+            <source>The onnxruntime execution providers that ran, e.g. CPUExecutionProvider.</source>
+            <translation>Die onnxruntime-Ausführungsanbieter, die gelaufen sind, z. B. CPUExecutionProvider.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="195" />
             <source>{label}: local:N is not offered inside QGIS (it would start worker processes from the QGIS program); start 'dask scheduler' and 'dask worker' and give the scheduler's address, or leave it empty to run in QGIS</source>
             <translation>{label}: local:N wird in QGIS nicht angeboten (es würde Worker-Prozesse aus dem QGIS-Programm starten); starten Sie 'dask scheduler' und 'dask worker' und geben Sie die Adresse des Schedulers an, oder lassen Sie das Feld leer, um in QGIS zu rechnen</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/segment.py" line="228" />
-            <source>Done: {windows} window(s), {patches} patches in {seconds:.1f} s; onnxruntime providers: {providers}</source>
-            <translation>Fertig: {windows} Fenster, {patches} Ausschnitte in {seconds:.1f} s; onnxruntime-Anbieter: {providers}</translation>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="239" />
+            <source>Done: {windows}, {patches} in {seconds:.1f} s; onnxruntime providers: {providers}</source>
+            <translation>Fertig: {windows}, {patches} in {seconds:.1f} s; onnxruntime-Anbieter: {providers}</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="240" />
+            <source>{n} window</source>
+            <translation>{n} Fenster</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="240" />
+            <source>{n} windows</source>
+            <translation>{n} Fenster</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="240" />
+            <source>{n} patch</source>
+            <translation>{n} Ausschnitt</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/segment.py" line="240" />
+            <source>{n} patches</source>
+            <translation>{n} Ausschnitte</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="82" />
@@ -560,24 +653,22 @@
             <translation>Klassenpolygone</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="195" />
-            <source>Class table (deepglobe, inria, a TABLE.json; empty: the class field's values)</source>
-            <translation>Klassentabelle (deepglobe, inria, eine TABLE.json; leer: die Werte des Klassenfelds)</translation>
-        </message>
-        <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="198" />
-            <source>Class of pixels outside every polygon (empty: not labelled)</source>
-            <translation>Klasse der Pixel außerhalb aller Polygone (leer: nicht beschriftet)</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="258" />
+            <source>Background class</source>
+            <translation>Hintergrundklasse</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="201" />
-            <source>Network configuration (ignored with a start checkpoint)</source>
-            <translation>Netzkonfiguration (mit einem Start-Checkpoint ignoriert)</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="260" />
+            <source>Network configuration</source>
+            <translation>Netzkonfiguration</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="204" />
-            <source>Start checkpoint (instead of a configuration's random weights)</source>
-            <translation>Start-Checkpoint (statt der Zufallsgewichte einer Konfiguration)</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="263" />
+            <source>Start checkpoint</source>
+            <translation>Start-Checkpoint</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="206" />
@@ -587,13 +678,15 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="208" />
-            <source>Epochs (N for every stage, or N,N,N for global, g2l, l2g; empty: 120,50,120)</source>
-            <translation>Epochen (N für jede Stufe oder N,N,N für global, g2l, l2g; leer: 120,50,120)</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="265" />
+            <source>Epochs per stage</source>
+            <translation>Epochen je Stufe</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="212" />
-            <source>Backbone weights (torchvision ImageNet .pth)</source>
-            <translation>Backbone-Gewichte (torchvision-ImageNet-.pth)</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="267" />
+            <source>Backbone weights</source>
+            <translation>Backbone-Gewichte</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="214" />
@@ -614,8 +707,9 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="218" />
-            <source>Validation fraction (of the labelled areas held out)</source>
-            <translation>Validierungsanteil (der zurückgehaltenen beschrifteten Gebiete)</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="272" />
+            <source>Validation fraction</source>
+            <translation>Validierungsanteil</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="222" />
@@ -625,24 +719,27 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="225" />
-            <source>Resume the interrupted run saved in the output checkpoint</source>
-            <translation>Den unterbrochenen Lauf im Ausgabe-Checkpoint fortsetzen</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="277" />
+            <source>Resume an interrupted run</source>
+            <translation>Unterbrochenen Lauf fortsetzen</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="231" />
-            <location filename="../glnet_plugin/algorithms/train.py" line="280" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="281" />
             <source>Output checkpoint</source>
             <translation>Ausgabe-Checkpoint</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="232" />
-            <source>Output model bundle (NAME.glnet folder)</source>
-            <translation>Ausgabe-Modellpaket (Ordner NAME.glnet)</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="282" />
+            <source>Output model bundle</source>
+            <translation>Ausgabe-Modellpaket</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="234" />
-            <source>Model bundle manifest (for glnet:segment in models)</source>
-            <translation>Manifest des Modellpakets (für glnet:segment in Modellen)</translation>
+            <location filename="../glnet_plugin/algorithms/train.py" line="285" />
+            <source>Model bundle manifest</source>
+            <translation>Manifest des Modellpakets</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="238" />
@@ -671,18 +768,8 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="258" />
-            <source>Class of pixels outside every polygon</source>
-            <translation>Klasse der Pixel außerhalb aller Polygone</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="258" />
-            <source>A class name or id given to unlabelled pixels; empty: the loss ignores them.</source>
-            <translation>Ein Klassenname oder eine Klassen-ID für unbeschriftete Pixel; leer: der Verlust ignoriert sie.</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="260" />
-            <source>Network configuration</source>
-            <translation>Netzkonfiguration</translation>
+            <source>The class of pixels outside every polygon: a class name or id given to unlabelled pixels; empty: the loss ignores them.</source>
+            <translation>Die Klasse der Pixel außerhalb aller Polygone: ein Klassenname oder eine ID für unbeschriftete Pixel; leer: der Verlust ignoriert sie.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="260" />
@@ -691,28 +778,13 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="263" />
-            <source>Start checkpoint</source>
-            <translation>Start-Checkpoint</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="263" />
             <source>Continue training a model (its architecture and classes) instead of starting from random weights.</source>
             <translation>Ein Modell (seine Architektur und Klassen) weitertrainieren, statt mit Zufallsgewichten zu beginnen.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="265" />
-            <source>Epochs</source>
-            <translation>Epochen</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="265" />
-            <source>Epochs per stage: one number for every stage, or three for global, g2l and l2g. Empty: the published 120, 50 and 120.</source>
-            <translation>Epochen je Stufe: eine Zahl für jede Stufe oder drei für global, g2l und l2g. Leer: die veröffentlichten 120, 50 und 120.</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="267" />
-            <source>Backbone weights</source>
-            <translation>Backbone-Gewichte</translation>
+            <source>One number for every stage, or three for global, g2l and l2g (N,N,N). Empty: the published 120, 50 and 120.</source>
+            <translation>Eine Zahl für jede Stufe oder drei für global, g2l und l2g (N,N,N). Leer: die veröffentlichten 120, 50 und 120.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="267" />
@@ -731,11 +803,6 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="272" />
-            <source>Validation fraction</source>
-            <translation>Validierungsanteil</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="272" />
             <source>Advanced. The fraction of the labelled areas held out to score each epoch (0: no validation).</source>
             <translation>Erweitert. Der Anteil der beschrifteten Gebiete, der zurückgehalten wird, um jede Epoche zu bewerten (0: keine Validierung).</translation>
         </message>
@@ -751,126 +818,111 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/train.py" line="277" />
-            <source>Resume</source>
-            <translation>Fortsetzen</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="277" />
             <source>Advanced. Continue the interrupted (cancelled) run saved in the output checkpoint: its data and options come from the checkpoint, so only the device is used of the parameters above.</source>
             <translation>Erweitert. Den unterbrochenen (abgebrochenen) Lauf im Ausgabe-Checkpoint fortsetzen: seine Daten und Optionen stammen aus dem Checkpoint, daher wird von den Parametern oben nur das Gerät verwendet.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="280" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="281" />
             <source>The training checkpoint (.ckpt), rewritten after every epoch.</source>
             <translation>Der Trainings-Checkpoint (.ckpt), nach jeder Epoche neu geschrieben.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="281" />
-            <source>Output model bundle</source>
-            <translation>Ausgabe-Modellpaket</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="281" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="282" />
             <source>The exported NAME.glnet folder (a new or empty folder, or a bundle to replace).</source>
             <translation>Der exportierte Ordner NAME.glnet (ein neuer oder leerer Ordner oder ein zu ersetzendes Modellpaket).</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="284" />
-            <source>Model bundle manifest</source>
-            <translation>Manifest des Modellpakets</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="284" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="285" />
             <source>The bundle's manifest.json: connect it to 'Segment land cover' in a model.</source>
             <translation>Die manifest.json des Pakets: verbinden Sie sie in einem Modell mit 'Landbedeckung segmentieren'.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="341" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="342" />
             <source>{what}: the vector layer cannot be opened</source>
             <translation>{what}: Der Vektorlayer lässt sich nicht öffnen</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="349" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="350" />
             <source>Writing the label polygons of layer '{name}' to {path}</source>
             <translation>Die Klassenpolygone des Layers '{name}' werden nach {path} geschrieben</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="353" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="354" />
             <source>{what}: layer '{name}' has no field '{field}'</source>
             <translation>{what}: Layer '{name}' hat kein Feld '{field}'</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="367" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="368" />
             <source>Cannot write {path}: {message}</source>
             <translation>{path} kann nicht geschrieben werden: {message}</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="391" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="392" />
             <source>Training environment: {python} (Python {version}, torch {torch}, glnet {glnet})</source>
             <translation>Trainingsumgebung: {python} (Python {version}, torch {torch}, glnet {glnet})</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="394" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="395" />
             <source>The training environment has glnet {theirs}, this plugin is glnet {ours}; install the same version there if an option is refused.</source>
             <translation>Die Trainingsumgebung hat glnet {theirs}, dieses Plugin ist glnet {ours}; installieren Sie dort dieselbe Version, falls eine Option abgelehnt wird.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="401" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="402" />
             <source>Give the output checkpoint and the output model bundle.</source>
             <translation>Geben Sie den Ausgabe-Checkpoint und das Ausgabe-Modellpaket an.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="408" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="409" />
             <source>Resuming the run saved in {checkpoint}: its data and options come from it.</source>
             <translation>Der in {checkpoint} gespeicherte Lauf wird fortgesetzt: seine Daten und Optionen stammen von dort.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="427" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="428" />
             <source>Cancelled; {checkpoint} holds the last finished epoch: run again with 'Resume' (RESUME) and the same output checkpoint to continue.</source>
             <translation>Abgebrochen; {checkpoint} enthält die letzte abgeschlossene Epoche: starten Sie erneut mit 'Fortsetzen' (RESUME) und demselben Ausgabe-Checkpoint, um weiterzumachen.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="430" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="431" />
             <source>Cancelled before the first epoch finished; no output was written.</source>
             <translation>Abgebrochen, bevor die erste Epoche abgeschlossen war; es wurde keine Ausgabe geschrieben.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="435" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="436" />
             <source>Exporting the model bundle</source>
             <translation>Das Modellpaket wird exportiert</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="440" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="441" />
             <source>Cancelled during the export; {checkpoint} holds the trained model: export it with 'glnet export'.</source>
             <translation>Während des Exports abgebrochen; {checkpoint} enthält das trainierte Modell: exportieren Sie es mit 'glnet export'.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="454" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="455" />
             <source>{what}: give at least one raster</source>
             <translation>{what}: Geben Sie mindestens ein Raster an</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="458" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="459" />
             <source>{what}: name the field holding the classes</source>
             <translation>{what}: Nennen Sie das Feld mit den Klassen</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="467" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="468" />
             <source>Starting from {init}: its architecture is used, the configuration '{config}' is ignored.</source>
             <translation>Start mit {init}: dessen Architektur wird verwendet, die Konfiguration '{config}' wird ignoriert.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="470" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="471" />
             <source>Choose a network configuration or a start checkpoint.</source>
             <translation>Wählen Sie eine Netzkonfiguration oder einen Start-Checkpoint.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="509" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="510" />
             <source>Cannot start {program}: {error}</source>
             <translation>{program} kann nicht gestartet werden: {error}</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/train.py" line="550" />
+            <location filename="../glnet_plugin/algorithms/train.py" line="551" />
             <source>{what}: {path} exists and is not a model bundle; choose a new folder</source>
             <translation>{what}: {path} existiert und ist kein Modellpaket; wählen Sie einen neuen Ordner</translation>
         </message>
@@ -885,31 +937,25 @@
             <translation>Wandelt eine Klassenmaske in Polygone um, eines je zusammenhängendem Gebiet einer Klasse.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="51" />
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="71" />
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="89" />
-            <source>Confidence raster</source>
-            <translation>Konfidenzraster</translation>
-        </message>
-        <message>
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="58" />
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="82" />
             <source>Number of polygons</source>
             <translation>Anzahl der Polygone</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="62" />
-            <source>Turns a class mask (one band of class ids, 255 = nodata, as 'Segment land cover' writes it) into polygons that follow the pixel edges exactly, as the command 'glnet vectorize' does: one polygon per connected region of a class, holes kept, nodata left out, in the mask's CRS. Attributes: class_id, class_name, area_m2 (on the ellipsoid for geographic and Mercator CRSs) and, with a confidence raster, confidence. The layer is styled by class.</source>
-            <translation>Wandelt eine Klassenmaske (ein Kanal mit Klassen-IDs, 255 = NoData, wie 'Landbedeckung segmentieren' sie schreibt) in Polygone um, die genau den Pixelkanten folgen, wie es der Befehl 'glnet vectorize' tut: ein Polygon je zusammenhängendem Gebiet einer Klasse, mit Löchern, ohne NoData, im KBS der Maske. Attribute: class_id, class_name, area_m2 (auf dem Ellipsoid bei geographischen und Mercator-KBS) und, mit einem Konfidenzraster, confidence. Der Layer wird nach Klasse gestaltet.</translation>
+            <source>Turns a class mask (one band of class ids, 255 = nodata, as 'Segment land cover' writes it) into polygons that follow the pixel edges exactly, as the command 'glnet vectorize' does: one polygon per connected region of a class, holes kept, nodata left out, in the mask's CRS. Attributes: class_id, class_name, class_label, area_m2 (on the ellipsoid for geographic and Mercator CRSs) and, with a confidence raster, confidence. The layer is styled by class.</source>
+            <translation>Wandelt eine Klassenmaske (ein Kanal mit Klassen-IDs, 255 = NoData, wie 'Landbedeckung segmentieren' sie schreibt) in Polygone um, die genau den Pixelkanten folgen, wie es der Befehl 'glnet vectorize' tut: ein Polygon je zusammenhängendem Gebiet einer Klasse, mit Löchern, ohne NoData, im KBS der Maske. Attribute: class_id, class_name, class_label, area_m2 (auf dem Ellipsoid bei geographischen und Mercator-KBS) und, mit einem Konfidenzraster, confidence. Der Layer wird nach Klasse gestaltet.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="68" />
-            <source>A class mask GeoTIFF; class names and colours come from the mask (glnet writes them) unless a model bundle is given.</source>
-            <translation>Ein GeoTIFF mit Klassenmaske; Klassennamen und Farben stammen aus der Maske (glnet schreibt sie hinein), außer es ist ein Modellpaket angegeben.</translation>
+            <source>A class mask GeoTIFF; class names, labels and colours come from the mask (glnet writes them) unless a model bundle is given.</source>
+            <translation>Ein GeoTIFF mit Klassenmaske; Klassennamen, Bezeichnungen und Farben stammen aus der Maske (glnet schreibt sie hinein), außer es ist ein Modellpaket angegeben.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="70" />
-            <source>Optional: take the class names and colours from this bundle.</source>
-            <translation>Optional: die Klassennamen und Farben aus diesem Paket nehmen.</translation>
+            <source>Optional: take the class names, labels and colours from this bundle.</source>
+            <translation>Optional: die Klassennamen, Bezeichnungen und Farben aus diesem Paket nehmen.</translation>
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="71" />
@@ -918,82 +964,79 @@
         </message>
         <message>
             <location filename="../glnet_plugin/algorithms/vectorize.py" line="73" />
-            <source>Regions smaller than this many square metres are merged into their largest neighbour first (no gaps appear).</source>
-            <translation>Gebiete, die kleiner als so viele Quadratmeter sind, werden zuerst mit ihrem größten Nachbarn verschmolzen (es entstehen keine Lücken).</translation>
+            <source>Minimum mapping unit: regions smaller than this many square metres are merged into their largest neighbour first (no gaps appear). 0: off.</source>
+            <translation>Mindestkartierfläche: Gebiete, die kleiner als so viele Quadratmeter sind, werden zuerst mit ihrem größten Nachbarn verschmolzen (es entstehen keine Lücken). 0: aus.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="75" />
-            <source>Douglas-Peucker tolerance in metres, applied to the shared boundaries so neighbours keep meeting without gaps or overlaps.</source>
-            <translation>Douglas-Peucker-Toleranz in Metern, angewandt auf die gemeinsamen Grenzen, damit Nachbarn ohne Lücken oder Überlappungen aneinanderstoßen.</translation>
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="76" />
+            <source>Douglas-Peucker tolerance in metres, applied to the shared boundaries so neighbours keep meeting without gaps or overlaps. 0: the exact pixel edges.</source>
+            <translation>Douglas-Peucker-Toleranz in Metern, angewandt auf die gemeinsamen Grenzen, damit Nachbarn ohne Lücken oder Überlappungen aneinanderstoßen. 0: die exakten Pixelkanten.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="77" />
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="79" />
             <source>GeoPackage (with its default style), GeoJSON, FlatGeobuf or Shapefile.</source>
             <translation>GeoPackage (mit seinem Standardstil), GeoJSON, FlatGeobuf oder Shapefile.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/vectorize.py" line="108" />
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="82" />
+            <source>The number of polygons written, for use in models.</source>
+            <translation>Die Anzahl der geschriebenen Polygone, zur Weiterverwendung in Modellen.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/vectorize.py" line="115" />
             <source>{count} polygons in {classes} classes written to {path}</source>
             <translation>{count} Polygone in {classes} Klassen nach {path} geschrieben</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="42" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="43" />
             <source>Land-cover areas per zone</source>
             <translation>Landbedeckungsflächen je Zone</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="45" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="46" />
             <source>Ground area and share of every land-cover class inside each zone polygon.</source>
             <translation>Bodenfläche und Anteil jeder Landbedeckungsklasse in jedem Zonenpolygon.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="50" />
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="65" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="51" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="66" />
             <source>Zones</source>
             <translation>Zonen</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="52" />
-            <source>Zone field (identifies each zone)</source>
-            <translation>Zonenfeld (kennzeichnet jede Zone)</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="55" />
-            <source>Class areas per zone (GeoPackage or CSV)</source>
-            <translation>Klassenflächen je Zone (GeoPackage oder CSV)</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="59" />
-            <source>Measures, for each zone polygon, the ground area of every class of a class mask inside it, as the command 'glnet stats' does. A pixel belongs to a zone when its centre lies inside it; a pixel in overlapping zones counts in each. Areas are planar in projected CRSs and on the ellipsoid for geographic and Mercator CRSs; zones in another CRS are reprojected to the mask's.</source>
-            <translation>Misst für jedes Zonenpolygon die Bodenfläche jeder Klasse einer Klassenmaske darin, wie es der Befehl 'glnet stats' tut. Ein Pixel gehört zu einer Zone, wenn seine Mitte darin liegt; ein Pixel in überlappenden Zonen zählt in jeder. Flächen sind eben in projizierten KBS und auf dem Ellipsoid in geographischen und Mercator-KBS; Zonen in einem anderen KBS werden in das der Maske umprojiziert.</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="65" />
-            <source>Polygons (districts, parcels...).</source>
-            <translation>Polygone (Stadtteile, Flurstücke ...).</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="66" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="53" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="67" />
             <source>Zone field</source>
             <translation>Zonenfeld</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="66" />
-            <source>The attribute that names each zone; it is the first output column.</source>
-            <translation>Das Attribut, das jede Zone benennt; es ist die erste Ausgabespalte.</translation>
-        </message>
-        <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="69" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="56" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="70" />
             <source>Class areas per zone</source>
             <translation>Klassenflächen je Zone</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="69" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="60" />
+            <source>Measures, for each zone polygon, the ground area of every class of a class mask inside it, as the command 'glnet stats' does. A pixel belongs to a zone when its centre lies inside it; a pixel in overlapping zones counts in each. Areas are planar in projected CRSs and on the ellipsoid for geographic and Mercator CRSs; zones in another CRS are reprojected to the mask's.</source>
+            <translation>Misst für jedes Zonenpolygon die Bodenfläche jeder Klasse einer Klassenmaske darin, wie es der Befehl 'glnet stats' tut. Ein Pixel gehört zu einer Zone, wenn seine Mitte darin liegt; ein Pixel in überlappenden Zonen zählt in jeder. Flächen sind eben in projizierten KBS und auf dem Ellipsoid in geographischen und Mercator-KBS; Zonen in einem anderen KBS werden in das der Maske umprojiziert.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="66" />
+            <source>Polygons (districts, parcels...).</source>
+            <translation>Polygone (Stadtteile, Flurstücke ...).</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="67" />
+            <source>The attribute that names each zone; it is the first output column.</source>
+            <translation>Das Attribut, das jede Zone benennt; es ist die erste Ausgabespalte.</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="70" />
             <source>One row per zone: the zone field, area_m2 (its valid area), and per class &lt;class&gt;_m2 and &lt;class&gt;_share (0-1). A .gpkg keeps the zones' geometries; a .csv is a table.</source>
             <translation>Eine Zeile je Zone: das Zonenfeld, area_m2 (ihre gültige Fläche) und je Klasse &lt;class&gt;_m2 und &lt;class&gt;_share (0-1). Ein .gpkg behält die Geometrien der Zonen; eine .csv ist eine Tabelle.</translation>
         </message>
         <message>
-            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="91" />
+            <location filename="../glnet_plugin/algorithms/zonal_stats.py" line="94" />
             <source>{zones} zones x {classes} classes written to {path}</source>
             <translation>{zones} Zonen x {classes} Klassen nach {path} geschrieben</translation>
         </message>
@@ -1074,6 +1117,222 @@ Fortfahren?</translation>
             <location filename="../glnet_plugin/provider.py" line="54" />
             <source>a virtual environment folder with torch and glnet, or its python</source>
             <translation>ein Ordner einer virtuellen Umgebung mit torch und glnet, oder ihr python</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/styles.py" line="152" />
+            <source>Land-cover mask ({source})</source>
+            <translation>Landbedeckungsmaske ({source})</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/styles.py" line="154" />
+            <source>Land-cover polygons ({source})</source>
+            <translation>Landbedeckungspolygone ({source})</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/styles.py" line="156" />
+            <source>Confidence ({source})</source>
+            <translation>Konfidenz ({source})</translation>
+        </message>
+        <message>
+            <location filename="../glnet_plugin/styles.py" line="158" />
+            <source>Land-cover areas per zone ({source})</source>
+            <translation>Landbedeckungsflächen je Zone ({source})</translation>
+        </message>
+        <message>
+            <source>GeoTIFF of class ids (255 = nodata), styled with the classes' colours and names.</source>
+            <translation type="vanished">GeoTIFF mit Klassen-IDs (255 = NoData), mit den Farben und Namen der Klassen gestaltet.</translation>
+        </message>
+        <message>
+            <source>A class mask GeoTIFF; class names and colours come from the mask (glnet writes them) unless a model bundle is given.</source>
+            <translation type="vanished">Ein GeoTIFF mit Klassenmaske; Klassennamen und Farben stammen aus der Maske (glnet schreibt sie hinein), außer es ist ein Modellpaket angegeben.</translation>
+        </message>
+        <message>
+            <source>Optional: take the class names and colours from this bundle.</source>
+            <translation type="vanished">Optional: die Klassennamen und Farben aus diesem Paket nehmen.</translation>
+        </message>
+        <message>
+            <source>Optional: the mask as polygons with class_id, class_name, area_m2 (and confidence), styled by class.</source>
+            <translation type="vanished">Optional: die Maske als Polygone mit class_id, class_name, area_m2 (und confidence), nach Klasse gestaltet.</translation>
+        </message>
+        <message>
+            <source>Turns a class mask (one band of class ids, 255 = nodata, as 'Segment land cover' writes it) into polygons that follow the pixel edges exactly, as the command 'glnet vectorize' does: one polygon per connected region of a class, holes kept, nodata left out, in the mask's CRS. Attributes: class_id, class_name, area_m2 (on the ellipsoid for geographic and Mercator CRSs) and, with a confidence raster, confidence. The layer is styled by class.</source>
+            <translation type="vanished">Wandelt eine Klassenmaske (ein Kanal mit Klassen-IDs, 255 = NoData, wie 'Landbedeckung segmentieren' sie schreibt) in Polygone um, die genau den Pixelkanten folgen, wie es der Befehl 'glnet vectorize' tut: ein Polygon je zusammenhängendem Gebiet einer Klasse, mit Löchern, ohne NoData, im KBS der Maske. Attribute: class_id, class_name, area_m2 (auf dem Ellipsoid bei geographischen und Mercator-KBS) und, mit einem Konfidenzraster, confidence. Der Layer wird nach Klasse gestaltet.</translation>
+        </message>
+        <message>
+            <source>Window {done} of {total} done</source>
+            <translation type="vanished">Fenster {done} von {total} fertig</translation>
+        </message>
+        <message>
+            <source>Done: {windows} window(s), {patches} patches in {seconds:.1f} s; onnxruntime providers: {providers}</source>
+            <translation type="vanished">Fertig: {windows} Fenster, {patches} Ausschnitte in {seconds:.1f} s; onnxruntime-Anbieter: {providers}</translation>
+        </message>
+        <message>
+            <source>Class table (deepglobe, inria, a class count or a JSON file; empty: the mask's class names)</source>
+            <translation type="vanished">Klassentabelle (deepglobe, inria, eine Klassenanzahl oder eine JSON-Datei; leer: die Klassennamen der Maske)</translation>
+        </message>
+        <message>
+            <source>Reference (class raster, colour mask or vector layer)</source>
+            <translation type="vanished">Referenz (Klassenraster, Farbmaske oder Vektorlayer)</translation>
+        </message>
+        <message>
+            <source>Class field of a vector reference (class ids or names)</source>
+            <translation type="vanished">Klassenfeld einer Vektorreferenz (Klassen-IDs oder -namen)</translation>
+        </message>
+        <message>
+            <source>Classes to leave out of the scores (names, comma-separated)</source>
+            <translation type="vanished">Klassen, die nicht bewertet werden (Namen, durch Kommas getrennt)</translation>
+        </message>
+        <message>
+            <source>Classes to leave out</source>
+            <translation type="vanished">Nicht bewertete Klassen</translation>
+        </message>
+        <message>
+            <source>Class names not scored, besides those the table marks as ignored.</source>
+            <translation type="vanished">Klassennamen, die nicht bewertet werden, zusätzlich zu denen, die die Tabelle als ignoriert kennzeichnet.</translation>
+        </message>
+        <message>
+            <source>Class names (comma-separated, in id order)</source>
+            <translation type="vanished">Klassennamen (durch Kommas getrennt, in ID-Reihenfolge)</translation>
+        </message>
+        <message>
+            <source>Inference modes (comma-separated)</source>
+            <translation type="vanished">Inferenzmodi (durch Kommas getrennt)</translation>
+        </message>
+        <message>
+            <source>Ground resolution of the model (m/px; empty: not set)</source>
+            <translation type="vanished">Bodenauflösung des Modells (m/px; leer: nicht angegeben)</translation>
+        </message>
+        <message>
+            <source>Texts and numbers for use in models.</source>
+            <translation type="vanished">Texte und Zahlen zur Weiterverwendung in Modellen.</translation>
+        </message>
+        <message>
+            <source>Model bundle (a NAME.glnet folder's manifest.json, or a zip)</source>
+            <translation type="vanished">Modellpaket (die manifest.json eines Ordners NAME.glnet oder ein Zip)</translation>
+        </message>
+        <message>
+            <source>Bands for the model's inputs (red, green, blue), in that order</source>
+            <translation type="vanished">Kanäle für die Eingänge des Modells (Rot, Grün, Blau), in dieser Reihenfolge</translation>
+        </message>
+        <message>
+            <source>Minimum mapping unit (square metres; 0: off)</source>
+            <translation type="vanished">Mindestkartierfläche (Quadratmeter; 0: aus)</translation>
+        </message>
+        <message>
+            <source>Simplify polygons (tolerance in metres; 0: exact pixel edges)</source>
+            <translation type="vanished">Polygone vereinfachen (Toleranz in Metern; 0: exakte Pixelkanten)</translation>
+        </message>
+        <message>
+            <source>Dask scheduler (tcp://HOST:PORT or a scheduler file; empty: run in QGIS)</source>
+            <translation type="vanished">Dask-Scheduler (tcp://HOST:PORT oder eine Scheduler-Datei; leer: in QGIS rechnen)</translation>
+        </message>
+        <message>
+            <source>Confidence (top class probability, percent)</source>
+            <translation type="vanished">Konfidenz (Wahrscheinlichkeit der wahrscheinlichsten Klasse, Prozent)</translation>
+        </message>
+        <message>
+            <source>onnxruntime execution providers used</source>
+            <translation type="vanished">Verwendete onnxruntime-Ausführungsanbieter</translation>
+        </message>
+        <message>
+            <source>Bands</source>
+            <translation type="vanished">Kanäle</translation>
+        </message>
+        <message>
+            <source>Minimum mapping unit</source>
+            <translation type="vanished">Mindestkartierfläche</translation>
+        </message>
+        <message>
+            <source>Regions smaller than this many square metres are merged into their neighbours, in the mask and the polygons alike.</source>
+            <translation type="vanished">Gebiete, die kleiner als so viele Quadratmeter sind, werden mit ihren Nachbarn verschmolzen, in der Maske wie in den Polygonen.</translation>
+        </message>
+        <message>
+            <source>Simplify polygons</source>
+            <translation type="vanished">Polygone vereinfachen</translation>
+        </message>
+        <message>
+            <source>Douglas-Peucker tolerance in metres for the polygons' shared boundaries (no gaps or overlaps appear).</source>
+            <translation type="vanished">Douglas-Peucker-Toleranz in Metern für die gemeinsamen Grenzen der Polygone (es entstehen weder Lücken noch Überlappungen).</translation>
+        </message>
+        <message>
+            <source>Confidence</source>
+            <translation type="vanished">Konfidenz</translation>
+        </message>
+        <message>
+            <source>Class table (deepglobe, inria, a TABLE.json; empty: the class field's values)</source>
+            <translation type="vanished">Klassentabelle (deepglobe, inria, eine TABLE.json; leer: die Werte des Klassenfelds)</translation>
+        </message>
+        <message>
+            <source>Class of pixels outside every polygon (empty: not labelled)</source>
+            <translation type="vanished">Klasse der Pixel außerhalb aller Polygone (leer: nicht beschriftet)</translation>
+        </message>
+        <message>
+            <source>Network configuration (ignored with a start checkpoint)</source>
+            <translation type="vanished">Netzkonfiguration (mit einem Start-Checkpoint ignoriert)</translation>
+        </message>
+        <message>
+            <source>Start checkpoint (instead of a configuration's random weights)</source>
+            <translation type="vanished">Start-Checkpoint (statt der Zufallsgewichte einer Konfiguration)</translation>
+        </message>
+        <message>
+            <source>Epochs (N for every stage, or N,N,N for global, g2l, l2g; empty: 120,50,120)</source>
+            <translation type="vanished">Epochen (N für jede Stufe oder N,N,N für global, g2l, l2g; leer: 120,50,120)</translation>
+        </message>
+        <message>
+            <source>Backbone weights (torchvision ImageNet .pth)</source>
+            <translation type="vanished">Backbone-Gewichte (torchvision-ImageNet-.pth)</translation>
+        </message>
+        <message>
+            <source>Validation fraction (of the labelled areas held out)</source>
+            <translation type="vanished">Validierungsanteil (der zurückgehaltenen beschrifteten Gebiete)</translation>
+        </message>
+        <message>
+            <source>Resume the interrupted run saved in the output checkpoint</source>
+            <translation type="vanished">Den unterbrochenen Lauf im Ausgabe-Checkpoint fortsetzen</translation>
+        </message>
+        <message>
+            <source>Output model bundle (NAME.glnet folder)</source>
+            <translation type="vanished">Ausgabe-Modellpaket (Ordner NAME.glnet)</translation>
+        </message>
+        <message>
+            <source>Model bundle manifest (for glnet:segment in models)</source>
+            <translation type="vanished">Manifest des Modellpakets (für glnet:segment in Modellen)</translation>
+        </message>
+        <message>
+            <source>Class of pixels outside every polygon</source>
+            <translation type="vanished">Klasse der Pixel außerhalb aller Polygone</translation>
+        </message>
+        <message>
+            <source>A class name or id given to unlabelled pixels; empty: the loss ignores them.</source>
+            <translation type="vanished">Ein Klassenname oder eine Klassen-ID für unbeschriftete Pixel; leer: der Verlust ignoriert sie.</translation>
+        </message>
+        <message>
+            <source>Epochs</source>
+            <translation type="vanished">Epochen</translation>
+        </message>
+        <message>
+            <source>Epochs per stage: one number for every stage, or three for global, g2l and l2g. Empty: the published 120, 50 and 120.</source>
+            <translation type="vanished">Epochen je Stufe: eine Zahl für jede Stufe oder drei für global, g2l und l2g. Leer: die veröffentlichten 120, 50 und 120.</translation>
+        </message>
+        <message>
+            <source>Resume</source>
+            <translation type="vanished">Fortsetzen</translation>
+        </message>
+        <message>
+            <source>Regions smaller than this many square metres are merged into their largest neighbour first (no gaps appear).</source>
+            <translation type="vanished">Gebiete, die kleiner als so viele Quadratmeter sind, werden zuerst mit ihrem größten Nachbarn verschmolzen (es entstehen keine Lücken).</translation>
+        </message>
+        <message>
+            <source>Douglas-Peucker tolerance in metres, applied to the shared boundaries so neighbours keep meeting without gaps or overlaps.</source>
+            <translation type="vanished">Douglas-Peucker-Toleranz in Metern, angewandt auf die gemeinsamen Grenzen, damit Nachbarn ohne Lücken oder Überlappungen aneinanderstoßen.</translation>
+        </message>
+        <message>
+            <source>Zone field (identifies each zone)</source>
+            <translation type="vanished">Zonenfeld (kennzeichnet jede Zone)</translation>
+        </message>
+        <message>
+            <source>Class areas per zone (GeoPackage or CSV)</source>
+            <translation type="vanished">Klassenflächen je Zone (GeoPackage oder CSV)</translation>
         </message>
         <message>
             <source>glnet will run this command, which downloads onnxruntime from PyPI into a folder used only by this plugin (QGIS's own packages, numpy included, are not touched):

@@ -1,8 +1,10 @@
 """Refresh the plugin's translations: ``make translations``.
 
-1. Collect every ``tr("...")`` text from the plugin's Python source (plain
-   string literals only, as ``glnet_plugin/i18n.py`` requires), with the
-   file and line it comes from.
+1. Collect every ``tr("...")`` text, and both texts of every
+   ``tr_n(n, "...", "...")``, from the plugin's Python source (plain string
+   literals only, as ``glnet_plugin/i18n.py`` requires), and every template
+   of the engine's message catalogue (``Entry("...", "...")`` in
+   ``glnet_core/messages.py``), with the file and line each comes from.
 2. Update ``i18n/glnet_<lang>.ts`` (Qt Linguist format) for every language
    in :data:`LANGUAGES`: existing translations are kept, new texts are added
    as unfinished, texts no longer in the source are marked vanished.
@@ -36,6 +38,8 @@ I18N_DIR = Path(__file__).resolve().parent
 ROOT = I18N_DIR.parent
 #: Where the plugin's texts live.
 SOURCES = (ROOT / "glnet_plugin",)
+#: The engine's message catalogue (its Entry templates are translated too).
+CATALOGUE = ROOT / "glnet_core" / "messages.py"
 
 
 @dataclass
@@ -46,35 +50,75 @@ class Message:
     locations: List[Tuple[str, int]] = field(default_factory=list)
 
 
-def _is_tr_call(node: ast.Call) -> bool:
+def _call_name(node: ast.Call) -> Optional[str]:
     func = node.func
-    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-    return name == "tr"
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def collect_messages(sources: Sequence[Path] = SOURCES) -> Dict[str, Message]:
-    """Every ``tr("literal")`` text of the ``.py`` files under ``sources``, in source order.
+#: The calls whose literal arguments are texts: name -> (positions of the texts, keyword names of the texts).
+_TEXT_CALLS: Dict[str, Tuple[Tuple[int, ...], Tuple[str, ...]]] = {
+    "tr": ((0,), ()),
+    "tr_n": ((1, 2), ()),
+}
+#: In the catalogue: Entry(singular, plural=None, count=None).
+_ENTRY_CALLS: Dict[str, Tuple[Tuple[int, ...], Tuple[str, ...]]] = {"Entry": ((0, 1), ("singular", "plural"))}
+
+
+def _texts(path: Path, calls: Dict[str, Tuple[Tuple[int, ...], Tuple[str, ...]]]) -> List[Tuple[str, int]]:
+    """``(text, line)`` of every text argument of ``calls`` in ``path``.
 
     Raises
     ------
     SyntaxError
-        When a ``tr()`` call's first argument is not a plain string literal
-        (it could not be translated: the extractor cannot see its text).
+        When such an argument is not a plain string literal (it could not be
+        translated: the extractor cannot see its text), except in the
+        helpers of ``glnet_plugin/i18n.py`` and through attribute calls
+        (``QCoreApplication.tr``), which take texts from elsewhere.
+    """
+    rel = path.relative_to(ROOT).as_posix()
+    found: List[Tuple[str, int]] = []
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        name = _call_name(node) if isinstance(node, ast.Call) else None
+        if name not in calls:
+            continue
+        assert isinstance(node, ast.Call)
+        positions, keywords = calls[name]
+        args = [node.args[i] for i in positions if i < len(node.args)]
+        args += [kw.value for kw in node.keywords if kw.arg in keywords]
+        for arg in args:
+            if isinstance(arg, ast.Constant) and arg.value is None and name == "Entry":
+                continue  # an entry without a plural
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                if isinstance(node.func, ast.Name) and path.name != "i18n.py":
+                    raise SyntaxError(f"{rel}:{node.lineno}: {name}() needs plain string literals")
+                continue
+            found.append((arg.value, node.lineno))
+    return found
+
+
+def collect_messages(sources: Sequence[Path] = SOURCES, catalogue: Optional[Path] = CATALOGUE) -> Dict[str, Message]:
+    """Every text to translate, in source order.
+
+    The ``tr("literal")`` and ``tr_n(n, "singular", "plural")`` texts of the
+    ``.py`` files under ``sources``, and the templates of the ``Entry(...)``
+    calls in ``catalogue`` (None: none).
+
+    Raises
+    ------
+    SyntaxError
+        When one of those arguments is not a plain string literal.
     """
     messages: Dict[str, Message] = {}
-    for folder in sources:
-        for path in sorted(folder.rglob("*.py")):
-            rel = path.relative_to(ROOT).as_posix()
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            for node in ast.walk(tree):
-                if not (isinstance(node, ast.Call) and _is_tr_call(node) and node.args):
-                    continue
-                arg = node.args[0]
-                if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
-                    if isinstance(node.func, ast.Name) and path.name != "i18n.py":
-                        raise SyntaxError(f"{rel}:{node.lineno}: tr() needs a plain string literal")
-                    continue
-                messages.setdefault(arg.value, Message(arg.value)).locations.append((rel, node.lineno))
+    found: List[Tuple[Path, List[Tuple[str, int]]]] = [
+        (path, _texts(path, _TEXT_CALLS)) for folder in sources for path in sorted(folder.rglob("*.py"))
+    ]
+    if catalogue is not None:
+        found.append((catalogue, _texts(catalogue, _ENTRY_CALLS)))
+    for path, texts in found:
+        rel = path.relative_to(ROOT).as_posix()
+        for text, line in texts:
+            messages.setdefault(text, Message(text)).locations.append((rel, line))
     for msg in messages.values():
         msg.locations.sort()
     return dict(sorted(messages.items(), key=lambda kv: kv[1].locations[0]))

@@ -70,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-confidence", action="store_true",
                         help="also write DIR/NAME.confidence.tif, the top class probability, 0-100 (uint8, nodata 255)")
     parser.add_argument("--out-vector", action="store_true",
-                        help="also write DIR/NAME.gpkg, the mask as polygons (class_id, class_name, area_m2, "
-                             "confidence), as glnet vectorize does (another format with --vector-format)")
+                        help="also write DIR/NAME.gpkg, the mask as polygons (class_id, class_name, class_label, "
+                             "area_m2, confidence), as glnet vectorize does (another format with --vector-format)")
     parser.add_argument("--mosaic", metavar="MOSAIC.vrt",
                         help="also write a GDAL VRT over every scene's mask (one layer in QGIS, the classes' colours)")
     add_run_arguments(parser)

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", type=class_table_spec, metavar="TABLE",
                         help="class table: deepglobe, inria, a class count, or a JSON file (default: PRED's class names)")
     parser.add_argument("--ignore", type=_names, default=[], metavar="NAME,...",
-                        help="classes to leave out of the scores, besides those the table flags as ignored")
+                        help="classes (names such as urban_land) to leave out of the scores, besides those the table flags as ignored")
     parser.add_argument("--ref-field", metavar="NAME",
                         help="for a vector REF: the attribute holding class ids or class names")
     parser.add_argument("--ref-layer", metavar="NAME", help="for a vector REF: the layer to read (default: the first)")

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-confidence", metavar="CONF.tif",
                         help="also write the top class probability, 0-100 (uint8, nodata 255)")
     parser.add_argument("--out-vector", metavar="POLY.gpkg",
-                        help="also write the mask as polygons (class_id, class_name, area_m2, confidence), "
+                        help="also write the mask as polygons (class_id, class_name, class_label, area_m2, confidence), "
                              "as glnet vectorize does; format from the extension or --vector-format")
     add_run_arguments(parser)
     parser.add_argument("--resume", action="store_true", help="continue an interrupted (killed) run of the same command")

@@ -16,13 +16,14 @@ DESCRIPTION = """\
 Turn a class mask (as 'glnet segment' writes it: one band of class ids,
 nodata 255) into polygons that follow the pixel edges exactly: one polygon
 per connected region of a class (4-connectivity), holes kept, nodata left
-out, in the mask's CRS. Attributes: class_id, class_name, area_m2 (on the
+out, in the mask's CRS. Attributes: class_id, class_name (the identifier,
+urban_land), class_label (the display label, Urban land), area_m2 (on the
 ellipsoid for geographic and Mercator CRSs) and, with --confidence,
 confidence (the mean percent over the polygon).
 
-Class names come from the mask's category names (MASK.tif.aux.xml) or from
+Class names and labels come from the mask (MASK.tif.aux.xml) or from
 --model; without either the classes are called class_<id> (with a warning).
-A GeoPackage gets a default QGIS style (classes' colours and names).
+A GeoPackage gets a default QGIS style (classes' colours and labels).
 
 The mask is read in bands of rows, so masks larger than memory work; polygons
 are held until they are written. --min-area reads the whole mask (one byte

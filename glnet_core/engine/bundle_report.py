@@ -82,14 +82,15 @@ def format_summary(bundle: Any, io_checked: bool = False) -> str:
         f"classes       {bundle.classes.name}, {len(bundle.classes)} classes",
     ]
     width = max(len(c.name) for c in bundle.classes.classes)
-    for c in bundle.classes.classes:
+    label_width = max(len(label) for label in bundle.classes.labels)
+    for c, label in zip(bundle.classes.classes, bundle.classes.labels):
         r, g, b = c.colour
         notes = []
         if c.ignore:
             notes.append("ignored")
         if c.value is not None and c.value != c.id:
             notes.append(f"mask value {c.value}")
-        lines.append(f"  {c.id:>3}  {c.name:<{width}}  #{r:02x}{g:02x}{b:02x}  {', '.join(notes)}".rstrip())
+        lines.append(f"  {c.id:>3}  {c.name:<{width}}  {label:<{label_width}}  #{r:02x}{g:02x}{b:02x}  {', '.join(notes)}".rstrip())
 
     lines.append("graphs")
     check = "checksum OK, inputs/outputs OK" if io_checked else "checksum OK"

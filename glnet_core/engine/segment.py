@@ -44,6 +44,7 @@ from ..formats.gdal_env import bounded_gdal_cache, outside_gdal_capture
 from ..formats.output_plan import InputSource, OutputTarget, raster_sources
 from ..formats.part_lock import PartLocks
 from ..formats.raster_input import RasterInput, open_raster
+from ..messages import DASK_CLUSTER, GROUND_CONTROL_POINTS, HOSTS, NOT_GEOREFERENCED, PROVIDERS, RESAMPLING, RESUMING, WORKERS
 from .bundle import Bundle, load_bundle
 from .device_chain import make_predictor
 from .grid import ModelGrid
@@ -338,8 +339,8 @@ class _Run:
         grid = ModelGrid.for_raster(raster, b.resolution_m, self.reading.match_resolution)
         model_h, model_w = grid.size
         if grid.resampled:
-            cb.message(f"resampling to the model's {b.resolution_m:g} m/px: raster {raster.width} x {raster.height} px "
-                       f"runs as {model_w} x {model_h} px")
+            cb.message(RESAMPLING(resolution=b.resolution_m, width=raster.width, height=raster.height,
+                                  model_width=model_w, model_height=model_h))
         windows = raster_windows(model_h, model_w, window, margin)
         state = ResumeState(output.mask, fingerprint(self.input_path, raster, b, engine, self.reading, output.confidence,
                                                      len(windows), None if self.finish is None else self.finish.settings))
@@ -348,11 +349,9 @@ class _Run:
             done = state.load()  # a state it cannot use is refused here, and kept with the part files
         georef = _georeferencing(raster)
         if georef["gcps"]:
-            cb.message(f"{self.input_path} is georeferenced by {len(georef['gcps'])} ground control points: "
-                       "the outputs keep them (and their CRS), on the input's pixel grid")
+            cb.message(GROUND_CONTROL_POINTS(path=self.input_path, count=len(georef["gcps"])))
         elif not raster.georeferenced:
-            cb.message(f"{self.input_path} is not georeferenced (no CRS, geotransform or ground control points): "
-                       "the outputs are not georeferenced either")
+            cb.message(NOT_GEOREFERENCED(path=self.input_path))
         layouts = WindowLayouts(b.size_p, b.min_overlap)
         per_window = [len(layouts.for_window(w.rows.size, w.cols.size)) for w in windows]
         writers: List[MaskWriter] = []
@@ -370,7 +369,7 @@ class _Run:
                 for wr in writers:
                     wr.close()
                 raise InputError(f"{exc}; the part files and the resume state are kept for inspection") from None
-            cb.message(f"resuming: {done} of {len(windows)} windows already done")
+            cb.message(RESUMING(done=done, total=len(windows)))
         stack = contextlib.ExitStack()  # the Dask client, when the windows run on a cluster
         try:
             if engine.dask is None:
@@ -381,13 +380,14 @@ class _Run:
             else:
                 cluster = _Cluster.connect(stack, self.input_path, b, engine, self.reading)
                 providers, chain = list(cluster.providers), cluster.chain
-                cb.message(f"Dask cluster {engine.dask}: {cluster.workers} worker(s) on {cluster.hosts} host(s)")
+                cb.message(DASK_CLUSTER(address=engine.dask, workers=WORKERS(count=cluster.workers),
+                                        hosts=HOSTS(count=cluster.hosts)))
         except BaseException:
             for wr in writers:
                 wr.close()  # a device or cluster that does not work costs no resumable work
             stack.close()
             raise
-        cb.message("onnxruntime providers: " + ", ".join(providers))
+        cb.message(PROVIDERS(providers=", ".join(providers)))
         owns_state = False
         counts = WindowCounts()
         patches = 0

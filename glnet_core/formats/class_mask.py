@@ -10,7 +10,13 @@ is a single-band GeoTIFF of class ids:
 - **Class names**: band 1's GDAL category names (value i -> i-th name) in the
   PAM sidecar ``NAME.aux.xml`` (``<CategoryNames>``): GeoTIFF cannot hold
   them. Names are read stripped of surrounding blanks, trailing empty names
-  (GDAL pads with them) dropped.
+  (GDAL pads with them) dropped. The names are the classes' identifiers.
+- **Class labels**: the display labels that differ from the default a name
+  gives (:meth:`~.classes.ClassTable.custom_labels`), as band 1's metadata
+  items ``glnet_class_label_<id>`` (:data:`LABEL_KEY_PREFIX`) in the same
+  sidecar, which GDAL reads as band metadata (``gdalinfo`` lists them). A
+  class without one shows :func:`~.classes.default_label` of its name, so
+  masks written before labels existed read as they did.
 - **Colours**: the band's colour table (255 has none; a GeoTIFF palette keeps
   no alpha, so the other 255 entries all read as opaque).
 
@@ -18,23 +24,26 @@ Every reader of masks (evaluate, zonal stats, sieve, vectorize, the QGIS
 plugin's styles) goes through this module: :func:`open_class_mask` (open and
 check), :func:`read_class_ids` (a block of rows as uint8 ids, values checked),
 :func:`row_blocks` / :func:`block_rows` (the blocks), :func:`read_category_names`,
-:func:`mask_colours`, :func:`mask_class_table` / :func:`resolve_class_table`
-(the class table a mask describes itself with) and :func:`mask_class_info` /
-:func:`dataset_class_info` / :func:`class_styles` (names and colours for
-styling a class layer).
+:func:`read_class_labels`, :func:`mask_colours`, :func:`mask_class_table` /
+:func:`resolve_class_table` (the class table a mask describes itself with) and
+:func:`mask_class_info` / :func:`dataset_class_info` / :func:`class_styles` /
+:func:`table_styles` (names, labels and colours for naming and styling a class
+layer).
 """
 
 from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..errors import ClassTableError, InputError
-from .classes import NODATA, PRESETS, ClassInfo, ClassTable, generic_colour, load_class_table
+from ..messages import NO_CLASS_NAMES
+from .classes import NODATA, PRESETS, ClassInfo, ClassTable, default_label, generic_colour, load_class_table
 from .gdal_env import ignore_not_georeferenced
 from .input_paths import check_input_path
 from .xml_indent import indent_xml
@@ -44,10 +53,14 @@ __all__ = [
     "MAX_BLOCK_ROWS",
     "RGB",
     "ClassStyle",
+    "LABEL_KEY_PREFIX",
+    "MaskClasses",
     "colour_table",
     "category_names_xml",
+    "set_label_metadata",
     "sidecar_path",
     "read_category_names",
+    "read_class_labels",
     "open_dataset",
     "check_class_mask",
     "open_class_mask",
@@ -57,6 +70,7 @@ __all__ = [
     "mask_class_info",
     "dataset_class_info",
     "class_styles",
+    "table_styles",
     "block_rows",
     "row_blocks",
     "row_block_grid",
@@ -70,8 +84,10 @@ BLOCK_PIXELS = 1 << 22
 MAX_BLOCK_ROWS = 1024
 
 RGB = Tuple[int, int, int]
-#: ``(class id, name, (r, g, b))``: one category of a styled class layer.
+#: ``(class id, display label, (r, g, b))``: one category of a styled class layer (its legend text is the label).
 ClassStyle = Tuple[int, str, RGB]
+#: Band 1's metadata key of class ``i``'s label is ``LABEL_KEY_PREFIX + str(i)``.
+LABEL_KEY_PREFIX = "glnet_class_label_"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -89,8 +105,10 @@ def colour_table(classes: ClassTable) -> Dict[int, tuple]:
     return table
 
 
-def category_names_xml(names: Iterable[object], existing: Optional[bytes] = None) -> bytes:
-    """A GDAL PAM document with ``names`` as band 1's category names.
+def category_names_xml(
+    names: Iterable[object], existing: Optional[bytes] = None, labels: Optional[Mapping[int, str]] = None
+) -> bytes:
+    """A GDAL PAM document with ``names`` as band 1's category names, and ``labels`` as its label metadata.
 
     Parameters
     ----------
@@ -98,7 +116,11 @@ def category_names_xml(names: Iterable[object], existing: Optional[bytes] = None
         Category names, the i-th for pixel value i.
     existing:
         A PAM document GDAL already wrote for the file, if any; its other
-        content is kept and only band 1's category names are replaced.
+        content is kept and only band 1's category names and
+        ``glnet_class_label_*`` metadata items are replaced.
+    labels:
+        Class id -> display label, the labels to store
+        (:meth:`~.classes.ClassTable.custom_labels`); None or empty: none.
 
     Returns
     -------
@@ -126,8 +148,36 @@ def category_names_xml(names: Iterable[object], existing: Optional[bytes] = None
     cats = ET.SubElement(band, "CategoryNames")
     for name in names:
         ET.SubElement(cats, "Category").text = str(name)
+    set_label_metadata(band, labels or {})
     indent_xml(root, "  ")
     return ET.tostring(root, encoding="utf-8")
+
+
+def set_label_metadata(band: ET.Element, labels: Mapping[int, str]) -> None:
+    """Make ``labels`` the ``glnet_class_label_<id>`` items of a band element's metadata (PAM or VRT XML).
+
+    Parameters
+    ----------
+    band:
+        A ``PAMRasterBand`` or ``VRTRasterBand`` element, changed in place:
+        earlier label items go, other metadata stays, an empty ``Metadata``
+        element is removed.
+    labels:
+        Class id -> label.
+    """
+    # The default domain (no "domain" attribute): GDAL merges it into the band's metadata.
+    metadata = next((m for m in band.findall("Metadata") if not m.get("domain")), None)
+    if metadata is not None:
+        for item in metadata.findall("MDI"):
+            if str(item.get("key", "")).startswith(LABEL_KEY_PREFIX):
+                metadata.remove(item)
+    if labels:
+        if metadata is None:
+            metadata = ET.SubElement(band, "Metadata")
+        for cid in sorted(labels):
+            ET.SubElement(metadata, "MDI", key=f"{LABEL_KEY_PREFIX}{int(cid)}").text = str(labels[cid])
+    if metadata is not None and len(metadata) == 0:
+        band.remove(metadata)
 
 
 # ------------------------------------------------------------------ names (reading)
@@ -164,6 +214,35 @@ def read_category_names(path: PathLike) -> Optional[List[str]]:
             names.pop()
         return names or None
     return None
+
+
+def read_class_labels(ds: Any) -> Dict[int, str]:
+    """The class labels a mask stores (band 1's ``glnet_class_label_<id>`` metadata): class id -> label.
+
+    Read through GDAL, so from the PAM sidecar glnet writes and from any
+    other place GDAL keeps band metadata (the GeoTIFF itself, a VRT). Blanks
+    and line breaks collapse to single spaces; empty values and ids outside
+    0..254 are left out.
+
+    Parameters
+    ----------
+    ds:
+        The mask, open (rasterio).
+
+    Returns
+    -------
+    dict
+        Class id -> label; ``{}`` for a mask that stores none (every mask
+        written before labels existed).
+    """
+    out: Dict[int, str] = {}
+    for key, value in ds.tags(1).items():
+        if not key.startswith(LABEL_KEY_PREFIX):
+            continue
+        cid, text = key[len(LABEL_KEY_PREFIX):], " ".join(str(value).split())
+        if cid.isdigit() and int(cid) < NODATA and text:
+            out[int(cid)] = text
+    return out
 
 
 # ------------------------------------------------------------------ opening
@@ -265,11 +344,11 @@ def mask_colours(ds: Any) -> Dict[int, RGB]:
 
 
 def mask_class_table(ds: Any, path: PathLike) -> Optional[ClassTable]:
-    """The class table a mask describes itself with (category names + colour table).
+    """The class table a mask describes itself with (category names, labels, colour table).
 
     When the names are exactly those of a preset (``deepglobe``...), the
-    preset is returned, so that its ignore flags apply (glnet segment writes
-    the model's class names).
+    preset is returned (with the labels the mask stores, if any), so that its
+    ignore flags apply (glnet segment writes the model's class names).
 
     Returns
     -------
@@ -279,9 +358,15 @@ def mask_class_table(ds: Any, path: PathLike) -> Optional[ClassTable]:
     names = read_category_names(path)
     if not names or len(names) < 2 or len(names) > NODATA:
         return None
+    labels = read_class_labels(ds)
     for preset in PRESETS.values():
         if preset.names == names:
-            return preset
+            if not labels:
+                return preset
+            try:
+                return ClassTable(tuple(replace(c, label=labels.get(c.id, c.label)) for c in preset.classes), preset.name)
+            except ClassTableError:
+                return preset  # labels edited into duplicates: the preset's own
     colours = mask_colours(ds)
     seen = set()
     classes = []
@@ -290,9 +375,13 @@ def mask_class_table(ds: Any, path: PathLike) -> Optional[ClassTable]:
         if not name or name in seen:
             name = f"class_{i}"
         seen.add(name)
-        classes.append(ClassInfo(i, name, colours.get(i, (0, 0, 0))))
+        classes.append(ClassInfo(i, name, colours.get(i, (0, 0, 0)), label=labels.get(i)))
     try:
         return ClassTable(tuple(classes), "from-mask")
+    except ClassTableError:
+        pass  # labels edited into duplicates: the names' default labels
+    try:
+        return ClassTable(tuple(replace(c, label=None) for c in classes), "from-mask")
     except ClassTableError:
         return None
 
@@ -316,10 +405,30 @@ def resolve_class_table(spec: Optional[str], ds: Any, path: PathLike, role: str 
     return table
 
 
-def mask_class_info(
-    mask_path: PathLike, classes: Optional[ClassTable] = None
-) -> Tuple[Dict[int, str], Dict[int, RGB], List[str]]:
-    """Names and colours of a mask file's classes: :func:`dataset_class_info` on the mask, opened and checked.
+class MaskClasses(NamedTuple):
+    """Names, labels and colours of a mask's classes (:func:`dataset_class_info`), keyed by class id.
+
+    Attributes
+    ----------
+    names:
+        The identifiers (``urban_land``) of the ids that have one.
+    labels:
+        The display labels (``Urban land``) of the same ids, and of ids that
+        have a stored label only.
+    colours:
+        ``(r, g, b)`` of the ids that have a colour.
+    warnings:
+        One-line messages worth showing the user (no class names at all).
+    """
+
+    names: Dict[int, str]
+    labels: Dict[int, str]
+    colours: Dict[int, RGB]
+    warnings: List[str]
+
+
+def mask_class_info(mask_path: PathLike, classes: Optional[ClassTable] = None) -> MaskClasses:
+    """Names, labels and colours of a mask file's classes: :func:`dataset_class_info` on the mask, opened and checked.
 
     Raises
     ------
@@ -330,16 +439,18 @@ def mask_class_info(
         return dataset_class_info(ds, mask_path, classes)
 
 
-def dataset_class_info(
-    ds: Any, mask_path: PathLike, classes: Optional[ClassTable] = None
-) -> Tuple[Dict[int, str], Dict[int, RGB], List[str]]:
-    """Names and colours of a mask's classes, for naming and styling its classes.
+def dataset_class_info(ds: Any, mask_path: PathLike, classes: Optional[ClassTable] = None) -> MaskClasses:
+    """Names, labels and colours of a mask's classes, for naming and styling its classes.
 
-    Names come from ``classes`` when given, else from the mask's category
-    names (:func:`read_category_names`); colours from ``classes``, else the
-    mask's colour table (:func:`mask_colours`). Ids without a name get none
-    here (:func:`class_styles` calls them ``class_<id>``); with no names at
-    all a warning says so, since a layer is then less useful.
+    Names and labels come from ``classes`` when given (its
+    :attr:`~.classes.ClassTable.labels`), else from the mask: its category
+    names (:func:`read_category_names`) and stored labels
+    (:func:`read_class_labels`), a named class without a stored label
+    showing :func:`~.classes.default_label` of its name. Colours come from
+    ``classes``, else the mask's colour table (:func:`mask_colours`). Ids
+    without a name get none here (:func:`class_styles` calls them
+    ``Class <id>``); with no names at all a warning says so, since a layer is
+    then less useful.
 
     Parameters
     ----------
@@ -352,43 +463,46 @@ def dataset_class_info(
 
     Returns
     -------
-    (names, colours, warnings):
-        Dicts keyed by class id for the ids 0..254 that have names or
+    MaskClasses
+        Dicts keyed by class id for the ids 0..254 that have names, labels or
         colours, and the warnings.
     """
     names: Dict[int, str] = {}
+    labels: Dict[int, str] = {}
     colours: Dict[int, RGB] = {}
     warns: List[str] = []
-    file_colours = mask_colours(ds)
     if classes is not None:
-        for c in classes.classes:
+        for c, label in zip(classes.classes, classes.labels):
             names[c.id] = c.name
+            labels[c.id] = label
             colours[c.id] = (int(c.colour[0]), int(c.colour[1]), int(c.colour[2]))
     else:
         for i, n in enumerate(read_category_names(mask_path) or []):
             if n and i != NODATA:
                 names[i] = n
-        colours.update(file_colours)
+        stored = read_class_labels(ds)
+        labels = {i: stored.get(i, default_label(n)) for i, n in names.items()}
+        labels.update(stored)
+        colours.update(mask_colours(ds))
         if not names:
-            warns.append(
-                f"{mask_path} has no class names (no category names in {sidecar_path(mask_path).name}); "
-                "using class_<id>; pass --model BUNDLE for the model's names"
-            )
-    return names, colours, warns
+            warns.append(NO_CLASS_NAMES(mask=mask_path, sidecar=sidecar_path(mask_path).name))
+    return MaskClasses(names, labels, colours, warns)
 
 
-def class_styles(names: Dict[int, str], colours: Dict[int, RGB], ids: Sequence[int] = ()) -> List[ClassStyle]:
-    """The categories a styled class layer shows: ``(class id, name, (r, g, b))``.
+def class_styles(labels: Mapping[int, str], colours: Mapping[int, RGB], ids: Sequence[int] = ()) -> List[ClassStyle]:
+    """The categories a styled class layer shows: ``(class id, label, (r, g, b))``.
 
-    One entry per class id that has a name or occurs in ``ids``, sorted by
-    id; ids without a name are called ``class_<id>``, ids without a colour
-    get a generated one (deterministic). The same list styles the polygons'
-    categorized renderer and the mask's palette.
+    One entry per class id that has a label or occurs in ``ids``, sorted by
+    id; ids without a label are called ``Class <id>`` (the default label of
+    ``class_<id>``), ids without a colour get a generated one
+    (deterministic). The same list styles the polygons' categorized renderer
+    and the mask's palette: its second item is the legend text.
 
     Parameters
     ----------
-    names, colours:
-        As :func:`mask_class_info` returns them.
+    labels, colours:
+        Display labels and colours by class id, as :func:`mask_class_info`
+        returns them (``.labels``, ``.colours``).
     ids:
         Class ids that occur in the data (e.g. a vectorize result's ``counts``).
 
@@ -396,8 +510,28 @@ def class_styles(names: Dict[int, str], colours: Dict[int, RGB], ids: Sequence[i
     -------
     list of (int, str, (int, int, int))
     """
-    present = sorted(set(int(i) for i in ids) | set(names))
-    return [(i, names.get(i, f"class_{i}"), tuple(colours.get(i, generic_colour(i)))) for i in present]  # type: ignore[misc]
+    present = sorted(set(int(i) for i in ids) | set(labels))
+    return [
+        (i, labels.get(i, default_label(f"class_{i}")), tuple(colours.get(i, generic_colour(i))))  # type: ignore[misc]
+        for i in present
+    ]
+
+
+def table_styles(classes: ClassTable) -> List[ClassStyle]:
+    """:func:`class_styles` of every class of a table: what a mask written with ``classes`` shows.
+
+    Parameters
+    ----------
+    classes:
+        The class table (a bundle's, a mask's).
+
+    Returns
+    -------
+    list of (int, str, (int, int, int))
+        ``(class id, label, colour)`` in id order.
+    """
+    return class_styles(dict(enumerate(classes.labels)),
+                        {c.id: (int(c.colour[0]), int(c.colour[1]), int(c.colour[2])) for c in classes.classes})
 
 
 # ------------------------------------------------------------------ blocks

@@ -17,15 +17,21 @@ grid block by block, as the engine produces them:
   transparent) and the class names as GDAL category names. GeoTIFF cannot hold
   category names and rasterio cannot write them, so they go into the GDAL PAM
   sidecar ``NAME.aux.xml`` (``<CategoryNames>`` of band 1), which GDAL and QGIS
-  read.
+  read, with the display labels that differ from the names' defaults as band
+  metadata beside them (``glnet_class_label_<id>``, see :mod:`.class_mask`).
 - ``kind="confidence"``: values 0..100 (percent), no colour table, unit
   ``percent``.
+- A QGIS style ``NAME.qml`` beside ``NAME.tif`` (:mod:`.layer_style`), which
+  QGIS applies whenever the file is opened: a class mask shows exactly its
+  classes (with their labels, semi-transparent) instead of the colour
+  table's 256 entries; a confidence raster a grey 0-100 % stretch.
 - Optional provenance ``tags`` (dataset metadata, e.g. the model and its
   version).
 
 Atomicity: everything goes to a hidden part file next to the output,
 ``.NAME.part`` (and ``.NAME.part.aux.xml``); :meth:`MaskWriter.commit` renames
-it to ``NAME`` at the very end, so ``NAME`` is never a half-written file.
+it to ``NAME`` at the very end, so ``NAME`` is never a half-written file. The
+style is written at commit as ``.NAME.part.qml`` and renamed with the part.
 :meth:`MaskWriter.abort` deletes the part files and never touches ``NAME``.
 
 Resuming: :meth:`MaskWriter.close` (or leaving the ``with`` block without
@@ -87,9 +93,11 @@ from affine import Affine
 from rasterio.windows import Window
 
 from ..errors import InputError, OutputWriteError
-from .class_mask import category_names_xml, colour_table, sidecar_path
+from .class_mask import category_names_xml, colour_table, sidecar_path, table_styles
 from .classes import NODATA, ClassTable
 from .gdal_env import gdal_errors, gdal_write_errors, ignore_not_georeferenced
+from .layer_style import confidence_qml, mask_qml, qml_sidecar_path
+from .output_plan import qml_part_path
 from .outputs import check_file_target, commit_file, part_path, remove_part
 from .part_lock import PartLock
 
@@ -227,6 +235,9 @@ class MaskWriter:
         self.part_path = part_path(self.path)
         self.aux_path = sidecar_path(self.path)
         self._part_aux = sidecar_path(self.part_path)
+        #: The QGIS style QGIS loads with the file (NAME.qml), and its part name.
+        self.qml_path = qml_sidecar_path(self.path)
+        self._part_qml = qml_part_path(self.path)
         # The compact copy commit() makes of the part (a part name too: hidden, removed with it).
         self._compact_path = self.part_path.with_name(self.part_path.name + ".compact")
         self._ds = None
@@ -242,7 +253,7 @@ class MaskWriter:
             if resume:
                 self._ds = self._reopen_part()
             else:
-                remove_part(self.part_path, self._part_aux, *self._compact_paths())
+                remove_part(self.part_path, self._part_aux, self._part_qml, *self._compact_paths())
                 self._ds = self._create_part()
         except BaseException:
             if not resume:
@@ -250,7 +261,7 @@ class MaskWriter:
                 if self._ds is not None:
                     self._ds.close()
                     self._ds = None
-                remove_part(self.part_path, self._part_aux, *self._compact_paths())
+                remove_part(self.part_path, self._part_aux, self._part_qml, *self._compact_paths())
             self._lock.release()
             raise
 
@@ -431,7 +442,7 @@ class MaskWriter:
             raise
 
     def commit(self) -> Path:
-        """Close the part file, copy it into a COG, write the category names, and rename it to ``path``.
+        """Close the part file, copy it into a COG, write the category names and style, and rename it to ``path``.
 
         Returns
         -------
@@ -457,15 +468,28 @@ class MaskWriter:
         if self.kind == "classes" and self.classes is not None:
             existing = self._part_aux.read_bytes() if self._part_aux.is_file() else None
             with gdal_write_errors(self.path, self.option):
-                self._part_aux.write_bytes(category_names_xml(self.classes.names, existing))
-        # The part's sidecar (the category names, whatever GDAL put there) moves
-        # with it; a sidecar left from the file being replaced would describe
-        # the wrong raster: commit_file deletes it when the new one has none.
+                self._part_aux.write_bytes(category_names_xml(self.classes.names, existing, self.classes.custom_labels()))
+        style = self._style()
+        if style is not None:
+            with gdal_write_errors(self.path, self.option):
+                self._part_qml.write_text(style, encoding="utf-8")
+        # The part's sidecars (the category names, whatever GDAL put there, and
+        # the style) move with it; a sidecar left from the file being replaced
+        # would describe the wrong raster: commit_file deletes it when the new
+        # one has none.
         commit_file(self.part_path, self.path, overwrite=self.overwrite, option=self.option,
-                    companions=[(self._part_aux, self.aux_path)])
+                    companions=[(self._part_aux, self.aux_path), (self._part_qml, self.qml_path)])
         self._state = "committed"
         self._lock.release()
         return self.path
+
+    def _style(self) -> Optional[str]:
+        """The QGIS style of this output (:mod:`.layer_style`); None for a class mask without a class table."""
+        if self.kind == "confidence":
+            return confidence_qml()
+        if self.classes is None:
+            return None
+        return mask_qml(table_styles(self.classes))
 
     def close(self) -> None:
         """Close without committing; the part file stays for a later ``resume=True``."""
@@ -484,7 +508,7 @@ class MaskWriter:
             self._close_dataset()
         except OutputWriteError:
             pass  # the files are going anyway (and what GDAL printed about them with them)
-        remove_part(self.part_path, self._part_aux, *self._compact_paths())
+        remove_part(self.part_path, self._part_aux, self._part_qml, *self._compact_paths())
         self._lock.release()
         self._state = "aborted"
 

@@ -7,9 +7,19 @@ masks. It is a small JSON file::
      "classes": [{"id": 0, "name": "unknown", "colour": [0, 0, 0], "ignore": true},
                  {"id": 1, "name": "urban_land", "colour": [0, 255, 255]}, ...]}
 
-Optional per class: ``"value"``, the pixel value that stands for the class in
-single-band masks when it differs from the id (the Inria building masks store
-buildings as 255).
+Optional per class:
+
+- ``"label"``: the display label people read in legends, reports and the
+  polygons' ``class_label`` attribute (``"Siedlung"``), while ``"name"``
+  stays the identifier that files, ``--ignore``, JSON reports and the
+  ``class_name`` attribute use. Without it the label is derived from the
+  name (:func:`default_label`: ``urban_land`` -> ``Urban land``,
+  ``class_3`` -> ``Class 3``). A label is one line of text, not empty, and
+  the labels of a table are unique: a derived label that another class's
+  label already reads is replaced by the class's name.
+- ``"value"``: the pixel value that stands for the class in single-band masks
+  when it differs from the id (the Inria building masks store buildings as
+  255).
 
 Class ids are contiguous from 0; 255 is reserved for nodata in class masks.
 """
@@ -18,7 +28,7 @@ from __future__ import annotations
 
 import colorsys
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -27,18 +37,81 @@ import numpy as np
 from ..errors import ClassTableError, InputError
 from ..option_rules import check_class_spec
 
-__all__ = ["NODATA", "ClassInfo", "ClassTable", "PRESETS", "generic_colour", "load_class_table"]
+__all__ = ["NODATA", "ClassInfo", "ClassTable", "PRESETS", "default_label", "generic_colour", "load_class_table"]
 
 NODATA = 255
 
 
+def default_label(name: str) -> str:
+    """The display label of a class whose table gives none: ``urban_land`` -> ``Urban land``.
+
+    Underscores become spaces, runs of blanks one space, and the first
+    letter is capitalised; the rest keeps its case (``NDVI_low`` ->
+    ``NDVI low``). A name with nothing else in it (``"_"``) is its own label.
+
+    Parameters
+    ----------
+    name:
+        The class name (identifier).
+
+    Returns
+    -------
+    str
+        The label.
+    """
+    words = " ".join(str(name).replace("_", " ").split())
+    return words[:1].upper() + words[1:] if words else str(name)
+
+
+def _checked_label(label: object, name: str) -> str:
+    """``label`` stripped, or a :class:`ClassTableError` that says what is wrong with it."""
+    if not isinstance(label, str):
+        raise ClassTableError(f'class {name!r}: "label" must be a text, got {label!r}')
+    text = label.strip()
+    if not text:
+        raise ClassTableError(f'class {name!r}: the label is empty; leave "label" out for the default ({default_label(name)!r})')
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ClassTableError(f"class {name!r}: the label {text!r} holds a line break or control character; give one line of text")
+    return text
+
+
 @dataclass(frozen=True)
 class ClassInfo:
+    """One class of a :class:`ClassTable`.
+
+    Attributes
+    ----------
+    id:
+        The class id (the pixel value of glnet's class masks).
+    name:
+        The identifier (``urban_land``): files, options and JSON use it.
+    colour:
+        ``(r, g, b)``, 0-255.
+    ignore:
+        Scoring leaves the class out.
+    value:
+        The pixel value of the class in single-band reference masks, when it
+        differs from ``id``.
+    label:
+        The display label as the table gives it (stripped), or None for the
+        default; :attr:`ClassTable.labels` holds the label every class shows.
+
+    Raises
+    ------
+    ClassTableError
+        For a label that is empty, not a text, or not one line.
+    """
+
     id: int
     name: str
     colour: Tuple[int, int, int]
     ignore: bool = False
     value: Optional[int] = None
+    label: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.label is not None:
+            object.__setattr__(self, "label", _checked_label(self.label, self.name))
 
     @property
     def mask_value(self) -> int:
@@ -51,6 +124,8 @@ class ClassTable:
 
     classes: Tuple[ClassInfo, ...]
     name: str = "custom"
+    # The label each class shows, resolved once (see :attr:`labels`).
+    _labels: Tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ids = [c.id for c in self.classes]
@@ -63,6 +138,28 @@ class ClassTable:
         names = [c.name for c in self.classes]
         if len(set(names)) != len(names):
             raise ClassTableError("class names must be unique")
+        object.__setattr__(self, "_labels", self._resolve_labels())
+
+    def _resolve_labels(self) -> Tuple[str, ...]:
+        # A derived label that another class already shows falls back to the
+        # (unique) name, so that a field holding "Forest" and "forest" still
+        # makes a table; two labels the table itself gives alike are an error.
+        given = {c.label for c in self.classes if c.label is not None}
+        labels: List[str] = []
+        for c in self.classes:
+            label = c.label
+            if label is None:
+                label = default_label(c.name)
+                if label in labels or label in given:
+                    label = c.name
+            if label in labels:
+                other = self.classes[labels.index(label)].name
+                raise ClassTableError(
+                    f"class labels must be unique: classes {other!r} and {c.name!r} both read {label!r}; "
+                    'give one of them another "label"'
+                )
+            labels.append(label)
+        return tuple(labels)
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -72,13 +169,29 @@ class ClassTable:
         return [c.name for c in self.classes]
 
     @property
+    def labels(self) -> List[str]:
+        """The display label of each class, in id order (the table's ``label``, else :func:`default_label` of the name)."""
+        return list(self._labels)
+
+    def custom_labels(self) -> Dict[int, str]:
+        """Class id -> label, for the classes whose label is not :func:`default_label` of their name.
+
+        What a class mask stores besides its category names (the names), so
+        that its classes read the same when the mask is opened again.
+        """
+        return {c.id: label for c, label in zip(self.classes, self._labels) if label != default_label(c.name)}
+
+    @property
     def ignored_ids(self) -> List[int]:
         return [c.id for c in self.classes if c.ignore]
 
     def to_dict(self) -> Dict[str, Any]:
         out = []
         for c in self.classes:
-            d: Dict[str, Any] = {"id": c.id, "name": c.name, "colour": list(c.colour), "ignore": c.ignore}
+            d: Dict[str, Any] = {"id": c.id, "name": c.name}
+            if c.label is not None:
+                d["label"] = c.label
+            d.update(colour=list(c.colour), ignore=c.ignore)
             if c.value is not None:
                 d["value"] = c.value
             out.append(d)
@@ -94,8 +207,15 @@ class ClassTable:
                 if len(colour) != 3 or not all(0 <= v <= 255 for v in colour):
                     raise ClassTableError(f"{source}: class {e.get('name')!r} needs an RGB colour of three 0-255 values")
                 value = e.get("value")
+                name = str(e["name"])
+                label = e.get("label")
+                if label is not None:
+                    try:
+                        label = _checked_label(label, name)
+                    except ClassTableError as exc:
+                        raise ClassTableError(f"{source}: {exc}") from None
                 classes.append(
-                    ClassInfo(int(e["id"]), str(e["name"]), colour, bool(e.get("ignore", False)), None if value is None else int(value))
+                    ClassInfo(int(e["id"]), name, colour, bool(e.get("ignore", False)), None if value is None else int(value), label)
                 )
         except ClassTableError:
             raise
@@ -130,6 +250,10 @@ def _preset(name: str, rows: Sequence[Tuple[str, Tuple[int, int, int], bool, Opt
     return ClassTable(tuple(ClassInfo(i, n, c, ig, v) for i, (n, c, ig, v) in enumerate(rows)), name)
 
 
+#: The built-in tables. Their labels are the derived defaults, which are the
+#: datasets' own wording ("Urban land", "Agriculture land", ... as the DeepGlobe
+#: challenge names its classes; "Background", "Building"), so their ``to_dict``
+#: (and the manifests of bundles made from them) hold no ``"label"`` keys.
 PRESETS: Dict[str, ClassTable] = {
     "deepglobe": _preset(
         "deepglobe",

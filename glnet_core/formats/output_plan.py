@@ -1,7 +1,7 @@
 """The outputs of one command, checked together before any work: :func:`check_outputs`.
 
 :mod:`.outputs` checks one target at a time; a command writes several files
-(a mask, its ``.aux.xml``, a confidence raster, polygons, a ``--profile``)
+(a mask, its ``.aux.xml`` and ``.qml``, a confidence raster, polygons, a ``--profile``)
 and reads others (the input raster, a model bundle, zones, a reference, a
 class table). Checking them one by one let a run replace its own input
 (``segment --out-mask IN.tif --overwrite``), write two outputs onto one file,
@@ -39,6 +39,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Ty
 
 from ..errors import GlnetError, OutputPathError
 from .input_paths import local_path_of
+from .layer_style import qml_sidecar_path
 from .outputs import OVERWRITE_HINT, check_file_target, check_folder_target, part_path
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "InputSource",
     "raster_sources",
     "raster_sidecars",
+    "sidecar_part_path",
+    "qml_part_path",
     "related_files",
     "check_outputs",
     "check_distinct",
@@ -70,20 +73,48 @@ SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".
 
 
 def raster_sidecars(path: PathLike) -> Tuple[Path, ...]:
-    """The PAM sidecar that glnet's raster writers write or delete beside ``path``: ``PATH.aux.xml``."""
-    return (Path(os.fspath(path) + ".aux.xml"),)
+    """The sidecars glnet's raster writers write or delete beside ``path``.
+
+    ``PATH.aux.xml`` (GDAL's PAM metadata: the class names) and ``NAME.qml``
+    (the QGIS default style, :func:`.layer_style.qml_sidecar_path`).
+    """
+    return (Path(os.fspath(path) + ".aux.xml"), qml_sidecar_path(path))
+
+
+def sidecar_part_path(target: PathLike, sidecar: PathLike) -> Optional[Path]:
+    """The hidden name a sidecar of ``target`` is written under until the target is committed.
+
+    A sidecar named after the target (``NAME.tif.aux.xml``) gets the target
+    part's name with the same ending (``.NAME.tif.part.aux.xml``, as GDAL
+    names a part's PAM file); the QGIS style ``NAME.qml`` gets
+    ``.NAME.tif.part.qml``. Other sidecars (a Shapefile's) have no part name here: None.
+    """
+    t, c = os.fspath(target), os.fspath(sidecar)
+    part = os.fspath(part_path(target))
+    if c.startswith(t):
+        return Path(part + c[len(t):])
+    if Path(c) == qml_sidecar_path(t):
+        return qml_part_path(target)
+    return None
+
+
+def qml_part_path(target: PathLike) -> Path:
+    """The part name of ``target``'s QGIS style ``NAME.qml``: ``.NAME.tif.part.qml`` beside it."""
+    return Path(os.fspath(part_path(target)) + ".qml")
 
 
 def related_files(path: PathLike) -> Tuple[Path, ...]:
     """``path`` and the files beside it that belong to it when it is read.
 
     GDAL's sidecars of a raster (``PATH.aux.xml``, ``PATH.ovr``,
-    ``PATH.msk``) and, for a Shapefile, its ``.shx``, ``.dbf``, ``.prj`` and
-    the others: replacing one of them changes what the input means (a mask's
-    class names live in its ``.aux.xml``).
+    ``PATH.msk``), QGIS's default style ``NAME.qml`` and, for a Shapefile,
+    its ``.shx``, ``.dbf``, ``.prj`` and the others: replacing one of them
+    changes what the input means or shows (a mask's class names live in its
+    ``.aux.xml``).
     """
     p = Path(path)
-    files = [p] + [Path(os.fspath(p) + s) for s in RASTER_SIDECARS]
+    # NAME.qml: the QGIS style a file is shown with (a mask's classes, a layer's look).
+    files = [p] + [Path(os.fspath(p) + s) for s in RASTER_SIDECARS] + [qml_sidecar_path(p)]
     if p.suffix.lower() == ".shp":
         files += [p.with_suffix(s) for s in SHAPEFILE_SIDECARS]
     return tuple(files)
@@ -130,17 +161,17 @@ class OutputTarget:
         """Every path the target's writing touches, with how messages call it.
 
         The target, its sidecars, its hidden part (removed as stale when a
-        run starts) and the part of a sidecar named after the target's
-        (``.NAME.part.aux.xml``).
+        run starts) and the parts of its sidecars (:func:`sidecar_part_path`:
+        ``.NAME.part.aux.xml``, ``.NAME.part.qml``).
         """
         yield self.path, "target"
         for p in self.sidecars:
             yield p, "sidecar"
         yield part_path(self.path), "part"
-        # The part of a raster's sidecar is named after the raster's part (GDAL's PAM).
         for p in self.sidecars:
-            if os.fspath(p).startswith(os.fspath(self.path)):
-                yield Path(os.fspath(part_path(self.path)) + os.fspath(p)[len(os.fspath(self.path)):]), "part"
+            part = sidecar_part_path(self.path, p)
+            if part is not None:
+                yield part, "part"
 
 
 @dataclass(frozen=True)

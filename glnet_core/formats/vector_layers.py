@@ -2,8 +2,9 @@
 
 :data:`DRIVERS` names the vector formats glnet writes and :func:`driver_for`
 picks one from a file name. :class:`ClassPolygonWriter` writes the class
-polygons of ``glnet vectorize`` (attributes ``class_id``, ``class_name``,
-``area_m2`` and optionally ``confidence``) into the output's hidden part
+polygons of ``glnet vectorize`` (attributes ``class_id``, ``class_name`` (the
+identifier), ``class_label`` (the display label), ``area_m2`` and optionally
+``confidence``) into the output's hidden part
 folder (:func:`.outputs.part_path`, holding the layer under its own name so
 that GDAL sees its extension, with its sidecars and journals) and renames
 them at the end (:func:`.outputs.commit_file`), with the class style as the
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..errors import InputError, OutputWriteError
 from ..geo.areas import polygon_areas_m2
+from .classes import default_label
 from .output_plan import SHAPEFILE_SIDECARS, OutputTarget
 from .outputs import commit_file, part_path, remove_part, write_failed
 from .part_lock import PartLock
@@ -227,7 +229,7 @@ class ClassPolygonWriter:
     crs:
         The polygons' CRS (rasterio), or None.
     names:
-        Class id -> name (``class_<id>`` for the others).
+        Class id -> name (``class_<id>`` for the others): the ``class_name`` attribute.
     with_conf:
         Write the ``confidence`` attribute.
     overwrite:
@@ -235,8 +237,12 @@ class ClassPolygonWriter:
         GeoPackage keeps its other layers (:func:`seed_geopackage`).
     stream:
         Write in chunks where the driver can append.
+    labels:
+        Class id -> display label: the ``class_label`` attribute; the others
+        get :func:`..classes.default_label` of their name.
 
-    ``area_m2`` is each polygon's ground area in ``crs``
+    A Shapefile's dBASE table keeps 10 characters of a field name, so there
+    ``class_label`` reads ``class_labe``. ``area_m2`` is each polygon's ground area in ``crs``
     (:func:`..geo.areas.polygon_areas_m2`).
     """
 
@@ -252,8 +258,10 @@ class ClassPolygonWriter:
         with_conf: bool,
         overwrite: bool,
         stream: bool,
+        labels: Optional[Dict[int, str]] = None,
     ) -> None:
         self.out, self.drv, self.layer, self.crs, self.names = out, drv, layer, crs, names
+        self.labels = dict(labels or {})
         self.with_conf, self.overwrite = with_conf, overwrite
         self.stream = stream and drv in ("GPKG", "ESRI Shapefile")
         # The part is a folder holding the layer under its own name: GDAL picks
@@ -309,6 +317,10 @@ class ClassPolygonWriter:
         self.conf = [self.conf[i] for i in keep]
         self.geoms = [simplified[i] for i in keep]
 
+    def _label(self, cid: int) -> str:
+        label = self.labels.get(cid)
+        return label if label is not None else default_label(self.names.get(cid, f"class_{cid}"))
+
     def _flush(self, final: bool = False) -> None:
         import geopandas as gpd
 
@@ -318,6 +330,7 @@ class ClassPolygonWriter:
         data = {
             "class_id": np.asarray(self.ids, dtype=np.int32),
             "class_name": [self.names.get(i, f"class_{i}") for i in self.ids],
+            "class_label": [self._label(i) for i in self.ids],
             "area_m2": np.asarray(areas, dtype=np.float64),
         }
         if self.with_conf:
@@ -341,7 +354,7 @@ class ClassPolygonWriter:
         self.ids, self.geoms, self.conf = [], [], []
 
     def commit(self, styles: Sequence[Tuple[int, str, Tuple[int, int, int]]]) -> None:
-        """Write what is held, the GeoPackage's default style (``styles``: class id, name, colour), and rename into place.
+        """Write what is held, the GeoPackage's default style (``styles``: class id, label, colour), and rename into place.
 
         Raises
         ------

@@ -38,7 +38,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 from affine import Affine
 
 from ..errors import InputError
-from .class_mask import colour_table
+from .class_mask import colour_table, set_label_metadata
 from .classes import NODATA, ClassTable
 from .gdal_env import captured_gdal_messages, gdal_error_text, gdal_errors, ignore_not_georeferenced
 from .outputs import write_text
@@ -222,7 +222,7 @@ def mosaic_vrt_xml(grid: MosaicGrid, sources: Sequence[SourceGrid], classes: Cla
     sources:
         The masks, in mosaic order (a later one is drawn over an earlier one).
     classes:
-        The masks' class table: colour table and category names.
+        The masks' class table: colour table, category names and labels.
     vrt_path:
         Where the VRT will be: sources inside its folder are named relative to it.
 
@@ -243,6 +243,7 @@ def mosaic_vrt_xml(grid: MosaicGrid, sources: Sequence[SourceGrid], classes: Cla
     names = ET.SubElement(band, "CategoryNames")
     for name in classes.names:
         ET.SubElement(names, "Category").text = name
+    set_label_metadata(band, classes.custom_labels())  # the labels, as a mask's sidecar holds them
     table = ET.SubElement(band, "ColorTable")
     colours = colour_table(classes)
     for value in range(256):

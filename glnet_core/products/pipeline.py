@@ -33,9 +33,10 @@ from ..callbacks import Callbacks
 from ..engine.bundle import Bundle
 from ..engine.options import EngineOptions, InputOptions, OutputOptions
 from ..engine.segment import CompleteOutputs, FinishStep, SegmentResult, segment
-from ..formats.class_mask import ClassStyle, class_styles
+from ..formats.class_mask import ClassStyle, table_styles
 from ..formats.output_plan import OutputTarget, check_outputs
 from ..formats.vector_layers import check_layer_name, driver_for, vector_target
+from ..messages import MINIMUM_MAPPING_UNIT, POLYGONS_WRITTEN, WARNING
 from .polygon_rules import checked_polygon_values
 from .sieve import sieve_mask
 from .vectorize import VectorizeResult, vectorize
@@ -139,10 +140,8 @@ class PipelineResult:
 
     @property
     def styles(self) -> List[ClassStyle]:
-        """``(class id, name, (r, g, b))`` of the mask's classes, as the mask's palette shows them."""
-        classes = self.segment.classes.classes
-        return class_styles({c.id: c.name for c in classes},
-                            {c.id: (int(c.colour[0]), int(c.colour[1]), int(c.colour[2])) for c in classes})
+        """``(class id, label, (r, g, b))`` of the mask's classes, as the mask's palette shows them."""
+        return table_styles(self.segment.classes)
 
     @property
     def profile(self) -> Dict[str, Any]:
@@ -188,8 +187,7 @@ def run_pipeline(
     def finish(masks: CompleteOutputs, run_cb: Callbacks) -> None:
         if post.min_area_m2 > 0:
             _, done["sieve_px"] = sieve_mask(masks.mask, min_area_m2=post.min_area_m2)
-            run_cb.message(f"minimum mapping unit {post.min_area_m2:g} m2: regions under {done['sieve_px']} px "
-                           "merged into their neighbours")
+            run_cb.message(MINIMUM_MAPPING_UNIT(area=post.min_area_m2, pixels=done["sieve_px"]))
         if post.vector is not None:
             # All or none: the rasters must still be committable before the polygons are committed.
             check_outputs(out.targets, overwrite=out.overwrite)
@@ -198,8 +196,8 @@ def run_pipeline(
                             confidence_path=masks.confidence, callbacks=run_cb.without_progress(),
                             option="--out-vector")
             for w in res.warnings:
-                run_cb.message(f"warning: {w}")
-            run_cb.message(f"{res.count} polygons written to {post.vector}")
+                run_cb.message(WARNING(warning=w))
+            run_cb.message(POLYGONS_WRITTEN(count=res.count, path=post.vector))
             done["vector"] = res
 
     step = FinishStep(finish, post.settings(), post.targets) if post.needed else None

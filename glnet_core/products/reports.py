@@ -27,19 +27,26 @@ def _fmt(v: Optional[float]) -> str:
 
 
 def format_report(result: "EvaluationResult") -> str:
-    """The readable report ``glnet evaluate`` prints: per-class scores, summary, confusion matrix."""
+    """The readable report ``glnet evaluate`` prints: per-class scores, summary, confusion matrix.
+
+    Classes appear with their display labels (``Urban land``), as legends
+    show them; the JSON report (:func:`write_json`) keeps the names
+    (identifiers such as ``urban_land``, what ``--ignore`` takes).
+    """
     m = result.metrics
-    names = result.classes.names
-    width = max(12, max(len(s) for s in names))
+    labels = result.classes.labels
+    label_of = dict(zip(result.classes.names, labels))
+    width = max(12, max(len(s) for s in labels))
     lines = [f"{'class':<{width}}  {'IoU':>7}  {'precision':>9}  {'recall':>7}  {'F1':>7}  {'ref px':>12}  {'pred px':>12}"]
-    for e in m["per_class"]:
+    for label, e in zip(labels, m["per_class"]):  # per_class is in id order
         tag = "  (ignored)" if e["ignored"] else ""
         lines.append(
-            f"{e['name']:<{width}}  {_fmt(e['iou']):>7}  {_fmt(e['precision']):>9}  {_fmt(e['recall']):>7}  "
+            f"{label:<{width}}  {_fmt(e['iou']):>7}  {_fmt(e['precision']):>9}  {_fmt(e['recall']):>7}  "
             f"{_fmt(e['f1']):>7}  {e['ref_pixels']:>12}  {e['pred_pixels']:>12}{tag}"
         )
     lines.append("")
-    lines.append(f"mIoU              {_fmt(m['miou'])}  (mean over {len(m['miou_classes'])} classes: {', '.join(m['miou_classes']) or 'none'})")
+    averaged = ", ".join(label_of.get(n, n) for n in m["miou_classes"]) or "none"
+    lines.append(f"mIoU              {_fmt(m['miou'])}  (mean over {len(m['miou_classes'])} classes: {averaged})")
     lines.append(f"overall accuracy  {_fmt(m['overall_accuracy'])}")
     lines.append(f"pixels evaluated  {m['pixels_evaluated']}  (nodata in PRED or REF: {result.nodata_pixels})")
     if result.ref_unknown_pixels:
@@ -48,9 +55,9 @@ def format_report(result: "EvaluationResult") -> str:
     lines.append("confusion matrix (rows = reference, columns = prediction; class ids as in the table above)")
     cm = result.confusion
     cw = max(8, len(str(int(cm.max()))) + 1 if cm.size else 8)
-    lines.append(" " * (width + 2) + "".join(f"{i:>{cw}}" for i in range(len(names))))
+    lines.append(" " * (width + 2) + "".join(f"{i:>{cw}}" for i in range(len(labels))))
     for i, row in enumerate(cm):
-        lines.append(f"{str(i) + ' ' + names[i]:<{width + 2}}"[: width + 2] + "".join(f"{int(v):>{cw}}" for v in row))
+        lines.append(f"{str(i) + ' ' + labels[i]:<{width + 2}}"[: width + 2] + "".join(f"{int(v):>{cw}}" for v in row))
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 The polygons follow the pixel edges exactly (GDAL's polygonizer as
 ``rasterio.features.shapes`` runs it, 4-connectivity): one polygon per
 connected region of one class, holes kept, nodata (255) left out. They are in
-the mask's CRS and carry ``class_id``, ``class_name``, ``area_m2``
+the mask's CRS and carry ``class_id``, ``class_name`` (the identifier),
+``class_label`` (the display label, :attr:`..formats.classes.ClassTable.labels`), ``area_m2``
 (:func:`glnet_core.areas.polygon_areas_m2`: on the ellipsoid for geographic
 and Mercator CRSs) and, when a confidence raster is given, ``confidence``
 (its mean over the polygon's pixels, nodata pixels left out).
@@ -51,6 +52,7 @@ from ..formats.gdal_env import with_bounded_gdal_cache
 from ..formats.output_plan import InputSource, check_outputs
 from ..formats.vector_layers import ClassPolygonWriter, check_layer_name, driver_for, vector_target
 from ..geo.crs import metres_to_crs_units
+from ..messages import UNNAMED_CLASS_IDS
 from .polygon_rules import checked_polygon_values
 from .polygonize import BAND_ROWS, polygonize_mask
 from .sieve import min_area_pixels, sieve_array
@@ -78,7 +80,7 @@ class VectorizeResult:
     counts: polygons per class id.
     areas_m2: total area per class id (square metres).
     warnings: one-line messages worth showing the user (e.g. no class names).
-    styles: ``(class id, name, (r, g, b))`` of the categories the layer's
+    styles: ``(class id, label, (r, g, b))`` of the categories the layer's
         style shows (:func:`..formats.class_mask.class_styles`), as stored in a GeoPackage's
         default style; for applying the same style elsewhere (the QGIS plugin).
     """
@@ -222,7 +224,7 @@ def vectorize(
     ds = open_class_mask(mask_path, "mask")
     conf_ds = None
     try:
-        names, colours, warns = dataset_class_info(ds, mask_path, classes)
+        names, labels, colours, warns = dataset_class_info(ds, mask_path, classes)
         crs, tr, h, w = ds.crs, ds.transform, ds.height, ds.width
         if confidence_path is not None:
             conf_ds = open_dataset(confidence_path, "confidence raster")
@@ -244,7 +246,7 @@ def vectorize(
             conf_nodata = conf_ds.nodata
         coeffs = [tr.a, tr.b, tr.d, tr.e, tr.c, tr.f]
         sink = ClassPolygonWriter(
-            out, drv, layer_name, crs, names, confidence_path is not None, overwrite, stream=simplify <= 0,
+            out, drv, layer_name, crs, names, confidence_path is not None, overwrite, stream=simplify <= 0, labels=labels,
         )
         try:
             # Bands of about BAND_PIXELS pixels: a fixed row count would make a
@@ -257,7 +259,7 @@ def vectorize(
             if simplify > 0 and sink.geoms:
                 sink.replace_geometries(simplify_coverage(sink.geoms, metres_to_crs_units(simplify, crs), _corners(coeffs, w, h)))
             (callbacks or Callbacks()).check_cancelled()
-            styles = class_styles(names, colours, list(sink.counts))
+            styles = class_styles(labels, colours, list(sink.counts))
             sink.commit(styles)
         except BaseException:
             sink.abort()
@@ -269,7 +271,7 @@ def vectorize(
 
     missing = sorted(i for i in sink.counts if i not in names)
     if missing and names:
-        warns.append(f"class id(s) {', '.join(map(str, missing))} have no name; using class_<id>")
+        warns.append(UNNAMED_CLASS_IDS(ids=", ".join(map(str, missing)), count=len(missing)))
     return VectorizeResult(out, layer_name, drv, sink.count, dict(sink.counts), dict(sink.areas), warns, styles)
 
 

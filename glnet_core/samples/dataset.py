@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import InputError
 from ..formats.classes import ClassTable
 from ..formats.gdal_env import gdal_write_errors
+from ..formats.layer_style import qml_sidecar_path
 from ..formats.output_entries import atomic_entries
 from ..geo.crs import linear_unit_m
 from ..option_rules import EPSG_CODE, JOBS, JPEG_QUALITY, PIXEL_SIZE, SCENE_SIZE, SCENES, SEED
@@ -234,7 +235,8 @@ def earlier_files(out: Path) -> List[str]:
 
     Each scene's image, mask and look-alike map, with their ``.aux.xml``
     sidecars (a mask's class names; statistics another program added
-    describe the file being replaced). Only names of the form
+    describe the file being replaced) and the QGIS style ``.qml`` of a mask
+    and a look-alike map. Only names of the form
     ``images|masks|lookalike/synth_NNNNN.tif`` are taken, so that a damaged
     or foreign ``scenes.json`` cannot make a run delete anything else.
 
@@ -258,6 +260,8 @@ def earlier_files(out: Path) -> List[str]:
             name = record.get(key)
             if isinstance(name, str) and _SCENE_FILE.fullmatch(name):
                 files += [name, name + ".aux.xml"]
+                if key != "image":  # the mask writer's QGIS style of a mask or look-alike map, NAME.qml
+                    files.append(qml_sidecar_path(name).as_posix())
     return sorted(set(files))
 
 

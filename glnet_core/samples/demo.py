@@ -337,6 +337,7 @@ def run_demo(
     from ..engine.bundle import load_bundle
     from ..engine.options import EngineOptions, OutputOptions
     from ..formats.class_mask import sidecar_path
+    from ..formats.layer_style import qml_sidecar_path
     from ..products.pipeline import PolygonOptions, run_pipeline
 
     bundle_path = Path(bundle) if bundle is not None else DEMO_BUNDLE
@@ -344,7 +345,8 @@ def run_demo(
     out_dir = Path(out_dir)
     engine = EngineOptions(mode=mode, threads=threads)  # a bad option fails before any file is read
     _check_inputs(bundle_path, scene_path)
-    names = OUTPUT_FILES + (sidecar_path(MASK_NAME).name,)  # the mask's category names
+    # The mask's category names and its QGIS style.
+    names = OUTPUT_FILES + (sidecar_path(MASK_NAME).name, qml_sidecar_path(MASK_NAME).name)
     # No demo output may replace the bundle or the scene (or lie inside the bundle), even with overwrite.
     check_not_inputs([OutputTarget(out_dir / n, "--out", kind="entry") for n in names],
                      [InputSource(bundle_path, "the model bundle (--model)"), InputSource(scene_path, "the scene (--scene)")])
@@ -408,7 +410,7 @@ def qgis_instructions(r: DemoResult) -> str:
     return "\n".join([
         f"outputs in {d}/:",
         f"  {MASK_NAME:<16} class mask (GeoTIFF; class colours and names embedded)",
-        f"  {VECTOR_NAME:<16} polygons with class_id, class_name, area_m2 (GeoPackage; QGIS style embedded)",
+        f"  {VECTOR_NAME:<16} polygons with class_id, class_name, class_label, area_m2 (GeoPackage; QGIS style embedded)",
         f"  {PREVIEW_NAME:<16} the scene, the scene with the classes overlaid, and the legend",
         f"  {SUMMARY_NAME:<16} these figures",
         "open in QGIS: drag "

@@ -27,7 +27,6 @@ message, which says what to install and how.
 
 from __future__ import annotations
 
-import configparser
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
@@ -53,6 +52,7 @@ from ...glnet_core.errors import InputError, MissingExtraError
 from ...glnet_core.formats.input_paths import check_input_path
 from ...glnet_core.option_rules import NumberRule, check_class_spec
 from ..i18n import tr
+from ..plugin_metadata import readme_url
 
 __all__ = [
     "ICON_PATH",
@@ -64,8 +64,6 @@ __all__ = [
     "raster_file",
     "vector_destination",
 ]
-
-_PLUGIN_ROOT = Path(__file__).resolve().parents[2]
 
 #: Parameters whose value may be the path of a file the algorithm reads.
 _INPUT_PATH_PARAMETERS = (
@@ -79,19 +77,10 @@ _INPUT_PATH_PARAMETERS = (
 #: The provider's and the plugin's icon.
 ICON_PATH = Path(__file__).resolve().parents[1] / "icon.svg"
 
-
-def _homepage() -> str:
-    # metadata.txt is the one place the project's address is written down.
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(_PLUGIN_ROOT / "metadata.txt", encoding="utf-8")
-        return parser.get("general", "homepage", fallback="").strip()
-    except (OSError, configparser.Error):
-        return ""
-
-
-#: Where the help texts send users for the whole story (the README).
-README_URL = _homepage()
+#: Where the help texts and the algorithms' Help button send users for the
+#: whole story: the project's homepage once it has a public one; until then
+#: the README inside the plugin folder (the plugin zip ships it), as a file:// URL.
+README_URL = readme_url()
 
 
 def help_html(summary: str, parameters: Sequence[Tuple[str, str]], outputs: Sequence[Tuple[str, str]] = ()) -> str:
@@ -115,32 +104,43 @@ def help_html(summary: str, parameters: Sequence[Tuple[str, str]], outputs: Sequ
             parts.append(f"<h3>{title}</h3><dl>")
             parts.extend(f"<dt><b>{label}</b></dt><dd>{text}</dd>" for label, text in rows)
             parts.append("</dl>")
-    if README_URL:
-        parts.append("<p>" + tr("More in the README: {link}").format(link=f'<a href="{README_URL}">{README_URL}</a>') + "</p>")
+    parts.append("<p>" + tr("More in the README: {link}").format(link=f'<a href="{README_URL}">{README_URL}</a>') + "</p>")
     return "".join(parts)
 
 
-def core_callbacks(feedback: QgsProcessingFeedback) -> Any:
+def core_callbacks(feedback: QgsProcessingFeedback, text_step: float = 5.0) -> Any:
     """glnet_core's :class:`~glnet_core.callbacks.Callbacks` reporting to ``feedback``.
 
-    Progress goes to the progress bar (and, for segment, the window count to
-    its text), log lines to the log, and ``feedback.isCanceled()`` is polled
-    as the cancellation hook (glnet_core polls it after every patch batch or
-    block of rows).
+    Progress moves the progress bar at every report. For segment, the
+    window being run also goes to the progress text, but only when the run
+    has gone ``text_step`` percent further since the last text (and the
+    window changed): ``qgis_process`` prints every progress text as a line,
+    so a run of thousands of windows prints about 20, not one per window.
+    Log lines go to the log in QGIS's language
+    (:func:`~glnet_plugin.i18n.translate_line`), and
+    ``feedback.isCanceled()`` is polled as the cancellation hook (glnet_core
+    polls it after every patch batch or block of rows).
     """
     from ...glnet_core.callbacks import Callbacks
+    from ..i18n import translate_line
 
-    last_window = [-1]
+    shown = {"window": -1, "step": -1}
 
     def progress(p: Any) -> None:
         feedback.setProgress(100.0 * p.fraction)
-        if p.windows_total and p.windows_done != last_window[0]:
-            last_window[0] = p.windows_done
-            feedback.setProgressText(
-                tr("Window {done} of {total} done").format(done=p.windows_done, total=p.windows_total)
-            )
+        if not p.windows_total:
+            return
+        # The window being run (1-based), as the command line's bar names it.
+        window = min(p.windows_done + 1, p.windows_total)
+        step = int(100.0 * p.fraction // text_step)
+        if window != shown["window"] and (shown["step"] < 0 or step > shown["step"]):
+            shown.update(window=window, step=step)
+            feedback.setProgressText(tr("Window {window} of {total}").format(window=window, total=p.windows_total))
 
-    return Callbacks(progress=progress, log=feedback.pushInfo, is_cancelled=feedback.isCanceled)
+    def log(line: str) -> None:
+        feedback.pushInfo(translate_line(line))
+
+    return Callbacks(progress=progress, log=log, is_cancelled=feedback.isCanceled)
 
 
 def raster_file(layer: Optional[QgsRasterLayer], what: str) -> str:
@@ -162,15 +162,40 @@ def raster_file(layer: Optional[QgsRasterLayer], what: str) -> str:
     return layer.source()
 
 
-def number_parameter(name: str, label: str, rule: NumberRule, default: float) -> QgsProcessingParameterNumber:
+def number_parameter(name: str, label: str, rule: NumberRule, default: float,
+                     decimals: int = 2) -> QgsProcessingParameterNumber:
     """A number parameter whose spin box has the bounds of the command line's ``rule``.
 
     Bounds alone do not refuse NaN (QGIS compares it with them and lets it
     through): list the parameter in :attr:`GlnetAlgorithm.NUMBER_RULES` too.
+
+    Parameters
+    ----------
+    name, label:
+        The parameter's name (``MIN_AREA``) and its short, translated label.
+    rule:
+        The command-line option's rule: its bounds, and whether it takes
+        whole numbers (an integer spin box) or not (a decimal one).
+    default:
+        The default value.
+    decimals:
+        Digits after the decimal point that a decimal spin box shows and
+        steps by (ignored for whole numbers). QGIS 3.22's spin box shows six
+        (``0.000000``) unless the metadata ``widget_wrapper/decimals`` says
+        otherwise; values typed in the dialog are rounded to these digits,
+        scripts and qgis_process pass theirs unrounded.
+
+    Returns
+    -------
+    QgsProcessingParameterNumber
+        An Integer or Double parameter.
     """
     kind = QgsProcessingParameterNumber.Integer if rule.whole else QgsProcessingParameterNumber.Double
-    return QgsProcessingParameterNumber(name, label, type=kind, defaultValue=default,
-                                        minValue=float(rule.minimum), maxValue=float(rule.maximum))
+    param = QgsProcessingParameterNumber(name, label, type=kind, defaultValue=default,
+                                         minValue=float(rule.minimum), maxValue=float(rule.maximum))
+    if not rule.whole:
+        param.setMetadata({"widget_wrapper": {"decimals": decimals}})
+    return param
 
 
 def vector_destination(value: str) -> Tuple[str, Optional[str]]:

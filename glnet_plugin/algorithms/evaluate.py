@@ -28,7 +28,7 @@ __all__ = ["EvaluateAlgorithm", "class_table_parameter", "vector_file"]
 def class_table_parameter(name: str) -> QgsProcessingParameterString:
     """The optional class table (evaluate, zonal_stats): ``--classes`` of the command line."""
     return QgsProcessingParameterString(
-        name, tr("Class table (deepglobe, inria, a class count or a JSON file; empty: the mask's class names)"),
+        name, tr("Class table"),
         optional=True)
 
 
@@ -72,14 +72,14 @@ class EvaluateAlgorithm(GlnetAlgorithm):
         return tr("Per-class IoU, precision, recall, F1, mIoU and the confusion matrix against a reference.")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Predicted land-cover mask")))
-        self.addParameter(QgsProcessingParameterMapLayer(self.REFERENCE, tr("Reference (class raster, colour mask or vector layer)")))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Predicted mask")))
+        self.addParameter(QgsProcessingParameterMapLayer(self.REFERENCE, tr("Reference layer")))
         self.addParameter(QgsProcessingParameterField(
-            self.REF_FIELD, tr("Class field of a vector reference (class ids or names)"),
+            self.REF_FIELD, tr("Class field"),
             parentLayerParameterName=self.REFERENCE, optional=True))
         self.addParameter(class_table_parameter(self.CLASSES))
         self.addParameter(QgsProcessingParameterString(
-            self.IGNORE, tr("Classes to leave out of the scores (names, comma-separated)"), optional=True))
+            self.IGNORE, tr("Classes to ignore"), optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_JSON, tr("Scores (JSON)"), fileFilter=tr("JSON files") + " (*.json)",
             optional=True, createByDefault=False))
@@ -94,14 +94,15 @@ class EvaluateAlgorithm(GlnetAlgorithm):
                "that are not ignored and occur in either), the overall accuracy and the confusion matrix (rows: "
                "reference, columns: prediction) in the log. Pixels that are nodata in either are not counted."),
             [
-                (tr("Predicted land-cover mask"), tr("A class mask (one band of class ids, 255 = nodata).")),
-                (tr("Reference"), tr("A class raster (values decoded through the class table), an RGB colour mask "
+                (tr("Predicted mask"), tr("A class mask (one band of class ids, 255 = nodata).")),
+                (tr("Reference layer"), tr("A class raster (values decoded through the class table), an RGB colour mask "
                                      "(DeepGlobe style), or a polygon layer, rasterized at pixel centres. A reference "
                                      "on another grid is resampled onto the mask's (nearest neighbour).")),
                 (tr("Class field"), tr("For a vector reference: the attribute holding class ids or class names.")),
                 (tr("Class table"), tr("deepglobe, inria, a class count or a JSON class table; by default the class "
                                        "names glnet stored with the mask.")),
-                (tr("Classes to leave out"), tr("Class names not scored, besides those the table marks as ignored.")),
+                (tr("Classes to ignore"), tr("Class names not scored, comma-separated, besides those the table marks "
+                                             "as ignored.")),
                 (tr("Scores (JSON)"), tr("Optional: every figure and the confusion matrix as JSON.")),
             ],
             [(tr("mIoU, overall accuracy, pixels evaluated"), tr("Numbers for use in models."))],

@@ -42,10 +42,10 @@ class ModelInfoAlgorithm(GlnetAlgorithm):
         self.addParameter(bundle_parameter(self.MODEL))
         self.addOutput(QgsProcessingOutputString(self.SUMMARY, tr("Description")))
         self.addOutput(QgsProcessingOutputString(self.NAME, tr("Model name")))
-        self.addOutput(QgsProcessingOutputString(self.CLASSES, tr("Class names (comma-separated, in id order)")))
+        self.addOutput(QgsProcessingOutputString(self.CLASSES, tr("Class names")))
         self.addOutput(QgsProcessingOutputNumber(self.CLASS_COUNT, tr("Number of classes")))
-        self.addOutput(QgsProcessingOutputString(self.MODES, tr("Inference modes (comma-separated)")))
-        self.addOutput(QgsProcessingOutputNumber(self.RESOLUTION, tr("Ground resolution of the model (m/px; empty: not set)")))
+        self.addOutput(QgsProcessingOutputString(self.MODES, tr("Inference modes")))
+        self.addOutput(QgsProcessingOutputNumber(self.RESOLUTION, tr("Resolution (m/px)")))
 
     def shortHelpString(self) -> str:  # noqa: N802
         return help_html(
@@ -55,7 +55,11 @@ class ModelInfoAlgorithm(GlnetAlgorithm):
                "the model came from and how well its export was verified. A damaged bundle (a graph file changed, "
                "truncated or missing; an invalid manifest) is an error."),
             [(tr("Model bundle"), tr("The manifest.json inside a NAME.glnet folder, or a zip of such a folder."))],
-            [(tr("Description, model name, classes, modes, resolution"), tr("Texts and numbers for use in models."))],
+            [(tr("Description, model name, classes, modes, resolution"), tr("Texts and numbers for use in models: "
+                                                                            "the class names and the inference modes "
+                                                                            "comma-separated (classes in id order), "
+                                                                            "the model's ground resolution in m/px "
+                                                                            "(empty when not set)."))],
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:

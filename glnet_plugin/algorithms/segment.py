@@ -26,8 +26,8 @@ from ...glnet_core.errors import InputError, MissingExtraError
 from ...glnet_core.option_rules import MIN_AREA as MIN_AREA_RULE
 from ...glnet_core.option_rules import SIMPLIFY as SIMPLIFY_RULE
 from .. import dependencies
-from ..i18n import tr
-from ..styles import MASK, POLYGONS, style_on_completion
+from ..i18n import tr, tr_n
+from ..styles import CONFIDENCE, MASK, POLYGONS, bundle_model_name, output_layer_name, style_on_completion
 from .base import GlnetAlgorithm, core_callbacks, help_html, number_parameter, raster_file, vector_destination
 
 __all__ = ["SegmentAlgorithm", "bundle_parameter"]
@@ -48,7 +48,7 @@ def bundle_parameter(name: str, optional: bool = False) -> QgsProcessingParamete
     """
     param = QgsProcessingParameterFile(
         name,
-        tr("Model bundle (a NAME.glnet folder's manifest.json, or a zip)"),
+        tr("Model bundle"),
         behavior=QgsProcessingParameterFile.File,
         optional=optional,
         fileFilter=tr("GLNet model bundles") + " (manifest.json *.zip);;" + tr("All files") + " (*)",
@@ -91,14 +91,14 @@ class SegmentAlgorithm(GlnetAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.DEVICE, tr("Device"), options=DEVICES, defaultValue="auto", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterBand(
-            self.BANDS, tr("Bands for the model's inputs (red, green, blue), in that order"),
+            self.BANDS, tr("Bands (red, green, blue)"),
             parentLayerParameterName=self.INPUT, optional=True, allowMultiple=True))
         self.addParameter(number_parameter(
-            self.MIN_AREA, tr("Minimum mapping unit (square metres; 0: off)"), MIN_AREA_RULE, 0.0))
+            self.MIN_AREA, tr("Minimum area (m²)"), MIN_AREA_RULE, 0.0))
         self.addParameter(number_parameter(
-            self.SIMPLIFY, tr("Simplify polygons (tolerance in metres; 0: exact pixel edges)"), SIMPLIFY_RULE, 0.0))
+            self.SIMPLIFY, tr("Simplify tolerance (m)"), SIMPLIFY_RULE, 0.0))
         dask = QgsProcessingParameterString(
-            self.DASK_SCHEDULER, tr("Dask scheduler (tcp://HOST:PORT or a scheduler file; empty: run in QGIS)"),
+            self.DASK_SCHEDULER, tr("Dask scheduler"),
             defaultValue="", optional=True)
         dask.setFlags(dask.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(dask)
@@ -107,9 +107,9 @@ class SegmentAlgorithm(GlnetAlgorithm):
             self.OUTPUT_VECTOR, tr("Land-cover polygons"), type=QgsProcessing.TypeVectorPolygon,
             optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.OUTPUT_CONFIDENCE, tr("Confidence (top class probability, percent)"),
+            self.OUTPUT_CONFIDENCE, tr("Confidence raster"),
             optional=True, createByDefault=False))
-        self.addOutput(QgsProcessingOutputString(self.PROVIDERS, tr("onnxruntime execution providers used")))
+        self.addOutput(QgsProcessingOutputString(self.PROVIDERS, tr("Execution providers")))
 
     def shortHelpString(self) -> str:  # noqa: N802
         return help_html(
@@ -128,12 +128,15 @@ class SegmentAlgorithm(GlnetAlgorithm):
                 (tr("Device"), tr("auto: CUDA when onnxruntime-gpu and a GPU work, else the CPU; cpu; cuda "
                                   "(an error without a working CUDA). The log names the onnxruntime providers "
                                   "that ran.")),
-                (tr("Bands"), tr("The raster bands (1-based) to feed the model's red, green and blue inputs, "
-                                 "in that order; needed when the raster has another band count.")),
-                (tr("Minimum mapping unit"), tr("Regions smaller than this many square metres are merged into "
-                                                "their neighbours, in the mask and the polygons alike.")),
-                (tr("Simplify polygons"), tr("Douglas-Peucker tolerance in metres for the polygons' shared "
-                                             "boundaries (no gaps or overlaps appear).")),
+                (tr("Bands (red, green, blue)"), tr("The raster bands (1-based) to feed the model's red, green and "
+                                                    "blue inputs, in that order; needed when the raster has another "
+                                                    "band count.")),
+                (tr("Minimum area (m²)"), tr("Minimum mapping unit: regions smaller than this many square metres are "
+                                             "merged into their neighbours, in the mask and the polygons alike. "
+                                             "0: off.")),
+                (tr("Simplify tolerance (m)"), tr("Douglas-Peucker tolerance in metres for the polygons' shared "
+                                                  "boundaries (no gaps or overlaps appear). 0: the exact pixel "
+                                                  "edges.")),
                 (tr("Dask scheduler"), tr("Advanced. Empty: the windows run here, in QGIS. tcp://HOST:PORT or the "
                                           "path of a scheduler file (dask scheduler --scheduler-file): the windows "
                                           "run as tasks on that Dask cluster's workers, which must reach the input "
@@ -142,13 +145,15 @@ class SegmentAlgorithm(GlnetAlgorithm):
                                           "QGIS. local:N is not offered inside QGIS (use the command line). Dask is "
                                           "installed on request: the desktop offers it when this is set.")
                  .format(version=dependencies.DASK_VERSION)),
-                (tr("Land-cover mask"), tr("GeoTIFF of class ids (255 = nodata), styled with the classes' "
-                                           "colours and names.")),
+                (tr("Land-cover mask"), tr("GeoTIFF of class ids (255 = nodata) with a style file NAME.qml "
+                                           "beside it: the classes' colours and labels.")),
                 (tr("Land-cover polygons"), tr("Optional: the mask as polygons with class_id, class_name, "
-                                               "area_m2 (and confidence), styled by class.")),
-                (tr("Confidence"), tr("Optional: GeoTIFF of the top class probability in percent "
-                                      "(0-100, 255 = nodata).")),
+                                               "class_label, area_m2 (and confidence), styled by class.")),
+                (tr("Confidence raster"), tr("Optional: GeoTIFF of the top class probability in percent "
+                                             "(0-100, 255 = nodata).")),
             ],
+            [(tr("Execution providers"), tr("The onnxruntime execution providers that ran, e.g. "
+                                            "CPUExecutionProvider."))],
         )
 
     def check_values(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> None:
@@ -219,14 +224,21 @@ class SegmentAlgorithm(GlnetAlgorithm):
                                   vector_layer=vector_layer)
         result = run_pipeline(source, model, output, engine, reading, polygons, core_callbacks(feedback))
 
-        # The styles of the class table glnet_core wrote into the mask.
-        style_on_completion(context, out_mask, MASK, result.styles)
+        # The styles glnet_core wrote beside the files, and names that say what
+        # each layer is and which model made it (read only when loaded).
+        loaded = [d for d in (out_mask, out_vector_value, out_conf) if d and context.willLoadLayerOnCompletion(d)]
+        source_name = bundle_model_name(model) if loaded else ""
+        style_on_completion(context, out_mask, MASK, result.styles, output_layer_name(MASK, source_name))
         if out_vector_value:
-            style_on_completion(context, out_vector_value, POLYGONS, result.styles)
+            style_on_completion(context, out_vector_value, POLYGONS, result.styles,
+                                output_layer_name(POLYGONS, source_name))
+        if out_conf:
+            style_on_completion(context, out_conf, CONFIDENCE, result.styles, output_layer_name(CONFIDENCE, source_name))
         seg = result.segment
         providers = ", ".join(seg.providers)
-        feedback.pushInfo(tr("Done: {windows} window(s), {patches} patches in {seconds:.1f} s; onnxruntime providers: {providers}")
-                          .format(windows=seg.windows, patches=seg.patches, seconds=seg.timings.total_s, providers=providers))
+        feedback.pushInfo(tr("Done: {windows}, {patches} in {seconds:.1f} s; onnxruntime providers: {providers}").format(
+            windows=tr_n(seg.windows, "{n} window", "{n} windows"), patches=tr_n(seg.patches, "{n} patch", "{n} patches"),
+            seconds=seg.timings.total_s, providers=providers))
         return {
             self.OUTPUT_MASK: out_mask,
             self.OUTPUT_VECTOR: out_vector_value or None,

@@ -192,46 +192,46 @@ class TrainAlgorithm(GlnetAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.LABEL_FIELD, tr("Class field"), parentLayerParameterName=self.LABELS))
         self.addParameter(QgsProcessingParameterString(
-            self.CLASSES, tr("Class table (deepglobe, inria, a TABLE.json; empty: the class field's values)"),
+            self.CLASSES, tr("Class table"),
             defaultValue="", optional=True))
         self.addParameter(QgsProcessingParameterString(
-            self.BACKGROUND, tr("Class of pixels outside every polygon (empty: not labelled)"), defaultValue="",
+            self.BACKGROUND, tr("Background class"), defaultValue="",
             optional=True))
         self.addParameter(QgsProcessingParameterEnum(
-            self.CONFIG, tr("Network configuration (ignored with a start checkpoint)"), options=CONFIG_NAMES,
+            self.CONFIG, tr("Network configuration"), options=CONFIG_NAMES,
             defaultValue="lite", optional=True, usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterFile(
-            self.INIT, tr("Start checkpoint (instead of a configuration's random weights)"),
+            self.INIT, tr("Start checkpoint"),
             behavior=QgsProcessingParameterFile.File, optional=True,
             fileFilter=tr("GLNet checkpoints") + " (*.ckpt);;" + tr("All files") + " (*)"))
         self.addParameter(QgsProcessingParameterString(
-            self.EPOCHS, tr("Epochs (N for every stage, or N,N,N for global, g2l, l2g; empty: 120,50,120)"),
+            self.EPOCHS, tr("Epochs per stage"),
             defaultValue="", optional=True))
         advanced: List[QgsProcessingParameterDefinition] = [
             QgsProcessingParameterFile(
-                self.BACKBONE_WEIGHTS, tr("Backbone weights (torchvision ImageNet .pth)"),
+                self.BACKBONE_WEIGHTS, tr("Backbone weights"),
                 behavior=QgsProcessingParameterFile.File, optional=True,
                 fileFilter=tr("PyTorch weights") + " (*.pth *.pt);;" + tr("All files") + " (*)"),
             QgsProcessingParameterBoolean(self.FREEZE_BACKBONE, tr("Freeze the backbone"), defaultValue=False),
             QgsProcessingParameterEnum(self.STAGE, tr("Stages to train"), options=STAGES, defaultValue="all",
                                        usesStaticStrings=True),
-            number_parameter(self.VAL_FRACTION, tr("Validation fraction (of the labelled areas held out)"),
+            number_parameter(self.VAL_FRACTION, tr("Validation fraction"),
                              VAL_FRACTION_RULE, 0.1),
             QgsProcessingParameterEnum(self.DEVICE, tr("Device"), options=DEVICES, defaultValue="auto",
                                        usesStaticStrings=True),
             QgsProcessingParameterEnum(self.PRECISION, tr("Bundle precision"), options=PRECISIONS,
                                        defaultValue="fp32", usesStaticStrings=True),
             QgsProcessingParameterBoolean(
-                self.RESUME, tr("Resume the interrupted run saved in the output checkpoint"), defaultValue=False),
+                self.RESUME, tr("Resume an interrupted run"), defaultValue=False),
         ]
         for param in advanced:
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(param)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.CHECKPOINT, tr("Output checkpoint"), fileFilter=tr("GLNet checkpoints") + " (*.ckpt)"))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.BUNDLE, tr("Output model bundle (NAME.glnet folder)")))
+        self.addParameter(QgsProcessingParameterFolderDestination(self.BUNDLE, tr("Output model bundle")))
         # Model Builder 3.22 chains only file outputs into glnet:segment's bundle (a file parameter).
-        self.addOutput(QgsProcessingOutputFile(self.MANIFEST, tr("Model bundle manifest (for glnet:segment in models)")))
+        self.addOutput(QgsProcessingOutputFile(self.MANIFEST, tr("Model bundle manifest")))
 
     def shortHelpString(self) -> str:  # noqa: N802
         return help_html(
@@ -255,15 +255,15 @@ class TrainAlgorithm(GlnetAlgorithm):
                                        "class ids (whole numbers) when the field is an integer.")),
                 (tr("Class table"), tr("deepglobe, inria, or a TABLE.json. Empty: one class per distinct value "
                                        "of the class field.")),
-                (tr("Class of pixels outside every polygon"), tr("A class name or id given to unlabelled pixels; "
-                                                                 "empty: the loss ignores them.")),
+                (tr("Background class"), tr("The class of pixels outside every polygon: a class name or id given "
+                                            "to unlabelled pixels; empty: the loss ignores them.")),
                 (tr("Network configuration"), tr("tiny: tests; lite: CPU-sized; resnet18: torchvision's ResNet-18 "
                                                  "(can start from ImageNet weights); paper: the published "
                                                  "ResNet-50 network. Ignored when a start checkpoint is given.")),
                 (tr("Start checkpoint"), tr("Continue training a model (its architecture and classes) instead of "
                                             "starting from random weights.")),
-                (tr("Epochs"), tr("Epochs per stage: one number for every stage, or three for global, g2l and l2g. "
-                                  "Empty: the published 120, 50 and 120.")),
+                (tr("Epochs per stage"), tr("One number for every stage, or three for global, g2l and l2g "
+                                            "(N,N,N). Empty: the published 120, 50 and 120.")),
                 (tr("Backbone weights"), tr("Advanced. torchvision's ImageNet weights for the backbone (resnet18: "
                                             "resnet18-f37072fd.pth; paper: resnet50).")),
                 (tr("Freeze the backbone"), tr("Advanced. Train only the network after the backbone.")),
@@ -274,9 +274,10 @@ class TrainAlgorithm(GlnetAlgorithm):
                 (tr("Device"), tr("Advanced. auto: CUDA when the training environment's PyTorch has a GPU, else "
                                   "the CPU.")),
                 (tr("Bundle precision"), tr("Advanced. fp32; fp16 (half the size); fp16-gpu (for CUDA GPUs).")),
-                (tr("Resume"), tr("Advanced. Continue the interrupted (cancelled) run saved in the output "
-                                  "checkpoint: its data and options come from the checkpoint, so only the device "
-                                  "is used of the parameters above.")),
+                (tr("Resume an interrupted run"), tr("Advanced. Continue the interrupted (cancelled) run saved in "
+                                                     "the output checkpoint: its data and options come from the "
+                                                     "checkpoint, so only the device is used of the parameters "
+                                                     "above.")),
                 (tr("Output checkpoint"), tr("The training checkpoint (.ckpt), rewritten after every epoch.")),
                 (tr("Output model bundle"), tr("The exported NAME.glnet folder (a new or empty folder, or a bundle "
                                                "to replace).")),

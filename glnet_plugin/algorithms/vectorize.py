@@ -15,8 +15,8 @@ from qgis.core import (
 
 from ...glnet_core.option_rules import MIN_AREA as MIN_AREA_RULE
 from ...glnet_core.option_rules import SIMPLIFY as SIMPLIFY_RULE
-from ..i18n import tr
-from ..styles import POLYGONS, style_on_completion
+from ..i18n import tr, translate_line
+from ..styles import POLYGONS, bundle_model_name, output_layer_name, style_on_completion
 from .base import GlnetAlgorithm, core_callbacks, help_html, number_parameter, raster_file, vector_destination
 from .segment import bundle_parameter
 
@@ -50,9 +50,9 @@ class VectorizeAlgorithm(GlnetAlgorithm):
         self.addParameter(bundle_parameter(self.MODEL, optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(self.CONFIDENCE, tr("Confidence raster"), optional=True))
         self.addParameter(number_parameter(
-            self.MIN_AREA, tr("Minimum mapping unit (square metres; 0: off)"), MIN_AREA_RULE, 0.0))
+            self.MIN_AREA, tr("Minimum area (m²)"), MIN_AREA_RULE, 0.0))
         self.addParameter(number_parameter(
-            self.SIMPLIFY, tr("Simplify polygons (tolerance in metres; 0: exact pixel edges)"), SIMPLIFY_RULE, 0.0))
+            self.SIMPLIFY, tr("Simplify tolerance (m)"), SIMPLIFY_RULE, 0.0))
         self.addParameter(QgsProcessingParameterVectorDestination(
             self.OUTPUT, tr("Land-cover polygons"), type=QgsProcessing.TypeVectorPolygon))
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, tr("Number of polygons")))
@@ -62,21 +62,24 @@ class VectorizeAlgorithm(GlnetAlgorithm):
             tr("Turns a class mask (one band of class ids, 255 = nodata, as 'Segment land cover' writes it) into "
                "polygons that follow the pixel edges exactly, as the command 'glnet vectorize' does: one polygon per "
                "connected region of a class, holes kept, nodata left out, in the mask's CRS. Attributes: class_id, "
-               "class_name, area_m2 (on the ellipsoid for geographic and Mercator CRSs) and, with a confidence "
-               "raster, confidence. The layer is styled by class."),
+               "class_name, class_label, area_m2 (on the ellipsoid for geographic and Mercator CRSs) and, with a "
+               "confidence raster, confidence. The layer is styled by class."),
             [
-                (tr("Land-cover mask"), tr("A class mask GeoTIFF; class names and colours come from the mask "
+                (tr("Land-cover mask"), tr("A class mask GeoTIFF; class names, labels and colours come from the mask "
                                            "(glnet writes them) unless a model bundle is given.")),
-                (tr("Model bundle"), tr("Optional: take the class names and colours from this bundle.")),
+                (tr("Model bundle"), tr("Optional: take the class names, labels and colours from this bundle.")),
                 (tr("Confidence raster"), tr("Optional: the confidence GeoTIFF of the same run; adds each "
                                              "polygon's mean confidence.")),
-                (tr("Minimum mapping unit"), tr("Regions smaller than this many square metres are merged into "
-                                                "their largest neighbour first (no gaps appear).")),
-                (tr("Simplify polygons"), tr("Douglas-Peucker tolerance in metres, applied to the shared "
-                                             "boundaries so neighbours keep meeting without gaps or overlaps.")),
+                (tr("Minimum area (m²)"), tr("Minimum mapping unit: regions smaller than this many square metres "
+                                             "are merged into their largest neighbour first (no gaps appear). "
+                                             "0: off.")),
+                (tr("Simplify tolerance (m)"), tr("Douglas-Peucker tolerance in metres, applied to the shared "
+                                                  "boundaries so neighbours keep meeting without gaps or overlaps. "
+                                                  "0: the exact pixel edges.")),
                 (tr("Land-cover polygons"), tr("GeoPackage (with its default style), GeoJSON, FlatGeobuf or "
                                                "Shapefile.")),
             ],
+            [(tr("Number of polygons"), tr("The number of polygons written, for use in models."))],
         )
 
     def run_glnet(self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict[str, Any]:
@@ -103,8 +106,12 @@ class VectorizeAlgorithm(GlnetAlgorithm):
             callbacks=core_callbacks(feedback),
         )
         for warning in result.warnings:
-            feedback.pushWarning(warning)
-        style_on_completion(context, destination, POLYGONS, result.styles)
+            feedback.pushWarning(translate_line(warning))
+        # Named after the bundle's model, else after the mask layer the polygons come from.
+        if context.willLoadLayerOnCompletion(destination):
+            source_name = bundle_model_name(model) if model else self.parameterAsRasterLayer(
+                parameters, self.INPUT, context).name()
+            style_on_completion(context, destination, POLYGONS, result.styles, output_layer_name(POLYGONS, source_name))
         feedback.pushInfo(tr("{count} polygons in {classes} classes written to {path}")
                           .format(count=result.count, classes=len(result.counts), path=result.path))
         return {self.OUTPUT: destination, self.COUNT: result.count}

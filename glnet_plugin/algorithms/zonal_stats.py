@@ -15,6 +15,7 @@ from qgis.core import (
 )
 
 from ..i18n import tr
+from ..styles import ZONE_TABLE, name_on_completion, output_layer_name
 from .base import GlnetAlgorithm, core_callbacks, help_html, raster_file, vector_destination
 from .evaluate import class_table_parameter
 
@@ -49,10 +50,10 @@ class ZonalStatsAlgorithm(GlnetAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.ZONES, tr("Zones"), types=[QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterField(
-            self.ZONE_FIELD, tr("Zone field (identifies each zone)"), parentLayerParameterName=self.ZONES))
+            self.ZONE_FIELD, tr("Zone field"), parentLayerParameterName=self.ZONES))
         self.addParameter(class_table_parameter(self.CLASSES))
         self.addParameter(QgsProcessingParameterVectorDestination(
-            self.OUTPUT, tr("Class areas per zone (GeoPackage or CSV)"), type=QgsProcessing.TypeVectorPolygon))
+            self.OUTPUT, tr("Class areas per zone"), type=QgsProcessing.TypeVectorPolygon))
 
     def shortHelpString(self) -> str:  # noqa: N802
         return help_html(
@@ -88,6 +89,8 @@ class ZonalStatsAlgorithm(GlnetAlgorithm):
         stats = zonal_stats(mask, zones, field, classes=classes, zones_layer=zones_layer or None,
                             callbacks=core_callbacks(feedback))
         path = write_stats(stats, out_path, overwrite=True, layer=layer)
+        name_on_completion(context, destination, output_layer_name(ZONE_TABLE, self.parameterAsRasterLayer(
+            parameters, self.INPUT, context).name()))
         feedback.pushInfo(tr("{zones} zones x {classes} classes written to {path}")
                           .format(zones=len(stats.zones), classes=len(stats.classes), path=path))
         return {self.OUTPUT: destination}

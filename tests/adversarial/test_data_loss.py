@@ -498,7 +498,7 @@ def test_synth_overwrite_keeps_the_users_files_in_its_folders(capsys, tmp_path):
     assert (out / "masks" / "notes.txt").read_text() == "mine" and (out / "README.txt").read_text() == "mine"
     # The earlier run's second scene and its look-alike maps went with it; the folder it emptied too.
     assert sorted(p.name for p in (out / "images").iterdir()) == ["my-photo.tif", "synth_00000.tif"]
-    assert sorted(p.name for p in (out / "masks").iterdir()) == ["notes.txt", "synth_00000.tif", "synth_00000.tif.aux.xml"]
+    assert sorted(p.name for p in (out / "masks").iterdir()) == ["notes.txt", "synth_00000.qml", "synth_00000.tif", "synth_00000.tif.aux.xml"]
     assert not (out / "lookalike").exists()
     assert json.loads((out / "scenes.json").read_text())["seed"] == 3
     assert_no_parts(tmp_path)

@@ -169,7 +169,7 @@ def test_a_second_run_on_the_same_output_refuses_at_once_and_the_first_completes
     assert first.wait(timeout=240) == 0, first.communicate()[1]
     assert _read(out / "mask.tif").shape == (600, 600)
     assert_no_parts(out)
-    assert sorted(p.name for p in out.iterdir()) == ["conf.tif", "mask.tif", "mask.tif.aux.xml"]
+    assert sorted(p.name for p in out.iterdir()) == ["conf.qml", "conf.tif", "mask.qml", "mask.tif", "mask.tif.aux.xml"]
 
 
 def test_a_second_run_sharing_only_the_confidence_output_refuses(paused_run, demo_bundle, tmp_path, capsys):
@@ -504,7 +504,7 @@ def test_starting_over_without_resume_replaces_a_damaged_state(killed, tmp_path)
     r = _segment(src, "--model", bundle, "--out-mask", folder / "mask.tif", *WINDOWS, "--quiet")
     assert r.returncode == 0, r.stderr
     assert_no_parts(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["mask.tif", "mask.tif.aux.xml"]
+    assert sorted(p.name for p in folder.iterdir()) == ["mask.qml", "mask.tif", "mask.tif.aux.xml"]
 
 
 # ------------------------------------------------------------------ the fingerprint covers the content

@@ -112,7 +112,7 @@ def test_failures_are_reported_the_others_done_then_skipped(tmp_path, capsys, bu
     assert [table[n] for n in ("a.tif", "b.tif", "c.tif")] == ["done"] * 3
     assert table["broken.tif"].startswith("failed: ") and "truncated" in table["broken.tif"]
     assert lines[-1] == "4 scenes: 3 done, 0 skipped, 1 failed"
-    assert sorted(digests(out)) == ["a.tif", "a.tif.aux.xml", "b.tif", "b.tif.aux.xml", "c.tif", "c.tif.aux.xml"]
+    assert sorted(digests(out)) == ["a.qml", "a.tif", "a.tif.aux.xml", "b.qml", "b.tif", "b.tif.aux.xml", "c.qml", "c.tif", "c.tif.aux.xml"]
     assert hidden(out) == []
 
     # Each mask is the very file `glnet segment` writes for its scene.
@@ -292,7 +292,7 @@ def test_ctrl_c_stops_the_batch_and_leaves_nothing_partial(tmp_path, bundle):
         proc.kill()
     assert proc.returncode == 130, err
     assert err.splitlines()[-1] == "glnet: error: interrupted" and "Traceback" not in err
-    assert sorted(digests(out)) == ["a.tif", "a.tif.aux.xml"] and hidden(out) == []
+    assert sorted(digests(out)) == ["a.qml", "a.tif", "a.tif.aux.xml"] and hidden(out) == []
 
 
 def test_a_killed_scene_is_resumed_with_resume(tmp_path, capsys, bundle):

@@ -341,7 +341,7 @@ def test_metadata_has_required_fields():
         assert general.get(key, "").strip(), key
     assert general["name"] == "GLNet land cover"
     assert general["qgisMinimumVersion"] == "3.22"
-    assert general["category"] == "Analysis"
+    assert general["category"] == "Raster"
     assert general["hasProcessingProvider"] == "yes"
     assert general["experimental"] == "True"
 

@@ -157,7 +157,7 @@ def test_progress_counts_windows_in_order_with_an_eta(bundle, tmp_path):
     done = [p.windows_done for p in seen]
     assert done == sorted(done) and done[-1] == 16 and seen[-1].done == seen[-1].total == r.patches
     assert any(p.eta_s is not None for p in seen[1:])
-    assert any(line.startswith("Dask cluster local:2: 2 worker(s)") for line in logs)
+    assert any(line.startswith("Dask cluster local:2: 2 workers") for line in logs)
 
 
 def test_workers_read_their_windows_themselves_over_http(bundle, tmp_path):

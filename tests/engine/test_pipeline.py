@@ -111,7 +111,7 @@ def test_pipelined_files_are_identical_to_sequential(bundle, tmp_path, kind):
                                                                           seq.patches)
     assert (seq.pipeline, pipe.pipeline) == (False, True)
     sequential, pipelined = _hashes(tmp_path / "sequential"), _hashes(tmp_path / "pipelined")
-    assert sorted(sequential) == ["conf.tif", "mask.tif", "mask.tif.aux.xml"]
+    assert sorted(sequential) == ["conf.qml", "conf.tif", "mask.qml", "mask.tif", "mask.tif.aux.xml"]
     assert pipelined == sequential, "the same bytes, GeoTIFFs and sidecars alike"
     assert _stage_threads() == [], "the reader and writer threads have ended"
 

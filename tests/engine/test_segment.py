@@ -447,6 +447,6 @@ def test_pipeline_returns_what_it_computed(tiny_nores, tmp_path):
     assert res.vector.counts == {int(k): int(v) for k, v in polys.class_id.value_counts().items()}
     for cid, area in res.vector.areas_m2.items():
         assert area == pytest.approx(polys.area_m2[polys.class_id == cid].sum(), rel=1e-9)
-    names, colours, _ = mask_class_info(tmp_path / "m.tif")
-    assert res.styles == class_styles(names, colours)
+    info = mask_class_info(tmp_path / "m.tif")
+    assert res.styles == class_styles(info.labels, info.colours)
     assert res.profile["vectorize_s"] >= 0 and res.profile["patches"] == seg.patches > 0

@@ -151,12 +151,110 @@ def test_colours_and_the_class_table_a_mask_describes(tmp_path):
 def test_class_info_and_styles(tmp_path):
     path = write_raster(tmp_path / "m.tif", np.zeros((2, 2), np.uint8), names=["water", " ", "forest"],
                         colours={0: (0, 0, 255, 255), 2: (0, 128, 0, 255), 5: (9, 9, 9, 0)})
-    names, colours, warns = mask_class_info(path)
+    names, labels, colours, warns = mask_class_info(path)
     assert names == {0: "water", 2: "forest"} and not warns
+    assert labels == {0: "Water", 2: "Forest"}  # no stored labels: the names' defaults
     assert colours[0] == (0, 0, 255) and colours[2] == (0, 128, 0) and NODATA not in colours
-    names, colours, warns = mask_class_info(path, DEEPGLOBE)
+    names, labels, colours, warns = mask_class_info(path, DEEPGLOBE)
     assert names == dict(enumerate(DEEPGLOBE.names)) and colours[1] == DEEPGLOBE.classes[1].colour
-    _, _, warns = mask_class_info(write_raster(tmp_path / "bare.tif", np.zeros((2, 2), np.uint8)))
+    assert labels[1] == "Urban land"
+    _, _, _, warns = mask_class_info(write_raster(tmp_path / "bare.tif", np.zeros((2, 2), np.uint8)))
     assert len(warns) == 1 and "no class names" in warns[0]
-    styles = class_styles({0: "water"}, {0: (0, 0, 255)}, ids=[3, 0])
-    assert [s[:2] for s in styles] == [(0, "water"), (3, "class_3")] and styles[0][2] == (0, 0, 255)
+    # The legend text is the label; an id without one is "Class <id>".
+    styles = class_styles({0: "Open water"}, {0: (0, 0, 255)}, ids=[3, 0])
+    assert [s[:2] for s in styles] == [(0, "Open water"), (3, "Class 3")] and styles[0][2] == (0, 0, 255)
+
+
+# ------------------------------------------------------------------ display labels
+def _labelled_table():
+    from glnet.glnet_core.formats.classes import ClassTable
+
+    data = DEEPGLOBE.to_dict()
+    data["classes"][1]["label"] = "Siedlung"
+    return ClassTable.from_dict(data)
+
+
+def test_labels_travel_with_the_mask(tmp_path):
+    """Labels that differ from the names' defaults are band metadata in NAME.aux.xml; the names stay identifiers."""
+    from glnet.glnet_core.formats.class_mask import read_class_labels, table_styles
+
+    table = _labelled_table()
+    out = tmp_path / "seg.tif"
+    w = MaskWriter(out, width=4, height=2, crs=None, transform=None, classes=table)
+    w.write(0, 0, np.array([[0, 1, 2, 3], [4, 5, 6, 255]], np.uint8))
+    w.commit()
+    assert read_category_names(out) == DEEPGLOBE.names
+    assert b'<MDI key="glnet_class_label_1">Siedlung</MDI>' in sidecar_path(out).read_bytes()
+    with open_class_mask(out) as ds:
+        assert ds.tags(1)["glnet_class_label_1"] == "Siedlung"  # GDAL reads it as band metadata
+        assert read_class_labels(ds) == {1: "Siedlung"}
+        back = mask_class_table(ds, out)
+    # The preset's names: its ignore flags, with the stored label.
+    assert back.names == DEEPGLOBE.names and back.labels == table.labels and back.ignored_ids == [0]
+    names, labels, _, _ = mask_class_info(out)
+    assert names[1] == "urban_land" and labels[1] == "Siedlung" and labels[2] == "Agriculture land"
+    assert table_styles(back)[1] == (1, "Siedlung", (0, 255, 255))
+    # A mask of a table without custom labels holds no label metadata (and reads the defaults back).
+    plain = tmp_path / "plain.tif"
+    w = MaskWriter(plain, width=2, height=1, crs=None, transform=None, classes=DEEPGLOBE)
+    w.write(0, 0, np.array([[0, 1]], np.uint8))
+    w.commit()
+    assert b"glnet_class_label" not in sidecar_path(plain).read_bytes()
+    with open_class_mask(plain) as ds:
+        assert read_class_labels(ds) == {} and mask_class_table(ds, plain) is DEEPGLOBE
+
+
+def test_label_metadata_replaces_its_own_items_only(tmp_path):
+    existing = category_names_xml(["a", "b"], labels={0: "Old", 1: "Gone"})
+    root = existing.replace(b"<Metadata>", b'<Metadata><MDI key="STATISTICS_MEAN">0.5</MDI>')
+    doc = category_names_xml(["a", "b"], existing=root, labels={0: "New"})
+    assert b"Old" not in doc and b"Gone" not in doc and b'key="glnet_class_label_0">New' in doc
+    assert b"STATISTICS_MEAN" in doc and doc.count(b"<Metadata>") == 1
+    assert b"Metadata" not in category_names_xml(["a", "b"], existing=existing)  # no labels, no empty element
+    # Hand-edited values: blanks collapse, empty ones and ids past 254 are left out.
+    path = write_raster(tmp_path / "m.tif", np.zeros((2, 2), np.uint8), names=["a", "b"])
+    sidecar_path(path).write_bytes(category_names_xml(["a", "b"], labels={0: " two \n lines ", 1: " ", 300: "x"}))
+    from glnet.glnet_core.formats.class_mask import read_class_labels
+
+    with open_class_mask(path) as ds:
+        assert read_class_labels(ds) == {0: "two lines"}
+        assert mask_class_table(ds, path).labels == ["two lines", "B"]
+
+
+def test_masks_written_before_labels_read_as_before(tmp_path):
+    """A sidecar with category names only (every mask before labels): names unchanged, labels the defaults."""
+    path = write_raster(tmp_path / "old.tif", np.array([[0, 1], [2, 255]], np.uint8), names=["bare_soil", "crop", "sea"])
+    assert b"Metadata" not in sidecar_path(path).read_bytes()
+    with open_class_mask(path) as ds:
+        table = resolve_class_table(None, ds, path)
+    assert table.names == ["bare_soil", "crop", "sea"] and table.labels == ["Bare soil", "Crop", "Sea"]
+    names, labels, _, warns = mask_class_info(path)
+    assert names == {0: "bare_soil", 1: "crop", 2: "sea"} and labels[0] == "Bare soil" and not warns
+
+
+def test_duplicate_stored_labels_fall_back_to_the_defaults(tmp_path):
+    path = write_raster(tmp_path / "m.tif", np.zeros((2, 2), np.uint8), names=["a", "b"])
+    sidecar_path(path).write_bytes(category_names_xml(["a", "b"], labels={0: "Same", 1: "Same"}))
+    with open_class_mask(path) as ds:
+        assert mask_class_table(ds, path).labels == ["A", "B"]
+    # On a preset's names: the preset.
+    path = write_raster(tmp_path / "d.tif", np.zeros((2, 2), np.uint8), names=DEEPGLOBE.names)
+    sidecar_path(path).write_bytes(category_names_xml(DEEPGLOBE.names, labels={1: "Same", 2: "Same"}))
+    with open_class_mask(path) as ds:
+        assert mask_class_table(ds, path) is DEEPGLOBE
+
+
+def test_mosaic_vrt_carries_the_labels(tmp_path):
+    from glnet.glnet_core.formats.class_mask import read_class_labels
+    from glnet.glnet_core.formats.vrt_mosaic import write_mosaic_vrt
+
+    table = _labelled_table()
+    out = tmp_path / "a.tif"
+    w = MaskWriter(out, width=4, height=2, crs="EPSG:32633", transform=rasterio.transform.from_origin(0, 2, 1, 1),
+                   classes=table)
+    w.write(0, 0, np.zeros((2, 4), np.uint8))
+    w.commit()
+    vrt = tmp_path / "m.vrt"
+    write_mosaic_vrt(vrt, [out], table, overwrite=False)
+    with rasterio.open(vrt) as ds:
+        assert read_class_labels(ds) == {1: "Siedlung"}

@@ -142,7 +142,7 @@ def test_atomic_commit_and_abort(tmp_path):
     assert not Path(str(out) + ".aux.xml").exists()
     w.commit()
     assert out.is_file() and not w.part_path.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["atomic.tif", "atomic.tif.aux.xml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atomic.qml", "atomic.tif", "atomic.tif.aux.xml"]
 
     # abort removes the part files and keeps an existing output untouched
     before = out.read_bytes()
@@ -408,7 +408,7 @@ def test_the_committed_bytes_depend_only_on_the_content(tmp_path, rng):
         assert ds.tags()["glnet_model"] == "x" and ds.descriptions == ("land-cover class",)
         assert ds.overviews(1) == [2, 4]
     check_cog(a, ghost_header=True, require_overviews=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "a.tif.aux.xml", "b.tif", "b.tif.aux.xml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.qml", "a.tif", "a.tif.aux.xml", "b.qml", "b.tif", "b.tif.aux.xml"]
 
 
 def test_an_interrupt_while_the_part_is_being_created_leaves_nothing(tmp_path, monkeypatch):

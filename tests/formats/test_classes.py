@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from glnet.glnet_core.errors import ClassTableError, GlnetError
-from glnet.glnet_core.formats.classes import NODATA, PRESETS, ClassInfo, ClassTable, load_class_table
+from glnet.glnet_core.formats.classes import NODATA, PRESETS, ClassInfo, ClassTable, default_label, load_class_table
 
 # The DeepGlobe land-cover classes and mask colours (challenge definition).
 DEEPGLOBE = [
@@ -164,3 +164,72 @@ def test_invalid_tables(tmp_path, data, message):
 def test_table_constructor_checks():
     with pytest.raises(ClassTableError):
         ClassTable((ClassInfo(0, "a", (0, 0, 0)), ClassInfo(0, "b", (1, 1, 1))))
+
+
+# ------------------------------------------------------------------ labels
+@pytest.mark.parametrize(
+    "name, label",
+    [("urban_land", "Urban land"), ("class_3", "Class 3"), ("water", "Water"), ("NDVI_low", "NDVI low"),
+     ("forest__dense ", "Forest dense"), ("Wald", "Wald"), ("_", "_")],
+)
+def test_default_label(name, label):
+    assert default_label(name) == label
+
+
+def test_preset_labels_are_the_datasets_wording_and_write_no_label_key():
+    assert PRESETS["deepglobe"].labels == [
+        "Unknown", "Urban land", "Agriculture land", "Rangeland", "Forest land", "Water", "Barren land"]
+    assert PRESETS["inria"].labels == ["Background", "Building"]
+    assert load_class_table("3").labels == ["Class 0", "Class 1", "Class 2"]
+    # Bundles made from presets keep the manifests they had (the committed demo bundle has no labels).
+    assert all("label" not in c for t in PRESETS.values() for c in t.to_dict()["classes"])
+    assert all(not t.custom_labels() for t in PRESETS.values())
+
+
+def test_json_with_and_without_labels(tmp_path):
+    data = PRESETS["deepglobe"].to_dict()
+    data["classes"][1]["label"] = "  Siedlung "
+    data["classes"][4]["label"] = "Forest land"  # the default, given: kept as given
+    table = load_class_table(write_json(tmp_path / "labelled.json", data))
+    assert table.names == PRESETS["deepglobe"].names  # the identifiers do not change
+    assert table.labels[1] == "Siedlung" and table.labels[4] == "Forest land" and table.labels[5] == "Water"
+    assert table.classes[1].label == "Siedlung" and table.classes[5].label is None
+    assert table.custom_labels() == {1: "Siedlung"}  # what a mask stores besides its names
+    # Round trip: the labels the table gives, and only those.
+    out = table.to_dict()
+    assert [c.get("label") for c in out["classes"]] == [None, "Siedlung", None, None, "Forest land", None, None]
+    assert ClassTable.from_dict(out) == table and ClassTable.from_dict(out).labels == table.labels
+    assert list(out["classes"][1]) == ["id", "name", "label", "colour", "ignore"]
+    # Without labels: the defaults, and a table equal to one that never had the key.
+    plain = load_class_table(write_json(tmp_path / "plain.json", PRESETS["deepglobe"].to_dict()))
+    assert plain == PRESETS["deepglobe"] and plain.labels == PRESETS["deepglobe"].labels
+
+
+def test_derived_labels_that_collide_fall_back_to_the_names():
+    # A label field holding "Forest" and "forest" (glnet train --classes from-field) still makes a table.
+    table = ClassTable(tuple(ClassInfo(i, n, (i, i, i)) for i, n in enumerate(["Forest", "forest", "open_water"])))
+    assert table.labels == ["Forest", "forest", "Open water"]
+    # A derived label another class gives explicitly yields to it.
+    given = ClassTable((ClassInfo(0, "urban_land", (0, 0, 0)), ClassInfo(1, "town", (1, 1, 1), label="Urban land")))
+    assert given.labels == ["urban_land", "Urban land"] and given.custom_labels() == {0: "urban_land", 1: "Urban land"}
+
+
+@pytest.mark.parametrize(
+    "label, message",
+    [("", "the label is empty"), ("   ", "the label is empty"), (7, "must be a text"), (["a"], "must be a text"),
+     ("two\nlines", "line break"), ("tab\there", "control character")],
+)
+def test_invalid_labels(tmp_path, label, message):
+    data = {"classes": [{"id": 0, "name": "a", "label": label}, {"id": 1, "name": "b"}]}
+    with pytest.raises(ClassTableError, match=message) as info:
+        load_class_table(write_json(tmp_path / "bad.json", data))
+    assert "\n" not in str(info.value) and "bad.json" in str(info.value) and "'a'" in str(info.value)
+
+
+def test_labels_must_be_unique(tmp_path):
+    data = {"classes": [{"id": 0, "name": "a", "label": "Same"}, {"id": 1, "name": "b", "label": "Same"}]}
+    with pytest.raises(ClassTableError, match="labels must be unique: classes 'a' and 'b' both read 'Same'"):
+        load_class_table(write_json(tmp_path / "dup.json", data))
+    # A label that is another class's name and its default label leaves that class nothing to show.
+    with pytest.raises(ClassTableError, match="classes 'woods' and 'Forest' both read 'Forest'"):
+        ClassTable((ClassInfo(0, "woods", (0, 0, 0), label="Forest"), ClassInfo(1, "Forest", (1, 1, 1))))

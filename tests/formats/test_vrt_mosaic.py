@@ -122,7 +122,7 @@ def test_existing_mosaic_is_kept_without_overwrite(tmp_path, rng):
     write_mosaic_vrt(vrt, [a], CLASSES, overwrite=True)
     with rasterio.open(vrt) as ds:
         assert ds.shape == (10, 10)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "a.tif.aux.xml", "m.vrt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.qml", "a.tif", "a.tif.aux.xml", "m.vrt"]
 
 
 @pytest.mark.parametrize(

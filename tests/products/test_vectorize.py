@@ -253,9 +253,9 @@ def test_geopackage_default_style(tmp_path):
     renderer = root.find("renderer-v2")
     assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "class_id"
     cats = {c.get("value"): c.get("label") for c in renderer.iter("category")}
-    assert cats["1"] == "urban" and cats["4"] == "water"
+    assert cats["1"] == "Urban" and cats["4"] == "Water"  # the labels
     colours = [o.get("value") for o in renderer.iter("Option") if o.get("name") == "color"]
-    assert "0,255,255,255" in colours and "0,0,255,255" in colours
+    assert "0,255,255,128" in colours and "0,0,255,128" in colours  # semi-transparent fills (layer_style)
 
 
 @pytest.mark.parametrize("ext,driver", [(".geojson", "GeoJSON"), (".fgb", "FlatGeobuf"), (".shp", "ESRI Shapefile")])
@@ -302,13 +302,13 @@ def test_confidence_attribute(tmp_path):
 def test_class_styles_match_the_stored_style(tmp_path):
     mask = write_mask(tmp_path / "mask.tif", scene())
     res = vectorize(mask, tmp_path / "out.gpkg")
-    # Every class of the mask's table, with its name and colour, in id order.
-    assert res.styles == [(c.id, c.name, c.colour) for c in CLASSES.classes]
-    names, colours, warnings = mask_class_info(mask)
-    assert not warnings and class_styles(names, colours) == res.styles
-    # Ids in the data without a name or colour get class_<id> and a fixed generated colour.
+    # Every class of the mask's table, with its label and colour, in id order.
+    assert res.styles == [(c.id, label, c.colour) for c, label in zip(CLASSES.classes, CLASSES.labels)]
+    names, labels, colours, warnings = mask_class_info(mask)
+    assert not warnings and class_styles(labels, colours) == res.styles
+    # Ids in the data without a label or colour get Class <id> and a fixed generated colour.
     extra = class_styles({1: "urban"}, {1: (0, 255, 255)}, ids=[7, 1])
-    assert [e[:2] for e in extra] == [(1, "urban"), (7, "class_7")]
+    assert [e[:2] for e in extra] == [(1, "urban"), (7, "Class 7")]
     assert extra[0][2] == (0, 255, 255) and extra == class_styles({1: "urban"}, {1: (0, 255, 255)}, ids=[1, 7])
     assert all(0 <= v <= 255 for v in extra[1][2])
 
@@ -394,7 +394,7 @@ def test_cancel_and_empty(tmp_path):
 
     with pytest.raises(Cancelled):
         vectorize(mask, tmp_path / "out.gpkg", band_rows=7, callbacks=Callbacks(is_cancelled=cancel))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.tif", "mask.tif.aux.xml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.qml", "mask.tif", "mask.tif.aux.xml"]
     empty = write_mask(tmp_path / "empty.tif", np.full((20, 30), NODATA, np.uint8))
     res = vectorize(empty, tmp_path / "empty.gpkg")
     assert res.count == 0 and len(read_layer(tmp_path / "empty.gpkg")) == 0

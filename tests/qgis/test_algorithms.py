@@ -79,10 +79,17 @@ def _core_message(func, *args, **kwargs) -> str:
 
 
 def _bundle_styles(bundle: Path) -> List[Tuple[int, str, str]]:
-    """(class id, name, colour #rrggbb) of every class of the bundle, from its manifest."""
+    """(class id, display label, colour #rrggbb) of every class of the bundle, from its manifest: its legend."""
+    from glnet.glnet_core.formats.classes import ClassTable
+
+    table = ClassTable.from_dict(json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["classes"])
+    return [(c.id, label, "#{:02x}{:02x}{:02x}".format(*c.colour)) for c, label in zip(table.classes, table.labels)]
+
+
+def _bundle_names(bundle: Path) -> Dict[int, str]:
+    """Class id -> name (identifier) of every class of the bundle, from its manifest."""
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    rows = manifest["classes"]["classes"]
-    return [(int(c["id"]), c["name"], "#{:02x}{:02x}{:02x}".format(*c["colour"])) for c in rows]
+    return {int(c["id"]): c["name"] for c in manifest["classes"]["classes"]}
 
 
 def _grid(path: Path) -> Tuple[Any, ...]:
@@ -133,7 +140,7 @@ def test_provider_lists_the_algorithms_with_stable_ids(qgis_app):
         copy = alg.create()
         assert type(copy) is type(alg) and copy.id() == alg_id
         help_text = alg.shortHelpString()
-        assert "README" in help_text and alg.helpUrl() in help_text and alg.helpUrl().startswith("https://")
+        assert "README" in help_text and alg.helpUrl() in help_text and alg.helpUrl().startswith(("https://", "file://"))
         for param in alg.parameterDefinitions():
             assert param.name().isupper() and param.description(), (alg_id, param.name())
     # Outputs are files glnet_core writes: GeoTIFF rasters, its vector formats.
@@ -211,7 +218,7 @@ def test_batch_mode_runs_each_row_and_styles_its_outputs(qgis_app, project, tmp_
         panel.tblParameters.cellWidget(row + 1, panel.parameter_to_column["OUTPUT_MASK"]).setValue(str(tmp_path / f"{mode}.tif"))
     panel.checkLoadLayersOnCompletion.setChecked(True)
     dialog.runAlgorithm()
-    assert _visible_files(tmp_path) == ["full.tif", "full.tif.aux.xml", "g2l.tif", "g2l.tif.aux.xml"]
+    assert _visible_files(tmp_path) == ["full.qml", "full.tif", "full.tif.aux.xml", "g2l.qml", "g2l.tif", "g2l.tif.aux.xml"]
     expected = _bundle_styles(tiny_bundle)
     layers = sorted(QgsProject.instance().mapLayers().values(), key=lambda layer: layer.source())
     assert [Path(layer.source()).name for layer in layers] == ["full.tif", "g2l.tif"]
@@ -250,7 +257,7 @@ def test_segment_polygons_carry_the_bundle_classes(segmented, tiny_bundle):
     layer = QgsVectorLayer(segmented["result"]["OUTPUT_VECTOR"], "poly", "ogr")
     assert layer.isValid() and layer.crs().authid() == "EPSG:32633"
     assert {"class_id", "class_name", "area_m2", "confidence"} <= set(layer.fields().names())
-    names = {cid: name for cid, name, _ in _bundle_styles(tiny_bundle)}
+    names = _bundle_names(tiny_bundle)
     features = list(layer.getFeatures())
     assert features
     total = 0.0
@@ -300,7 +307,7 @@ def test_loaded_outputs_are_styled_by_class(qgis_app, project, tmp_path, ortho, 
 
     polygons = layers["poly.shp"].renderer()
     assert polygons.type() == "categorizedSymbol" and polygons.classAttribute() == "class_id"
-    assert [(c.value(), c.label(), c.symbol().color().name()) for c in polygons.categories()] == expected
+    assert [(int(c.value()), c.label(), c.symbol().color().name()) for c in polygons.categories()] == expected
 
 
 def test_model_outputs_are_styled_too(qgis_app, project, tmp_path, ortho, tiny_bundle):
@@ -343,7 +350,7 @@ def test_model_outputs_are_styled_too(qgis_app, project, tmp_path, ortho, tiny_b
     assert [(int(c.value), c.label, c.color.name()) for c in layers["mask.tif"].renderer().classes()] == expected
     polygons = layers["poly.shp"].renderer()
     assert polygons.type() == "categorizedSymbol"
-    assert [(c.value(), c.label(), c.symbol().color().name()) for c in polygons.categories()] == expected
+    assert [(int(c.value()), c.label(), c.symbol().color().name()) for c in polygons.categories()] == expected
 
 
 def test_g2l_mode_bands_and_device(qgis_app, tmp_path, ortho, tiny_bundle):
@@ -558,7 +565,7 @@ def test_vectorize_mask_with_minimum_mapping_unit(qgis_app, project, segmented, 
     layer = QgsVectorLayer(str(tmp_path / "poly.fgb"), "poly", "ogr")
     assert layer.isValid() and layer.crs().authid() == "EPSG:32633"
     assert result["COUNT"] == layer.featureCount() > 0
-    names = {cid: name for cid, name, _ in _bundle_styles(tiny_bundle)}
+    names = _bundle_names(tiny_bundle)
     # Names and colours from what glnet wrote into the mask (no bundle given).
     for f in layer.getFeatures():
         assert f["class_name"] == names[f["class_id"]] and f["area_m2"] >= 0.5
@@ -566,7 +573,7 @@ def test_vectorize_mask_with_minimum_mapping_unit(qgis_app, project, segmented, 
     assert len(loaded) == 1
     renderer = loaded[0].renderer()
     assert renderer.type() == "categorizedSymbol" and renderer.classAttribute() == "class_id"
-    assert [(c.value(), c.label(), c.symbol().color().name()) for c in renderer.categories()] == _bundle_styles(tiny_bundle)
+    assert [(int(c.value()), c.label(), c.symbol().color().name()) for c in renderer.categories()] == _bundle_styles(tiny_bundle)
     assert fb.progress[-1] == pytest.approx(100.0)
 
 
@@ -690,7 +697,7 @@ def test_model_info_describes_the_bundle(qgis_app, tiny_bundle, tmp_path):
 
     fb = _feedback()
     info = _run("glnet:model_info", {"MODEL": str(tiny_bundle)}, fb)
-    names = [name for _, name, _ in _bundle_styles(tiny_bundle)]
+    names = list(_bundle_names(tiny_bundle).values())
     assert info["CLASSES"] == ", ".join(names) and info["CLASS_COUNT"] == len(names)
     assert info["NAME"] == "tiny" and info["MODES"] == "full, g2l"
     summary = info["SUMMARY"].splitlines()

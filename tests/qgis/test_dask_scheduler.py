@@ -167,7 +167,7 @@ def test_a_run_on_the_cluster_writes_the_bytes_of_a_run_in_qgis(segment, dask_cl
         proc = segment(*params, *([f"DASK_SCHEDULER={value}"] if value else []))
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         if value:
-            assert f"Dask cluster {value}: 2 worker(s) on 1 host(s)" in proc.stdout
+            assert f"Dask cluster {value}: 2 workers on 1 host" in proc.stdout
         outputs[name] = {f.name: f.read_bytes() for f in folder.glob("*.tif")}
     assert set(outputs["here"]) == {"mask.tif", "confidence.tif"}
     assert outputs["address"] == outputs["here"]

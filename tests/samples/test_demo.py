@@ -47,7 +47,7 @@ def test_make_demo_from_the_repository(tmp_path):
     text = proc.stdout
 
     # The outputs, and nothing half-written beside them.
-    assert sorted(p.name for p in out.iterdir()) == sorted(list(OUTPUT_FILES) + ["landcover.tif.aux.xml"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(list(OUTPUT_FILES) + ["landcover.tif.aux.xml", "landcover.qml"])
     summary = json.loads((out / "summary.json").read_text())
 
     # Mask: on the scene's grid, class ids of the bundle's table (or nodata), several classes found.
