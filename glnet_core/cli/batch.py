@@ -169,6 +169,7 @@ def _check_mosaic_before(args: argparse.Namespace, scenes: List["Scene"], output
     masks are on their scenes' grids, so the scenes' headers tell whether a mosaic can be made.
     """
     from ..errors import GlnetError
+    from ..formats.layer_style import qml_sidecar_path
     from ..formats.outputs import check_file_target
     from ..formats.vrt_mosaic import SourceGrid, mosaic_grid, read_grid
 
@@ -177,6 +178,7 @@ def _check_mosaic_before(args: argparse.Namespace, scenes: List["Scene"], output
     in_new_folder = os.path.abspath(target.parent) == os.path.abspath(outputs.out_dir) and not outputs.out_dir.exists()
     if not in_new_folder:
         check_file_target(target, overwrite=bool(args.overwrite), option="--mosaic")
+        check_file_target(qml_sidecar_path(target), overwrite=bool(args.overwrite), option="--mosaic")
     grids: List[SourceGrid] = []
     for s in scenes:
         try:
@@ -190,6 +192,7 @@ def _check_mosaic_before(args: argparse.Namespace, scenes: List["Scene"], output
 
 def run(args: argparse.Namespace) -> int:
     """Run ``glnet batch``; returns the exit status (1 when any scene failed)."""
+    from ..formats.layer_style import qml_sidecar_path
     from ..formats.output_plan import OutputTarget
     from ..formats.scene_list import expand_scenes
     from ..formats.vrt_mosaic import write_mosaic_vrt
@@ -203,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
                            vector_format=args.vector_format, vector_layer=args.layer, min_area_m2=args.min_area,
                            simplify=args.simplify, overwrite=bool(args.overwrite), resume=bool(args.resume))
     mosaic = _check_mosaic_before(args, scenes, outputs) if args.mosaic else None
-    extra = [OutputTarget(mosaic, "--mosaic")] if mosaic is not None else []
+    # The mosaic's style NAME.qml is planned with it: a scene's mask NAME.tif would claim the same file.
+    extra = [OutputTarget(mosaic, "--mosaic", sidecars=(qml_sidecar_path(mosaic),))] if mosaic is not None else []
     report = _SceneReport(bool(args.quiet), bool(getattr(args, "debug", False)), args.scenes_at_once)
     try:
         result = run_batch(scenes, args.model, outputs, engine, reading,

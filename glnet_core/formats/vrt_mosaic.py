@@ -23,7 +23,10 @@ nearest neighbour).
 
 :func:`write_mosaic_vrt` writes the file atomically
 (:func:`.outputs.write_text`): it appears complete or not at all, and an
-existing file is replaced only with ``overwrite``.
+existing file is replaced only with ``overwrite``. Beside it goes the masks'
+QGIS style ``NAME.qml`` (:func:`.layer_style.mask_qml`), so that QGIS shows
+the mosaic exactly as it shows each mask (the table's classes, not 256
+colour-table entries).
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 from affine import Affine
 
 from ..errors import InputError
-from .class_mask import colour_table, set_label_metadata
+from .class_mask import colour_table, set_label_metadata, table_styles
 from .classes import NODATA, ClassTable
 from .gdal_env import captured_gdal_messages, gdal_error_text, gdal_errors, ignore_not_georeferenced
-from .outputs import write_text
+from .layer_style import mask_qml, qml_sidecar_path
+from .outputs import check_file_target, write_text
 from .xml_indent import indent_xml
 
 __all__ = ["SourceGrid", "MosaicGrid", "read_grid", "mosaic_grid", "mosaic_vrt_xml", "overview_factors",
@@ -307,9 +311,11 @@ def write_mosaic_vrt(target: PathLike, masks: Sequence[PathLike], classes: Class
         A mask that cannot be opened or is not one band of bytes, or masks
         that do not fit one grid (:func:`mosaic_grid`); nothing is written.
     OutputPathError
-        If ``target`` exists without ``overwrite`` or cannot be written there.
+        If ``target`` or its style ``NAME.qml`` exists without ``overwrite``,
+        or cannot be written there; nothing is written.
     OutputWriteError
-        If the write fails; nothing is left.
+        If the write fails; no new file is left (with ``overwrite``, an
+        existing style may already have been replaced by the new one).
     """
     prefix = f"{option}: " if option else ""
     sources: List[SourceGrid] = []
@@ -323,5 +329,16 @@ def write_mosaic_vrt(target: PathLike, masks: Sequence[PathLike], classes: Class
                              f"of {s.dtype}")
         sources.append(s)
     grid = mosaic_grid(sources, option)
-    write_text(target, mosaic_vrt_xml(grid, sources, classes, target), overwrite=overwrite, option=option)
+    xml = mosaic_vrt_xml(grid, sources, classes, target)
+    style = qml_sidecar_path(target)
+    # Both checked before either is written; the style goes first, so whoever sees the mosaic sees its style.
+    check_file_target(target, overwrite=overwrite, option=option)
+    had_style = check_file_target(style, overwrite=overwrite, option=option).exists()
+    write_text(style, mask_qml(table_styles(classes)), overwrite=overwrite, option=option)
+    try:
+        write_text(target, xml, overwrite=overwrite, option=option)
+    except BaseException:
+        if not had_style:  # a replaced style is of the same classes; a new one would be left without its mosaic
+            style.unlink(missing_ok=True)
+        raise
     return grid

@@ -229,6 +229,31 @@ def test_mosaic_is_one_layer_over_every_mask(tmp_path, capsys, bundle):
     assert status == 0 and vrt.read_bytes() == before
 
 
+def test_mosaic_has_the_masks_style(tmp_path, capsys, bundle):
+    """MOSAIC.qml beside MOSAIC.vrt lists exactly the classes, as each mask's NAME.qml does; it obeys --overwrite."""
+    src = tmp_path / "scenes"
+    three_scenes(src)
+    out = tmp_path / "out"
+    vrt = out / "mosaic.vrt"
+    args = [str(src / "*.tif"), "--model", str(bundle), "--out-dir", str(out), "--mosaic", str(vrt), "--quiet"]
+    status, lines = batch(capsys, *args)
+    assert status == 0, lines
+    style = out / "mosaic.qml"
+    assert style.read_text(encoding="utf-8") == (out / "a.qml").read_text(encoding="utf-8")
+    entries = ET.parse(style).getroot().find(".//colorPalette").findall("paletteEntry")
+    assert [int(e.get("value")) for e in entries] == list(range(7))
+    assert hidden(out) == []
+    # A style in the mosaic's place is refused before any work without --overwrite; a mosaic named like a
+    # scene's mask would share its NAME.qml, and is refused too.
+    vrt.unlink()
+    status, lines = batch(capsys, *args)
+    assert status == 2 and lines == [f"glnet: error: --mosaic: {style} already exists; pass --overwrite to replace it"]
+    assert not vrt.exists()
+    status, lines = batch(capsys, *args[:-3], "--mosaic", str(out / "a.vrt"), "--overwrite", "--quiet")
+    assert status == 2 and len(lines) == 1 and "a.qml" in lines[0] and "--mosaic" in lines[0], lines
+    assert not (out / "a.vrt").exists()
+
+
 def test_mosaic_of_scenes_in_two_crs_is_refused_before_any_work(tmp_path, capsys, bundle):
     src = tmp_path / "scenes"
     scene(src / "a.tif")
