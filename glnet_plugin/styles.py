@@ -134,13 +134,13 @@ def output_layer_name(kind: str, source: str) -> str:
     kind:
         :data:`MASK`, :data:`POLYGONS`, :data:`CONFIDENCE` or :data:`ZONE_TABLE`.
     source:
-        The model's name (the bundle manifest's ``model.name``), or the
-        input mask's layer name where no model is known.
+        The model's name (:func:`bundle_model_name`), or the input mask's
+        layer name where no model is known.
 
     Returns
     -------
     str
-        E.g. "Land-cover mask (paper)", in QGIS's language.
+        E.g. "Land-cover mask (deepglobe)", in QGIS's language.
 
     Raises
     ------
@@ -160,36 +160,28 @@ def output_layer_name(kind: str, source: str) -> str:
 
 
 def bundle_model_name(bundle: str) -> str:
-    """The model's name in a bundle's manifest (``model.name``), read without loading its graphs.
+    """The name a model goes by in layer names: its bundle's file name, without ``.glnet`` / ``.zip``.
+
+    The user's own name for the model (``deepglobe-2026.glnet``) tells two
+    trained models apart; the manifest's ``model.name`` is only the
+    network configuration (``paper``), the same for every model of it.
 
     Parameters
     ----------
     bundle:
-        A bundle folder, its ``manifest.json`` or a zipped bundle, one the
-        run has just loaded.
+        A bundle folder, its ``manifest.json`` or a zipped bundle.
 
     Returns
     -------
     str
-        The name; the bundle's file name without ``.glnet``/``.zip`` when
-        its manifest cannot be read (it changed since the run).
+        E.g. ``"deepglobe-2026"``.
     """
     from pathlib import Path
-
-    from ..glnet_core.engine.bundle_files import open_bundle_files, parse_manifest
-    from ..glnet_core.errors import GlnetError
 
     path = Path(bundle)
     if path.name == "manifest.json":
         path = path.parent
-    try:
-        reader = open_bundle_files(path, str(path))
-        try:
-            return str(parse_manifest(reader.manifest_bytes(), str(path))["model"]["name"])
-        finally:
-            reader.close()
-    except (GlnetError, OSError, KeyError, TypeError):
-        return path.name[: -len(path.suffix)] if path.suffix in (".glnet", ".zip") else path.name
+    return path.name[: -len(path.suffix)] if path.suffix in (".glnet", ".zip") else path.name
 
 
 def name_on_completion(context: QgsProcessingContext, destination: Optional[str], name: str) -> bool:

@@ -225,9 +225,8 @@ class SegmentAlgorithm(GlnetAlgorithm):
         result = run_pipeline(source, model, output, engine, reading, polygons, core_callbacks(feedback))
 
         # The styles glnet_core wrote beside the files, and names that say what
-        # each layer is and which model made it (read only when loaded).
-        loaded = [d for d in (out_mask, out_vector_value, out_conf) if d and context.willLoadLayerOnCompletion(d)]
-        source_name = bundle_model_name(model) if loaded else ""
+        # each layer is and which model made it.
+        source_name = bundle_model_name(model)
         style_on_completion(context, out_mask, MASK, result.styles, output_layer_name(MASK, source_name))
         if out_vector_value:
             style_on_completion(context, out_vector_value, POLYGONS, result.styles,

@@ -9,6 +9,7 @@ their default style, which for a mask is the ``NAME.qml`` glnet writes.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Dict, List
 
@@ -127,17 +128,20 @@ def test_outputs_loaded_by_processing_look_as_the_files_do_and_are_named(qgis_ap
 
     from glnet.glnet_plugin.styles import bundle_model_name
 
+    # Named after the user's bundle (its file name), not the network configuration inside it ("tiny").
+    bundle = tmp_path / "city-2026.glnet"
+    shutil.copytree(tiny_bundle, bundle)
     files = {"mask": tmp_path / "mask.tif", "poly": tmp_path / "poly.shp", "conf": tmp_path / "conf.tif"}
     processing.runAndLoadResults("glnet:segment", {
-        "INPUT": str(ortho), "MODEL": str(tiny_bundle / "manifest.json"), "MODE": "g2l",
+        "INPUT": str(ortho), "MODEL": str(bundle / "manifest.json"), "MODE": "g2l",
         "OUTPUT_MASK": str(files["mask"]), "OUTPUT_VECTOR": str(files["poly"]),
         "OUTPUT_CONFIDENCE": str(files["conf"]),
     })
-    model = bundle_model_name(str(tiny_bundle))
-    assert model == "tiny"
+    assert bundle_model_name(str(bundle)) == bundle_model_name(str(bundle / "manifest.json")) == "city-2026"
     layers = {Path(layer.source().split("|")[0]).name: layer for layer in project.mapLayers().values()}
     assert {name: layer.name() for name, layer in layers.items()} == {
-        "mask.tif": "Land-cover mask (tiny)", "poly.shp": "Land-cover polygons (tiny)", "conf.tif": "Confidence (tiny)"}
+        "mask.tif": "Land-cover mask (city-2026)", "poly.shp": "Land-cover polygons (city-2026)",
+        "conf.tif": "Confidence (city-2026)"}
 
     # The same files opened later (a Shapefile has no default style of its own:
     # the loaded layer's look comes from the post-processor, the same QML).
