@@ -119,10 +119,18 @@ def test_existing_mosaic_is_kept_without_overwrite(tmp_path, rng):
     with pytest.raises(OutputPathError, match=r"--mosaic: .*m.vrt already exists; pass --overwrite"):
         write_mosaic_vrt(vrt, [a], CLASSES, overwrite=False)
     assert vrt.read_text() == "precious"
+    assert not (tmp_path / "m.qml").exists()  # checked before anything is written: no style of its own either
     write_mosaic_vrt(vrt, [a], CLASSES, overwrite=True)
     with rasterio.open(vrt) as ds:
         assert ds.shape == (10, 10)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.qml", "a.tif", "a.tif.aux.xml", "m.vrt"]
+    # The mosaic's QGIS style beside it, the masks' own.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.qml", "a.tif", "a.tif.aux.xml", "m.qml", "m.vrt"]
+    assert (tmp_path / "m.qml").read_text(encoding="utf-8") == (tmp_path / "a.qml").read_text(encoding="utf-8")
+    # An existing style in its place is refused without overwrite, and nothing is written.
+    vrt.unlink()
+    with pytest.raises(OutputPathError, match=r"--mosaic: .*m.qml already exists; pass --overwrite"):
+        write_mosaic_vrt(vrt, [a], CLASSES, overwrite=False)
+    assert not vrt.exists()
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,7 @@ def test_trained_model_is_scored_on_the_held_out_area_with_glnet_evaluate(scene,
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--label-field", "nope"], "--labels {polys} has no field 'nope'; its fields are: class_id, class_name, area_m2"),
+        (["--label-field", "nope"], "--labels {polys} has no field 'nope'; its fields are: class_id, class_name, class_label, area_m2"),
         (["--label-field", "class_name", "--classes", "inria"],
          "--labels {polys}: field 'class_name' holds values that are neither a class name of table 'inria'"),
         (["--label-field", "class_name", "--background", "sky"], "--background 'sky' is not a class of table 'deepglobe'"),
