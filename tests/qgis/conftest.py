@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, Iterator, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -84,6 +84,48 @@ def qgis_app():
     assert QgsApplication.processingRegistry().providerById("glnet") is not None, "glnet provider not registered"
     yield app
     plugin.unload()
+
+
+def recording_feedback(cancel_after_progress: bool = False, cancelled: bool = False):
+    """A real QgsProcessingFeedback (a subclass) that records what it is told.
+
+    It keeps ``infos``, ``warnings``, ``texts`` (progress texts) and
+    ``progress``. ``cancel_after_progress``: cancels as soon as the first
+    progress above 0 arrives (the user pressing Cancel mid-run);
+    ``cancelled``: cancelled before the run starts.
+    """
+    from qgis.core import QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.infos: List[str] = []
+            self.warnings: List[str] = []
+            self.texts: List[str] = []
+            self.progress: List[float] = []
+
+        def pushInfo(self, info: str) -> None:  # noqa: N802 - QGIS API name
+            self.infos.append(info)
+            super().pushInfo(info)
+
+        def pushWarning(self, warning: str) -> None:  # noqa: N802
+            self.warnings.append(warning)
+            super().pushWarning(warning)
+
+        def setProgressText(self, text: str) -> None:  # noqa: N802
+            self.texts.append(text)
+            super().setProgressText(text)
+
+        def setProgress(self, progress: float) -> None:  # noqa: N802
+            self.progress.append(progress)
+            super().setProgress(progress)
+            if cancel_after_progress and progress > 0:
+                self.cancel()
+
+    fb = Recorder()
+    if cancelled:
+        fb.cancel()
+    return fb
 
 
 @pytest.fixture(scope="session")

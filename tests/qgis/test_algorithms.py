@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
+from conftest import recording_feedback
 
 ALGORITHM_IDS = ["glnet:evaluate", "glnet:model_info", "glnet:segment", "glnet:train", "glnet:vectorize", "glnet:zonal_stats"]
 
@@ -27,46 +28,10 @@ SEGMENT_PARAMETERS = ["INPUT", "MODEL", "MODE", "DEVICE", "BANDS", "MIN_AREA", "
 # ----------------------------------------------------------------------------- helpers
 
 
-def _feedback(cancel_after_progress: bool = False, cancelled: bool = False):
-    """A real QgsProcessingFeedback that records what the algorithm reports.
-
-    ``cancel_after_progress``: cancels as soon as the first progress above 0
-    arrives (the user pressing Cancel mid-run); ``cancelled``: cancelled
-    before the run starts.
-    """
-    from qgis.core import QgsProcessingFeedback
-
-    class Recorder(QgsProcessingFeedback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.infos: List[str] = []
-            self.warnings: List[str] = []
-            self.progress: List[float] = []
-
-        def pushInfo(self, info: str) -> None:  # noqa: N802 - QGIS API name
-            self.infos.append(info)
-            super().pushInfo(info)
-
-        def pushWarning(self, warning: str) -> None:  # noqa: N802
-            self.warnings.append(warning)
-            super().pushWarning(warning)
-
-        def setProgress(self, progress: float) -> None:  # noqa: N802
-            self.progress.append(progress)
-            super().setProgress(progress)
-            if cancel_after_progress and progress > 0:
-                self.cancel()
-
-    fb = Recorder()
-    if cancelled:
-        fb.cancel()
-    return fb
-
-
 def _run(alg_id: str, params: Dict[str, Any], feedback=None) -> Dict[str, Any]:
     import processing
 
-    return processing.run(alg_id, params, feedback=feedback or _feedback())
+    return processing.run(alg_id, params, feedback=feedback or recording_feedback())
 
 
 def _core_message(func, *args, **kwargs) -> str:
@@ -116,7 +81,7 @@ def project():
 def segmented(qgis_app, tmp_path_factory, ortho, tiny_bundle) -> Dict[str, Any]:
     """One full glnet:segment run with every output, shared by the output checks."""
     out = tmp_path_factory.mktemp("segment")
-    fb = _feedback()
+    fb = recording_feedback()
     result = _run("glnet:segment", {
         "INPUT": str(ortho), "MODEL": str(tiny_bundle / "manifest.json"), "MODE": "full", "DEVICE": "cpu",
         "OUTPUT_MASK": str(out / "mask.tif"), "OUTPUT_VECTOR": str(out / "poly.gpkg"),
@@ -295,7 +260,7 @@ def test_loaded_outputs_are_styled_by_class(qgis_app, project, tmp_path, ortho, 
     result = processing.runAndLoadResults("glnet:segment", {
         "INPUT": str(ortho), "MODEL": str(tiny_bundle), "MODE": "g2l",
         "OUTPUT_MASK": str(tmp_path / "mask.tif"), "OUTPUT_VECTOR": str(tmp_path / "poly.shp"),
-    }, feedback=_feedback())
+    }, feedback=recording_feedback())
     expected = _bundle_styles(tiny_bundle)
     layers = {Path(layer.source().split("|")[0]).name: layer for layer in QgsProject.instance().mapLayers().values()}
     assert set(layers) == {"mask.tif", "poly.shp"}, result
@@ -343,7 +308,7 @@ def test_model_outputs_are_styled_too(qgis_app, project, tmp_path, ortho, tiny_b
     model.updateDestinationParameters()
 
     processing.runAndLoadResults(model, {"image": str(ortho), "segment:mask": str(tmp_path / "mask.tif"),
-                                         "segment:polygons": str(tmp_path / "poly.shp")}, feedback=_feedback())
+                                         "segment:polygons": str(tmp_path / "poly.shp")}, feedback=recording_feedback())
     expected = _bundle_styles(tiny_bundle)
     layers = {Path(layer.source().split("|")[0]).name: layer for layer in QgsProject.instance().mapLayers().values()}
     assert set(layers) == {"mask.tif", "poly.shp"}
@@ -394,7 +359,7 @@ def test_cancel_mid_run_leaves_nothing(qgis_app, tmp_path, ortho, tiny_bundle):
 
     out = tmp_path / "out"
     out.mkdir()
-    fb = _feedback(cancel_after_progress=True)
+    fb = recording_feedback(cancel_after_progress=True)
     with pytest.raises(QgsProcessingException, match="Cancelled"):
         _run("glnet:segment", {
             "INPUT": str(ortho), "MODEL": str(tiny_bundle), "OUTPUT_MASK": str(out / "mask.tif"),
@@ -481,7 +446,7 @@ def test_a_run_that_skips_the_dialogs_check_is_refused_too(qgis_app, tmp_path, o
     params = {"INPUT": str(ortho), "MODEL": str(tiny_bundle / "manifest.json"), "MIN_AREA": float("inf"),
               "OUTPUT_MASK": str(tmp_path / "m.tif")}
     with pytest.raises(QgsProcessingException) as exc:
-        alg.processAlgorithm(params, QgsProcessingContext(), _feedback())
+        alg.processAlgorithm(params, QgsProcessingContext(), recording_feedback())
     assert str(exc.value).endswith("(MIN_AREA): must be a finite number, got inf")
     assert _visible_files(tmp_path) == []
 
@@ -557,7 +522,7 @@ def test_vectorize_mask_with_minimum_mapping_unit(qgis_app, project, segmented, 
     from qgis.core import QgsProject, QgsVectorLayer
 
     mask = segmented["result"]["OUTPUT_MASK"]
-    fb = _feedback()
+    fb = recording_feedback()
     result = processing.runAndLoadResults("glnet:vectorize", {
         "INPUT": mask, "CONFIDENCE": segmented["result"]["OUTPUT_CONFIDENCE"], "MIN_AREA": 0.5,
         "OUTPUT": str(tmp_path / "poly.fgb"),
@@ -613,7 +578,7 @@ def test_evaluate_against_raster_and_vector_references(qgis_app, segmented, tmp_
         dst.write(ref, 1)
     valid = mask != 255
 
-    fb = _feedback()
+    fb = recording_feedback()
     scores = _run("glnet:evaluate", {"INPUT": result["OUTPUT_MASK"], "REFERENCE": str(ref_path), "CLASSES": "7",
                                      "OUTPUT_JSON": str(tmp_path / "scores.json")}, fb)
     expected_oa = np.count_nonzero((mask == ref) & valid) / np.count_nonzero(valid)
@@ -683,7 +648,7 @@ def test_cancelled_analysis_writes_nothing(qgis_app, segmented, tmp_path):
     ]
     for alg_id, params in runs:
         with pytest.raises(QgsProcessingException, match="Cancelled"):
-            _run(alg_id, params, _feedback(cancelled=True))
+            _run(alg_id, params, recording_feedback(cancelled=True))
     assert _visible_files(tmp_path) == []
 
 
@@ -695,7 +660,7 @@ def test_model_info_describes_the_bundle(qgis_app, tiny_bundle, tmp_path):
 
     from glnet.glnet_core.engine.bundle import load_bundle
 
-    fb = _feedback()
+    fb = recording_feedback()
     info = _run("glnet:model_info", {"MODEL": str(tiny_bundle)}, fb)
     names = list(_bundle_names(tiny_bundle).values())
     assert info["CLASSES"] == ", ".join(names) and info["CLASS_COUNT"] == len(names)

@@ -24,11 +24,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator
 
 import numpy as np
 import pytest
-from conftest import BASE_ENV, LINK_PARENT, REPO
+from conftest import BASE_ENV, LINK_PARENT, REPO, recording_feedback
 
 from glnet.glnet_plugin import dependencies
 
@@ -253,30 +253,6 @@ def _raster(path: Path, valid: np.ndarray) -> Path:
     return path
 
 
-def _recorder() -> Any:
-    """A real QgsProcessingFeedback (a subclass) that keeps what it is told."""
-    from qgis.core import QgsProcessingFeedback
-
-    class Recorder(QgsProcessingFeedback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.infos: List[str] = []
-            self.texts: List[str] = []
-            self.progress: List[float] = []
-
-        def pushInfo(self, info: str) -> None:  # noqa: N802 - QGIS API name
-            self.infos.append(info)
-            super().pushInfo(info)
-
-        def setProgressText(self, text: str) -> None:  # noqa: N802
-            self.texts.append(text)
-            super().setProgressText(text)
-
-        def setProgress(self, progress: float) -> None:  # noqa: N802
-            self.progress.append(progress)
-            super().setProgress(progress)
-
-    return Recorder()
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +269,7 @@ def scenes(tmp_path_factory) -> Dict[str, Path]:
 def _segment(bundle: Path, src: Path, out: Path) -> Any:
     import processing
 
-    fb = _recorder()
+    fb = recording_feedback()
     out.mkdir()
     result = processing.run("glnet:segment", {
         "INPUT": str(src), "MODEL": str(bundle / "manifest.json"), "MODE": "full", "DEVICE": "cpu", "MIN_AREA": 1500.0,
@@ -341,7 +317,7 @@ def test_progress_text_at_most_every_five_percent(qgis_app):
     windows = raster_windows(20000, 20000, 512)
     n = len(windows)
     assert n == 1936
-    fb = _recorder()
+    fb = recording_feedback()
     progress = _Progress(core_callbacks(fb), [25] * len(windows), 0)
     for w in windows:
         for k in range(1, 26):
